@@ -1,0 +1,198 @@
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
+import type { AttributeMapping } from './profiles.js';
+
+export type AttributeValue = string | Uint8Array;
+
+/** A directory entry as LDAP and LDIF readers hand it over; attribute names are lower-cased. */
+export interface DirectoryEntry {
+  readonly dn: string;
+  readonly attributes: ReadonlyMap<string, readonly AttributeValue[]>;
+}
+
+export class EntryMappingError extends Error {
+  override name = 'EntryMappingError';
+}
+
+interface PendingGroup {
+  readonly id: string;
+  readonly name: string;
+  readonly memberDns: string[];
+  readonly memberUids: string[];
+}
+
+/**
+ * Turns entries, one at a time, into the compact snapshot model. It keeps a key per user (DN and
+ * username to external id) and each group's member references, never whole entries, and resolves the
+ * references once every entry has been seen.
+ */
+export class SnapshotBuilder {
+  private readonly users: DirectoryUser[] = [];
+  private readonly groups = new Map<string, PendingGroup>();
+  private readonly userByDn = new Map<string, string>();
+  private readonly userByName = new Map<string, string>();
+  private readonly memberOf: [string, string[]][] = [];
+  private readonly userClasses: Set<string>;
+  private readonly groupClasses: Set<string>;
+  private readonly seenIds = new Set<string>();
+
+  constructor(
+    private readonly directoryId: string,
+    private readonly mapping: AttributeMapping,
+  ) {
+    this.userClasses = new Set(mapping.userObjectClasses.map((c) => c.toLowerCase()));
+    this.groupClasses = new Set(mapping.groupObjectClasses.map((c) => c.toLowerCase()));
+  }
+
+  get counts(): { users: number; groups: number } {
+    return { users: this.users.length, groups: this.groups.size };
+  }
+
+  /** Classifies the entry as a user, a group or neither (ignored). */
+  add(entry: DirectoryEntry): 'user' | 'group' | 'ignored' {
+    const classes = values(entry, 'objectClass').map((c) => c.toLowerCase());
+    if (classes.some((c) => this.groupClasses.has(c))) {
+      this.addGroup(entry);
+      return 'group';
+    }
+    if (classes.some((c) => this.userClasses.has(c))) {
+      this.addUser(entry);
+      return 'user';
+    }
+    return 'ignored';
+  }
+
+  private addUser(entry: DirectoryEntry): void {
+    const m = this.mapping;
+    const externalId = identity(entry, m.id);
+    if (externalId === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.id} (its stable id)`);
+    if (this.seenIds.has(externalId)) throw new EntryMappingError(`user ${entry.dn} repeats the ${m.id} ${externalId}`);
+    this.seenIds.add(externalId);
+    const username = first(entry, m.username);
+    if (username === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.username} (its username)`);
+    this.users.push({
+      externalId,
+      username,
+      email: first(entry, m.email),
+      displayName: first(entry, m.displayName),
+      disabled: isDisabled(entry, m),
+      location: entry.dn,
+    });
+    this.userByDn.set(normalizeDn(entry.dn), externalId);
+    if (!this.userByName.has(username.toLowerCase())) this.userByName.set(username.toLowerCase(), externalId);
+    if (m.memberOfAttribute !== null) {
+      const groups = values(entry, m.memberOfAttribute).map(normalizeDn);
+      if (groups.length > 0) this.memberOf.push([externalId, groups]);
+    }
+  }
+
+  private addGroup(entry: DirectoryEntry): void {
+    const m = this.mapping;
+    const id = normalizeDn(entry.dn);
+    const name = first(entry, m.groupName) ?? firstRdnValue(entry.dn);
+    const memberDns = m.memberDnAttributes.flatMap((a) => values(entry, a).map(normalizeDn));
+    const memberUids = m.memberUidAttribute === null ? [] : values(entry, m.memberUidAttribute).map((u) => u.toLowerCase());
+    this.groups.set(id, { id, name, memberDns, memberUids });
+  }
+
+  build(): DirectorySnapshot {
+    const extraUsers = new Map<string, string[]>();
+    for (const [userId, groupDns] of this.memberOf) {
+      for (const dn of groupDns) {
+        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(dn), memberDns: [], memberUids: [] });
+        const list = extraUsers.get(dn) ?? [];
+        list.push(userId);
+        extraUsers.set(dn, list);
+      }
+    }
+    const groups: DirectoryGroup[] = [];
+    for (const g of this.groups.values()) {
+      const users = new Set<string>();
+      const children = new Set<string>();
+      for (const dn of g.memberDns) {
+        const userId = this.userByDn.get(dn);
+        if (userId !== undefined) users.add(userId);
+        else if (this.groups.has(dn)) children.add(dn);
+      }
+      for (const uid of g.memberUids) {
+        const userId = this.userByName.get(uid);
+        if (userId !== undefined) users.add(userId);
+      }
+      for (const userId of extraUsers.get(g.id) ?? []) users.add(userId);
+      groups.push({ id: g.id, name: g.name, memberUserIds: [...users], memberGroupIds: [...children] });
+    }
+    return { directoryId: this.directoryId, users: this.users, groups };
+  }
+
+  sampleUser(): DirectoryUser | null {
+    return this.users[0] ?? null;
+  }
+}
+
+function values(entry: DirectoryEntry, attribute: string): string[] {
+  return (entry.attributes.get(attribute.toLowerCase()) ?? []).map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')));
+}
+
+function first(entry: DirectoryEntry, attribute: string): string | null {
+  return values(entry, attribute)[0] ?? null;
+}
+
+function identity(entry: DirectoryEntry, attribute: string): string | null {
+  const raw = entry.attributes.get(attribute.toLowerCase())?.[0];
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string') return raw.length === 16 && attribute.toLowerCase() === 'objectguid' ? guidToString(raw) : Buffer.from(raw).toString('hex');
+  return raw;
+}
+
+/** AD objectGUID bytes to the canonical form: the first three fields are little-endian. */
+export function guidToString(bytes: Uint8Array): string {
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0'));
+  const pick = (indexes: number[]): string => indexes.map((i) => hex[i]).join('');
+  return `${pick([3, 2, 1, 0])}-${pick([5, 4])}-${pick([7, 6])}-${pick([8, 9])}-${pick([10, 11, 12, 13, 14, 15])}`;
+}
+
+function isDisabled(entry: DirectoryEntry, mapping: AttributeMapping): boolean {
+  const rule = mapping.disabled;
+  if (rule === null) return false;
+  const value = first(entry, rule.attribute);
+  if (value === null) return false;
+  switch (rule.kind) {
+    case 'ad-user-account-control':
+      return (Number.parseInt(value, 10) & 2) === 2;
+    case 'true':
+      return value.trim().toUpperCase() === 'TRUE';
+    case 'present':
+      return true;
+  }
+}
+
+/** A DN reduced for comparison: RDNs split on unescaped commas, trimmed, lower-cased. */
+export function normalizeDn(dn: string): string {
+  return splitDn(dn)
+    .map((rdn) => rdn.trim().toLowerCase().replace(/\s*=\s*/, '='))
+    .join(',');
+}
+
+function splitDn(dn: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < dn.length; i++) {
+    const ch = dn[i] as string;
+    if (ch === '\\' && i + 1 < dn.length) {
+      current += ch + (dn[i + 1] as string);
+      i++;
+    } else if (ch === ',') {
+      parts.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+function firstRdnValue(dn: string): string {
+  const rdn = splitDn(dn)[0] ?? dn;
+  const eq = rdn.indexOf('=');
+  return (eq < 0 ? rdn : rdn.slice(eq + 1)).trim().replace(/\\(.)/g, '$1');
+}

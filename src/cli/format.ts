@@ -1,0 +1,125 @@
+import type { PlanAction, SyncPlan } from '../core/model.js';
+import type { Explanation } from '../core/explain.js';
+import type { SeatAudit } from '../engine/audit-seats.js';
+import type { SyncResult } from '../engine/run-sync.js';
+import type { CustomerPage, RunRecord, StoredCustomer } from '../ports/store.js';
+
+const SHOWN_ACTIONS = 25;
+
+export function formatSyncResult(result: SyncResult, storeLabel: string): string {
+  const { plan } = result;
+  const lines = [`dirbridge ${result.outcome === 'dry-run' ? 'plan (dry run, nothing written)' : 'sync'}: ${result.runId} → ${storeLabel}`, '', 'Directories'];
+  for (const d of plan.directories) {
+    const counts = d.users === null ? '' : `${d.users} users, ${d.groups ?? 0} groups`;
+    lines.push(`  ${d.directoryId.padEnd(16)} ${d.status.padEnd(9)} ${counts}${d.note === null ? '' : `  (${d.note})`}`);
+  }
+  for (const f of result.failures) lines.push(`  ${f.directoryId}: ${f.code}: ${f.message}`);
+  lines.push('', 'Changes', `  ${formatSummary(plan)}`);
+  lines.push(...formatActions(plan.actions));
+  lines.push('', ...formatSeatSection(plan));
+  if (plan.violations.length > 0) {
+    lines.push('', 'Plan REJECTED by safety rules (nothing was applied):');
+    for (const v of plan.violations) lines.push(`  - ${v.kind}: ${v.message}`);
+  }
+  lines.push('', `Outcome: ${result.outcome}${result.outcome === 'success' || result.outcome === 'partial' ? ` (${result.written} customers written; store re-checked: no customer carries a licensed group)` : ''}`);
+  return lines.join('\n');
+}
+
+export function formatSummary(plan: SyncPlan): string {
+  const s = plan.summary;
+  return `created ${s.create}, updated ${s.update}, reactivated ${s.reactivate}, deactivated ${s.deactivate}, unchanged ${s.unchanged}, withheld ${s.withheld}`;
+}
+
+function formatActions(actions: readonly PlanAction[]): string[] {
+  const lines = actions.slice(0, SHOWN_ACTIONS).map((a) => {
+    switch (a.kind) {
+      case 'create':
+        return `  + create     ${a.customer.username} (${a.customer.directoryId}) via ${a.customer.groups.join(', ') || 'all users'}`;
+      case 'update':
+        return `  ~ update     ${a.customer.username} (${a.customer.directoryId})${a.previousUsername === a.customer.username ? '' : ` renamed from ${a.previousUsername}`}`;
+      case 'reactivate':
+        return `  ^ reactivate ${a.customer.username} (${a.customer.directoryId})`;
+      case 'deactivate':
+        return `  - deactivate ${a.username} (${a.directoryId}): ${a.reason}`;
+    }
+  });
+  if (actions.length > SHOWN_ACTIONS) lines.push(`  … and ${actions.length - SHOWN_ACTIONS} more (use --json for all)`);
+  return lines;
+}
+
+function formatSeatSection(plan: SyncPlan): string[] {
+  const lines = ['Seat audit'];
+  lines.push(`  seat leaks found: ${plan.seatLeaks.length}${plan.seatLeaks.length > 0 ? ' (users in a customer group and a licensed group)' : ''}`);
+  for (const leak of plan.seatLeaks.slice(0, SHOWN_ACTIONS)) {
+    lines.push(`    ! ${leak.username} (${leak.directoryId}): customer via ${leak.customerGroups.join(', ') || 'all users'}; licensed via ${leak.licensedGroups.join(', ')} → ${leak.outcome}`);
+  }
+  lines.push(`  shadowed duplicates: ${plan.shadowed.length}`);
+  for (const s of plan.shadowed.slice(0, SHOWN_ACTIONS)) lines.push(`    ${s.username} in ${s.directoryId} is shadowed by ${s.shadowedBy}`);
+  return lines;
+}
+
+export function formatAudit(audit: SeatAudit): string {
+  const mark = (s: string): string => (s === 'pass' ? 'PASS' : s === 'leak' ? 'LEAK' : 'FAIL');
+  const lines = [`Seat audit (${audit.generatedAt}): ${mark(audit.status)}`, ''];
+  lines.push(`1. config       ${mark(audit.config.status)}  customer groups [${audit.config.customerGroups.join(', ')}] share nothing with licensed groups [${audit.config.licensedGroups.join(', ')}]`);
+  const source = audit.plan.source === 'live' ? 'read live from the directories' : audit.plan.source === 'last-run' ? `from run ${audit.plan.runId ?? ''}` : 'no sync has run yet';
+  lines.push(`2. directories  ${mark(audit.plan.status)}  ${audit.plan.seatLeaks.length} user(s) in a customer group and a licensed group (${source})`);
+  for (const leak of audit.plan.seatLeaks) {
+    lines.push(`     ${leak.username} (${leak.directoryId}): customer via ${leak.customerGroups.join(', ') || 'all users'}; licensed via ${leak.licensedGroups.join(', ')} → ${leak.outcome}`);
+  }
+  for (const id of audit.plan.unreadDirectories) lines.push(`     directory ${id} could not be read: this view is incomplete`);
+  lines.push(`3. store        ${mark(audit.store.status)}  ${audit.store.licensedCustomers.length} of ${audit.store.activeCustomers} active customers carry a licensed group`);
+  for (const c of audit.store.licensedCustomers) lines.push(`     ${c.username} (${c.directoryId}): ${c.groups.join(', ')}`);
+  lines.push(`4. after apply  ${mark(audit.afterApply.status)}  last applying run ${audit.afterApply.runId ?? '(none)'}: verification ${audit.afterApply.verification}`);
+  return lines.join('\n');
+}
+
+export function auditCsv(audit: SeatAudit): string {
+  const rows = [['view', 'status', 'directory', 'username', 'externalId', 'customerGroups', 'licensedGroups', 'outcome']];
+  for (const l of audit.plan.seatLeaks) rows.push(['directories', audit.plan.status, l.directoryId, l.username, l.externalId, l.customerGroups.join(';'), l.licensedGroups.join(';'), l.outcome]);
+  for (const c of audit.store.licensedCustomers) rows.push(['store', audit.store.status, c.directoryId, c.username, c.externalId, c.groups.join(';'), '', 'stored']);
+  rows.push(['summary', audit.status, '', '', '', '', '', '']);
+  return rows.map((r) => r.map(csvCell).join(',')).join('\n');
+}
+
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value; // no formula injection in spreadsheets
+  return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function formatCustomers(page: CustomerPage): string {
+  const pages = Math.max(1, Math.ceil(page.total / page.pageSize));
+  const lines = [`${page.total} customer(s); page ${page.page} of ${pages}`];
+  for (const c of page.items) lines.push(`  ${customerLine(c)}`);
+  return lines.join('\n');
+}
+
+function customerLine(c: StoredCustomer): string {
+  const state = c.active ? 'active' : `inactive (${c.deactivatedReason ?? 'unknown'})`;
+  return `${c.username.padEnd(20)} ${(c.displayName ?? '').padEnd(24)} ${(c.email ?? '').padEnd(30)} ${c.directoryId.padEnd(12)} ${state}`;
+}
+
+export function formatExplanation(explanation: Explanation, stored: readonly StoredCustomer[]): string {
+  const lines = [`${explanation.username}: ${explanation.verdict.toUpperCase()}: ${explanation.reason}`];
+  for (const copy of explanation.copies) {
+    lines.push('', `  in ${copy.directoryId}: ${copy.username} [${copy.externalId}]${copy.disabled ? ' (disabled)' : ''}${copy.shadowedBy === null ? '' : ` shadowed by ${copy.shadowedBy}`}`);
+    if (copy.location !== null) lines.push(`    at ${copy.location}`);
+    if (copy.allUsers) lines.push('    directory admits all its users');
+    for (const p of copy.customerPaths) lines.push(`    customer group ${p.group}: ${p.path.join(' → ')}`);
+    for (const p of copy.licensedPaths) lines.push(`    LICENSED group ${p.group}: ${p.path.join(' → ')}`);
+  }
+  lines.push('', stored.length === 0 ? '  store: no customer record' : '  store:');
+  for (const c of stored) lines.push(`    ${customerLine(c)} groups [${c.groups.join(', ')}] updated ${c.updatedAt}`);
+  return lines.join('\n');
+}
+
+export function formatRuns(runs: readonly RunRecord[]): string {
+  if (runs.length === 0) return 'no runs recorded yet';
+  return runs
+    .map((r) => {
+      const s = r.summary;
+      const changes = s === null ? '' : ` +${s.create} ~${s.update} ^${s.reactivate} -${s.deactivate}`;
+      return `${r.startedAt}  ${r.runId}  ${r.outcome.padEnd(8)}${changes}  by ${r.actor.host}:${r.actor.pid} (${r.actor.trigger})${r.error === null ? '' : `  ${r.error.code}: ${r.error.message}`}`;
+    })
+    .join('\n');
+}

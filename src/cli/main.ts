@@ -1,0 +1,243 @@
+import { writeFileSync } from 'node:fs';
+import yargs, { type Argv } from 'yargs';
+import { z } from 'zod';
+import { explainUser } from '../core/explain.js';
+import { loadConfig, policyFromConfig, type LoadedConfig } from '../config/load-config.js';
+import { configSchema } from '../config/schema.js';
+import { auditSeats } from '../engine/audit-seats.js';
+import { openConnector } from '../engine/open-connector.js';
+import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
+import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
+import { DirbridgeError, EXIT, isDirbridgeError, type ExitCode } from '../errors.js';
+import { createLogger, createScrubber, type LogLevel } from '../logger.js';
+import type { SyncStore } from '../ports/store.js';
+import { openStore } from '../store/open-store.js';
+import { auditCsv, formatAudit, formatCustomers, formatExplanation, formatRuns, formatSyncResult } from './format.js';
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+interface GlobalArgs {
+  config: string;
+  logLevel: LogLevel | undefined;
+  json: boolean;
+}
+
+interface Context {
+  readonly loaded: LoadedConfig;
+  readonly store: SyncStore;
+  readonly deps: EngineDeps;
+  readonly storeLabel: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Runs the CLI and resolves with the exit code; never throws. */
+export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  let secrets: readonly string[] = [];
+  const print = (text: string): void => {
+    io.stdout.write(`${createScrubber(secrets)(text)}\n`);
+  };
+  let exitCode: ExitCode = EXIT.ok;
+  const progress = (text: string): void => {
+    if (io.stderr.isTTY === true) io.stderr.write(`\r${text}\x1b[K`);
+  };
+  const endProgress = (): void => {
+    if (io.stderr.isTTY === true) io.stderr.write('\r\x1b[K');
+  };
+
+  const withContext = async <T>(args: GlobalArgs, fn: (ctx: Context) => Promise<T>): Promise<T> => {
+    const loaded = loadConfig(args.config, { env: io.env });
+    secrets = loaded.secrets;
+    const logger = createLogger({ level: args.logLevel ?? loaded.config.logging.level, secrets });
+    const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
+    const deps: EngineDeps = {
+      loaded,
+      store,
+      logger,
+      openConnector: (dir) => openConnector(dir, { logger, baseDir: loaded.baseDir }),
+      onProgress: progress,
+    };
+    try {
+      return await fn({ loaded, store, deps, storeLabel: `${store.kind === 'sqlite' ? 'embedded store' : 'MongoDB'} ${loaded.config.store.url.replace(/\/\/[^@/]*@/, '//…@')}` });
+    } finally {
+      endProgress();
+      await store.close();
+    }
+  };
+
+  const reportSync = (args: GlobalArgs, ctx: Context, result: SyncResult): void => {
+    print(args.json ? JSON.stringify(result, null, 2) : formatSyncResult(result, ctx.storeLabel));
+    exitCode = result.outcome === 'rejected' ? EXIT.planRejected : result.outcome === 'partial' ? EXIT.failure : EXIT.ok;
+  };
+
+  const parser = (yargs([...argv]) as Argv)
+    .scriptName('dirbridge')
+    .usage('$0 <command> [options]\n\nSync service-desk customers from directories, without ever granting a licensed seat.')
+    .option('config', { alias: 'c', type: 'string', default: io.env['DIRBRIDGE_CONFIG'] ?? 'dirbridge.yml', describe: 'Config file (or DIRBRIDGE_CONFIG)' })
+    .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'Log level for the JSON log on stderr (default: logging.level)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout' })
+    .command(
+      'sync',
+      'Read the directories, plan, apply the plan to the store and re-check the invariant',
+      (y) =>
+        y
+          .option('dry-run', { type: 'boolean', default: false, describe: 'Plan and print; write nothing' })
+          .option('directory', { alias: 'd', type: 'string', array: true, describe: 'Only these directory ids' })
+          .option('allow-deactivations', { type: 'number', describe: 'Accept up to N deactivations in this run (above the limit, or after a suspect read)' })
+          .option('plan', { type: 'string', describe: 'Apply exactly this saved plan (from `dirbridge plan --out`)' })
+          .conflicts('plan', ['dry-run', 'directory', 'allow-deactivations']),
+      async (args) => {
+        await withContext(args as unknown as GlobalArgs, async (ctx) => {
+          const result =
+            args.plan !== undefined
+              ? await applySavedPlan(ctx.deps, args.plan)
+              : await runSync(ctx.deps, {
+                  dryRun: args.dryRun,
+                  ...(args.directory === undefined ? {} : { directoryIds: args.directory.map(String) }),
+                  ...(args.allowDeactivations === undefined ? {} : { allowDeactivations: nonNegative(args.allowDeactivations, '--allow-deactivations') }),
+                });
+          reportSync(args as unknown as GlobalArgs, ctx, result);
+        });
+      },
+    )
+    .command(
+      'plan',
+      'Read the directories and show what a sync would change; --out saves the plan for `sync --plan`',
+      (y) =>
+        y
+          .option('out', { alias: 'o', type: 'string', describe: 'Write the plan to this file' })
+          .option('directory', { alias: 'd', type: 'string', array: true, describe: 'Only these directory ids' })
+          .option('allow-deactivations', { type: 'number', describe: 'Accept up to N deactivations when the plan is applied' }),
+      async (args) => {
+        await withContext(args as unknown as GlobalArgs, async (ctx) => {
+          const result = await runSync(ctx.deps, {
+            dryRun: true,
+            ...(args.directory === undefined ? {} : { directoryIds: args.directory.map(String) }),
+            ...(args.allowDeactivations === undefined ? {} : { allowDeactivations: nonNegative(args.allowDeactivations, '--allow-deactivations') }),
+          });
+          if (args.out !== undefined && result.outcome !== 'rejected') writePlanFile(args.out, result, new Date());
+          reportSync(args as unknown as GlobalArgs, ctx, result);
+          if (args.out !== undefined && !args.json) print(result.outcome === 'rejected' ? 'plan rejected: nothing saved' : `plan saved to ${args.out}; apply it with: dirbridge sync --plan ${args.out}`);
+        });
+      },
+    )
+    .command('audit <what>', 'Audits (audit seats: prove that no customer consumes a licence seat)', (y) =>
+      y
+        .positional('what', { choices: ['seats'] as const, demandOption: true })
+        .option('csv', { type: 'boolean', default: false, describe: 'CSV on stdout' })
+        .option('live', { type: 'boolean', default: false, describe: 'Read the directories now instead of using the last run' })
+        .option('fail-on', { choices: ['leak', 'violation', 'never'] as const, default: 'leak' as const, describe: 'Exit 4 on seat leaks or worse (leak), only on stored violations (violation), or never' }),
+      async (args) => {
+        await withContext(args as unknown as GlobalArgs, async (ctx) => {
+          const audit = await auditSeats(ctx.deps, { live: args.live });
+          print(args.json ? JSON.stringify(audit, null, 2) : args.csv ? auditCsv(audit) : formatAudit(audit));
+          const failOn = args.failOn;
+          const fails = failOn === 'never' ? false : failOn === 'violation' ? audit.status === 'violation' : audit.status !== 'pass';
+          if (fails) exitCode = EXIT.auditFindings;
+        });
+      },
+    )
+    .command('customers <action>', 'Customers in the store (customers list)', (y) =>
+      y
+        .positional('action', { choices: ['list'] as const, demandOption: true })
+        .option('search', { alias: 's', type: 'string', describe: 'Substring of username, e-mail or display name' })
+        .option('page', { type: 'number', default: 1 })
+        .option('page-size', { type: 'number', default: 20 })
+        .option('state', { choices: ['active', 'inactive', 'all'] as const, default: 'active' as const })
+        .option('directory', { alias: 'd', type: 'string' }),
+      async (args) => {
+        await withContext(args as unknown as GlobalArgs, async (ctx) => {
+          const page = await ctx.store.listCustomers({
+            page: positive(args.page, '--page'),
+            pageSize: positive(args.pageSize, '--page-size'),
+            state: args.state,
+            ...(args.search === undefined ? {} : { search: args.search }),
+            ...(args.directory === undefined ? {} : { directoryId: args.directory }),
+          });
+          print(args.json ? JSON.stringify(page, null, 2) : formatCustomers(page));
+        });
+      },
+    )
+    .command('explain <user>', 'Why is this username a customer, or not? (reads the directories now)', (y) => y.positional('user', { type: 'string', demandOption: true }), async (args) => {
+      await withContext(args as unknown as GlobalArgs, async (ctx) => {
+        const { snapshots, failures } = await readSnapshots(ctx.deps, ctx.loaded.config.directories);
+        const explanation = explainUser(args.user, policyFromConfig(ctx.loaded.config), snapshots);
+        const stored = await ctx.store.findByUsername(args.user);
+        print(args.json ? JSON.stringify({ ...explanation, stored, unreadDirectories: failures }, null, 2) : formatExplanation(explanation, stored));
+        for (const f of failures) io.stderr.write(`warning: ${f.directoryId} could not be read (${f.code}); the explanation ignores it\n`);
+        if (explanation.verdict === 'not-found' && stored.length === 0) exitCode = EXIT.failure;
+      });
+    })
+    .command('runs', 'The run journal, newest first', (y) => y.option('limit', { type: 'number', default: 20 }), async (args) => {
+      await withContext(args as unknown as GlobalArgs, async (ctx) => {
+        const runs = await ctx.store.listRuns({ limit: positive(args.limit, '--limit') });
+        print(args.json ? JSON.stringify(runs, null, 2) : formatRuns(runs));
+      });
+    })
+    .command('directories <action> <id>', 'directories test ID: read a directory and report what it found', (y) =>
+      y.positional('action', { choices: ['test'] as const, demandOption: true }).positional('id', { type: 'string', demandOption: true }),
+      async (args) => {
+        const loaded = loadConfig(args.config, { env: io.env });
+        secrets = loaded.secrets;
+        const [dir] = selectDirectories(loaded, [args.id]);
+        const logger = createLogger({ level: (args.logLevel as LogLevel | undefined) ?? loaded.config.logging.level, secrets });
+        const connector = openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
+        try {
+          const check = await connector.check();
+          print(args.json ? JSON.stringify(check, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`)].join('\n'));
+        } finally {
+          await connector.close();
+        }
+      },
+    )
+    .command('config <action>', 'config validate | config schema', (y) =>
+      y.positional('action', { choices: ['validate', 'schema'] as const, demandOption: true }).option('out', { alias: 'o', type: 'string', describe: 'With schema: write the JSON Schema here' }),
+      async (args) => {
+        if (args.action === 'schema') {
+          const schema = `${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`;
+          if (args.out === undefined) io.stdout.write(schema);
+          else writeFileSync(args.out, schema);
+          return;
+        }
+        const loaded = loadConfig(args.config, { env: io.env });
+        secrets = loaded.secrets;
+        const c = loaded.config;
+        print(args.json ? JSON.stringify({ valid: true, path: loaded.path }) : `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`);
+      },
+    )
+    .demandCommand(1, 'Name a command (dirbridge --help lists them)')
+    .strict()
+    .recommendCommands()
+    .help()
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .fail((message, error) => {
+      throw error ?? new DirbridgeError('ERR_USAGE', message);
+    });
+
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (error) {
+    endProgress();
+    const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', `unexpected error: ${(error as Error).stack ?? String(error)}`);
+    const scrub = createScrubber(secrets);
+    io.stderr.write(`${scrub(`dirbridge: ${e.code}: ${e.message}`)}\n`);
+    if (argv.includes('--json')) io.stdout.write(`${scrub(JSON.stringify({ error: { code: e.code, message: e.message, retryable: e.retryable } }))}\n`);
+    return e.exitCode;
+  }
+}
+
+function nonNegative(value: number, flag: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new DirbridgeError('ERR_USAGE', `${flag} takes a whole number ≥ 0`);
+  return value;
+}
+
+function positive(value: number, flag: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new DirbridgeError('ERR_USAGE', `${flag} takes a whole number ≥ 1`);
+  return value;
+}

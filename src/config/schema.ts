@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import cron from 'node-cron';
+import { connectorRegistry } from '../../connectors/registry.js';
+import { normalizeGroupName } from '../core/group-name.js';
+import { missingGenericAttributes } from '../../connectors/shared/profiles.js';
+
+export const DEFAULT_LICENSED_GROUPS = [
+  'jira-servicedesk-users',
+  'jira-software-users',
+  'jira-core-users',
+  'jira-users',
+  'jira-administrators',
+  'service-desk-agents',
+];
+
+const groupName = z.string().trim().min(1, 'a group name cannot be empty');
+
+const directoryCommon = {
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, "-" and "_" (at most 64), starting with a letter or digit')
+    .describe('Stable name of the directory; stored with every customer it owns. Do not rename it.'),
+  allUsers: z
+    .boolean()
+    .default(false)
+    .describe('Every active user of this directory is a customer, even with no group ("allow all users to authenticate").'),
+};
+
+const directorySchema = z.discriminatedUnion('type', [connectorRegistry.ldif.configSchema.extend(directoryCommon)]);
+
+const storeUrl = z
+  .string()
+  .regex(/^file:/, 'a store URL: file:./data/dirbridge.db (embedded SQLite)')
+  .describe('Where customers are kept: file:PATH (embedded SQLite, relative to the config file).');
+
+export const configSchema = z
+  .strictObject({
+    store: z.strictObject({ url: storeUrl.default('file:./data/dirbridge.db') }).prefault({}),
+    directories: z
+      .array(directorySchema)
+      .min(1, 'list at least one directory')
+      .describe('Directories in precedence order: the first one holding a username wins, lower copies are shadowed.'),
+    roles: z.strictObject({
+      customer: z.strictObject({
+        groups: z.array(groupName).default([]).describe('Default groups: their members, nested groups included, become customers.'),
+      }),
+    }),
+    licensing: z
+      .strictObject({
+        licensedGroups: z
+          .array(groupName)
+          .default(DEFAULT_LICENSED_GROUPS)
+          .describe('Groups that consume a licence seat (application access or the old "JIRA Users" permission).'),
+        onLicensedMembership: z
+          .enum(['strip', 'exclude', 'fail'])
+          .default('strip')
+          .describe('A customer who is also in a licensed group: strip (kept, never carries the group; reported), exclude (not a customer), fail (reject the plan).'),
+      })
+      .prefault({}),
+    aggregateMemberships: z
+      .boolean()
+      .default(false)
+      .describe("Crowd's aggregating mode: memberships are the union over every directory holding the username."),
+    safety: z
+      .strictObject({
+        maxDeactivations: z
+          .strictObject({
+            count: z.int().min(0).default(500),
+            percent: z.number().min(0).max(100).default(10),
+          })
+          .prefault({})
+          .describe('A plan deactivating more than min(count, percent of active customers) is rejected; the percent rule applies from 100 active customers.'),
+        countDropPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(30)
+          .describe('A read with this many percent fewer users than the last trusted read is suspect: no deactivations from it.'),
+      })
+      .prefault({}),
+    schedules: z
+      .array(
+        z.strictObject({
+          cron: z.string().describe('Cron expression (5 fields, or 6 with seconds).'),
+          directories: z.array(z.string()).min(1).optional().describe('Directory ids; all directories when omitted.'),
+          mode: z.enum(['full', 'incremental']).default('full'),
+          timezone: z.string().optional().describe('IANA time zone, e.g. Europe/Berlin; the process time zone when omitted.'),
+        }),
+      )
+      .default([]),
+    logging: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn') })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const licensed = new Map(config.licensing.licensedGroups.map((g) => [normalizeGroupName(g), g]));
+    config.roles.customer.groups.forEach((group, i) => {
+      const clash = licensed.get(normalizeGroupName(group));
+      if (clash !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['roles', 'customer', 'groups', i],
+          message:
+            `group "${group}" is a customer default group and also a licensed group ("${clash}" in licensing.licensedGroups): ` +
+            'every customer in it would consume a licence seat. Use a separate group for customers, or remove it from one of the lists',
+        });
+      }
+    });
+    if (config.roles.customer.groups.length === 0 && !config.directories.some((d) => d.allUsers)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roles', 'customer', 'groups'],
+        message: 'nobody can become a customer: list at least one default group, or set allUsers: true on a directory',
+      });
+    }
+    const ids = new Set<string>();
+    config.directories.forEach((dir, i) => {
+      if (ids.has(dir.id)) ctx.addIssue({ code: 'custom', path: ['directories', i, 'id'], message: `duplicate directory id "${dir.id}": ids must be unique` });
+      ids.add(dir.id);
+      if (dir.profile === 'generic') {
+        const missing = missingGenericAttributes(dir.attributes);
+        if (missing.length > 0) {
+          ctx.addIssue({ code: 'custom', path: ['directories', i, 'attributes'], message: `profile "generic" names every attribute: add ${missing.join(', ')}` });
+        }
+      }
+    });
+    config.schedules.forEach((schedule, i) => {
+      if (!cron.validate(schedule.cron)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedules', i, 'cron'],
+          message: `"${schedule.cron}" is not a valid cron expression: use 5 fields (minute hour day month weekday) or 6 with seconds, e.g. "*/15 * * * *"`,
+        });
+      }
+      if (schedule.timezone !== undefined && !isTimeZone(schedule.timezone)) {
+        ctx.addIssue({ code: 'custom', path: ['schedules', i, 'timezone'], message: `unknown time zone "${schedule.timezone}": use an IANA name such as Europe/Berlin` });
+      }
+      schedule.directories?.forEach((id, j) => {
+        if (!ids.has(id)) {
+          ctx.addIssue({ code: 'custom', path: ['schedules', i, 'directories', j], message: `unknown directory id "${id}": known ids are ${[...ids].join(', ')}` });
+        }
+      });
+    });
+  });
+
+export type DirbridgeConfig = z.output<typeof configSchema>;
+export type DirectoryConfig = DirbridgeConfig['directories'][number];
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

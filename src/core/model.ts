@@ -1,0 +1,161 @@
+/**
+ * The domain model shared by connectors, the planner and the stores. Everything here is plain data:
+ * snapshots are what a directory said, customers are what the store holds.
+ */
+
+/** One user as a directory reports it, already reduced to what the sync needs. */
+export interface DirectoryUser {
+  /** Stable upstream id (entryUUID, objectGUID, nsUniqueId, ipaUniqueID, Crowd key); never the DN. */
+  readonly externalId: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly displayName: string | null;
+  readonly disabled: boolean;
+  /** Where the entry lives now (a DN, a URL). Informational: a move or rename is an update. */
+  readonly location: string | null;
+}
+
+/** One group with its direct members only; the core resolves nesting. */
+export interface DirectoryGroup {
+  /** Identity inside its directory (a normalised DN for LDAP, the name for Crowd). */
+  readonly id: string;
+  /** The name config refers to (LDAP `cn`, Crowd group name). */
+  readonly name: string;
+  /** Direct user members, as `DirectoryUser.externalId`s. */
+  readonly memberUserIds: readonly string[];
+  /** Direct child groups, as `DirectoryGroup.id`s. */
+  readonly memberGroupIds: readonly string[];
+}
+
+/** A complete read of one directory. A connector returns this whole or throws: never a partial one. */
+export interface DirectorySnapshot {
+  readonly directoryId: string;
+  readonly users: readonly DirectoryUser[];
+  readonly groups: readonly DirectoryGroup[];
+}
+
+export type LicensedMembershipPolicy = 'strip' | 'exclude' | 'fail';
+
+export interface SyncPolicy {
+  /** Directories in config order: the first one wins a duplicate username. */
+  readonly directories: readonly { readonly id: string; readonly allUsers: boolean }[];
+  /** Default groups: their (nested) members become customers. */
+  readonly customerGroups: readonly string[];
+  /** Groups that consume a licence seat. Never carried by a customer. */
+  readonly licensedGroups: readonly string[];
+  readonly onLicensedMembership: LicensedMembershipPolicy;
+  /** Crowd's aggregating mode: memberships are the union over every directory holding the username. */
+  readonly aggregateMemberships: boolean;
+  readonly safety: {
+    readonly maxDeactivations: { readonly count: number; readonly percent: number };
+    /** A complete read with this many percent fewer users than the last trusted read is suspect. */
+    readonly countDropPercent: number;
+  };
+}
+
+/** The customer document the stores hold. */
+export interface CustomerRecord {
+  readonly directoryId: string;
+  readonly externalId: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly displayName: string | null;
+  readonly location: string | null;
+  /** The default groups (directory spelling) through which this person is a customer, sorted. */
+  readonly groups: readonly string[];
+  /** Hash of the fields above: a customer is written only when it changes. */
+  readonly hash: string;
+}
+
+export type DeactivationReason =
+  | 'missing-from-directory'
+  | 'disabled-in-directory'
+  | 'left-customer-groups'
+  | 'licensed-membership'
+  | 'shadowed';
+
+/** The compact view of one stored customer that planning needs: never the whole document. */
+export interface CurrentCustomer {
+  readonly directoryId: string;
+  readonly externalId: string;
+  readonly username: string;
+  readonly hash: string;
+  readonly active: boolean;
+}
+
+export type PlanAction =
+  | { readonly kind: 'create'; readonly customer: CustomerRecord }
+  | { readonly kind: 'update'; readonly customer: CustomerRecord; readonly previousUsername: string }
+  | { readonly kind: 'reactivate'; readonly customer: CustomerRecord }
+  | {
+      readonly kind: 'deactivate';
+      readonly directoryId: string;
+      readonly externalId: string;
+      readonly username: string;
+      readonly reason: DeactivationReason;
+    };
+
+export type ActionKind = PlanAction['kind'];
+
+/** A directory user who is (transitively) in a customer group and in a licensed group. */
+export interface SeatLeak {
+  readonly directoryId: string;
+  readonly externalId: string;
+  readonly username: string;
+  readonly customerGroups: readonly string[];
+  readonly licensedGroups: readonly string[];
+  /** What the policy did: `strip` kept the customer without the licensed group. */
+  readonly outcome: 'stripped' | 'excluded' | 'rejected';
+}
+
+export interface ShadowedUser {
+  readonly username: string;
+  readonly directoryId: string;
+  readonly externalId: string;
+  readonly shadowedBy: string;
+}
+
+export type ViolationKind = 'empty-snapshot' | 'too-many-deactivations' | 'seat-leak';
+
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly directoryId: string | null;
+  readonly message: string;
+}
+
+export type DirectoryReadStatus = 'complete' | 'suspect' | 'failed' | 'not-read';
+
+export interface DirectoryPlanStatus {
+  readonly directoryId: string;
+  readonly status: DirectoryReadStatus;
+  readonly users: number | null;
+  readonly groups: number | null;
+  /** Why this directory cannot lose customers in this run, when it cannot. */
+  readonly note: string | null;
+}
+
+export interface PlanSummary {
+  readonly create: number;
+  readonly update: number;
+  readonly reactivate: number;
+  readonly deactivate: number;
+  readonly unchanged: number;
+  /** Customers kept active only because their directory's read failed or was suspect. */
+  readonly withheld: number;
+  readonly seatLeaks: number;
+  readonly shadowed: number;
+}
+
+export interface SyncPlan {
+  readonly actions: readonly PlanAction[];
+  readonly summary: PlanSummary;
+  readonly directories: readonly DirectoryPlanStatus[];
+  readonly seatLeaks: readonly SeatLeak[];
+  readonly shadowed: readonly ShadowedUser[];
+  /** Any violation rejects the whole plan: nothing is applied. */
+  readonly violations: readonly Violation[];
+}
+
+export function customerKey(directoryId: string, externalId: string): string {
+  return `${directoryId}\u0000${externalId}`;
+}

@@ -1,0 +1,343 @@
+import {
+  customerKey,
+  type CurrentCustomer,
+  type CustomerRecord,
+  type DeactivationReason,
+  type DirectoryPlanStatus,
+  type DirectorySnapshot,
+  type DirectoryUser,
+  type PlanAction,
+  type SeatLeak,
+  type ShadowedUser,
+  type SyncPlan,
+  type SyncPolicy,
+  type Violation,
+} from './model.js';
+import { contentHash } from './content-hash.js';
+import { normalizeGroupName, normalizeUsername } from './group-name.js';
+import { resolveMemberships, type MembershipIndex } from './resolve-memberships.js';
+
+export interface PlanSyncInput {
+  readonly policy: SyncPolicy;
+  /** Complete reads made in this run. Only these directories can lose customers. */
+  readonly snapshots: readonly DirectorySnapshot[];
+  /** Directories whose read failed in this run (their customers are left untouched). */
+  readonly failedDirectories?: readonly string[];
+  /** The store's compact state. */
+  readonly current: readonly CurrentCustomer[];
+  /** User counts of each directory's last trusted complete read (the count-drop gate). */
+  readonly lastTrustedCounts?: Readonly<Record<string, number>>;
+  /**
+   * The operator's explicit allowance: this run may deactivate up to this many customers, above the
+   * configured limit and after a suspect (count-drop) read; more than this rejects the plan.
+   */
+  readonly allowDeactivations?: number;
+}
+
+/** Below this many active customers the percentage limit on deactivations does not apply. */
+export const PERCENT_RULE_MIN_POPULATION = 100;
+
+const KIND_ORDER = { create: 0, reactivate: 1, update: 2, deactivate: 3 } as const;
+
+export function toCustomerRecord(directoryId: string, user: DirectoryUser, groups: readonly string[]): CustomerRecord {
+  const fields = [directoryId, user.externalId, user.username, user.email, user.displayName, user.location, groups];
+  return {
+    directoryId,
+    externalId: user.externalId,
+    username: user.username,
+    email: user.email,
+    displayName: user.displayName,
+    location: user.location,
+    groups,
+    hash: contentHash(fields),
+  };
+}
+
+interface Winner {
+  readonly directoryId: string;
+  readonly user: DirectoryUser;
+}
+
+/**
+ * The planner: desired customers from the snapshots and the policy, diffed against the store, then put
+ * through the safety rules. Pure and deterministic: the output does not depend on input order, and
+ * planning again after applying the plan yields no actions.
+ */
+export function planSync(input: PlanSyncInput): SyncPlan {
+  const { policy } = input;
+  const customerNames = new Set(policy.customerGroups.map(normalizeGroupName));
+  const licensedNames = new Set(policy.licensedGroups.map(normalizeGroupName));
+  const snapshots = new Map(input.snapshots.map((s) => [s.directoryId, s]));
+  const failed = new Set(input.failedDirectories ?? []);
+  const currentByDir = groupBy(input.current, (c) => c.directoryId);
+
+  // 1. Directory order decides who owns a username; lower copies are shadowed.
+  const winners = new Map<string, Winner>();
+  const copies = new Map<string, Winner[]>();
+  const shadowed: ShadowedUser[] = [];
+  const absentReason = new Map<string, DeactivationReason>();
+  for (const dir of policy.directories) {
+    const snapshot = snapshots.get(dir.id);
+    if (snapshot === undefined) {
+      // Not read in this run: its stored customers still hold their usernames.
+      for (const c of currentByDir.get(dir.id) ?? []) {
+        const name = normalizeUsername(c.username);
+        if (c.active && !winners.has(name)) {
+          winners.set(name, { directoryId: dir.id, user: placeholderUser(c) });
+        }
+      }
+      continue;
+    }
+    const users = [...snapshot.users].sort((a, b) => compare(a.externalId, b.externalId));
+    for (const user of users) {
+      const name = normalizeUsername(user.username);
+      const entry = { directoryId: dir.id, user };
+      const list = copies.get(name) ?? [];
+      list.push(entry);
+      copies.set(name, list);
+      const winner = winners.get(name);
+      if (winner === undefined) {
+        winners.set(name, entry);
+      } else {
+        shadowed.push({ username: user.username, directoryId: dir.id, externalId: user.externalId, shadowedBy: winner.directoryId });
+        absentReason.set(customerKey(dir.id, user.externalId), 'shadowed');
+      }
+    }
+  }
+
+  // 2. Memberships and roles for every winning user of a directory read in this run.
+  const targets = [...policy.customerGroups, ...policy.licensedGroups];
+  const indexes = new Map<string, MembershipIndex>();
+  for (const snapshot of input.snapshots) indexes.set(snapshot.directoryId, resolveMemberships(snapshot, targets));
+  const allUsersDirs = new Set(policy.directories.filter((d) => d.allUsers).map((d) => d.id));
+
+  const desired = new Map<string, CustomerRecord>();
+  const seatLeaks: SeatLeak[] = [];
+  for (const [name, winner] of winners) {
+    const index = indexes.get(winner.directoryId);
+    if (index === undefined) continue;
+    const sources = policy.aggregateMemberships ? (copies.get(name) ?? [winner]) : [winner];
+    const groups = new Set<string>();
+    for (const source of sources) {
+      for (const g of indexes.get(source.directoryId)?.groupsOf(source.user.externalId) ?? []) groups.add(g);
+    }
+    const customerGroups = [...groups].filter((g) => customerNames.has(normalizeGroupName(g))).sort();
+    const licensedGroups = [...groups].filter((g) => licensedNames.has(normalizeGroupName(g))).sort();
+    const key = customerKey(winner.directoryId, winner.user.externalId);
+    const { user } = winner;
+
+    if (user.disabled) {
+      absentReason.set(key, 'disabled-in-directory');
+      continue;
+    }
+    if (!allUsersDirs.has(winner.directoryId) && customerGroups.length === 0) {
+      absentReason.set(key, 'left-customer-groups');
+      continue;
+    }
+    if (licensedGroups.length > 0) {
+      const outcome = { strip: 'stripped', exclude: 'excluded', fail: 'rejected' } as const;
+      seatLeaks.push({
+        directoryId: winner.directoryId,
+        externalId: user.externalId,
+        username: user.username,
+        customerGroups,
+        licensedGroups,
+        outcome: outcome[policy.onLicensedMembership],
+      });
+      if (policy.onLicensedMembership !== 'strip') {
+        absentReason.set(key, 'licensed-membership');
+        continue;
+      }
+    }
+    // The customer record only ever carries customer groups, never a licensed one.
+    desired.set(key, toCustomerRecord(winner.directoryId, user, customerGroups.filter((g) => !licensedNames.has(normalizeGroupName(g)))));
+  }
+
+  // 3. Read status and the count-drop gate, per directory.
+  const allowance = input.allowDeactivations;
+  const directories: DirectoryPlanStatus[] = [];
+  const canLoseCustomers = new Set<string>();
+  const violations: Violation[] = [];
+  const configured = new Set(policy.directories.map((d) => d.id));
+  const storedDirs = [...currentByDir.keys()].filter((id) => !configured.has(id)).sort(compare);
+  for (const id of [...policy.directories.map((d) => d.id), ...storedDirs]) {
+    const snapshot = snapshots.get(id);
+    const activeStored = (currentByDir.get(id) ?? []).filter((c) => c.active).length;
+    if (snapshot === undefined) {
+      const status = failed.has(id) ? 'failed' : 'not-read';
+      const note = !configured.has(id)
+        ? 'no longer in the config: its customers are kept as they are'
+        : failed.has(id)
+          ? 'the read failed: nobody from this directory is deactivated'
+          : 'not read in this run: its customers are left as they are';
+      directories.push({ directoryId: id, status, users: null, groups: null, note });
+      continue;
+    }
+    const last = input.lastTrustedCounts?.[id];
+    const users = snapshot.users.length;
+    const dropped = last !== undefined && last > 0 && users < last * (1 - policy.safety.countDropPercent / 100);
+    if (users === 0 && activeStored > 0) {
+      violations.push({
+        kind: 'empty-snapshot',
+        directoryId: id,
+        message: `directory ${id} returned no users but owns ${activeStored} active customers: refusing to treat this as a wipe`,
+      });
+    }
+    if (dropped && allowance === undefined) {
+      directories.push({
+        directoryId: id,
+        status: 'suspect',
+        users,
+        groups: snapshot.groups.length,
+        note: `read ${users} users, ${Math.round(100 - (users / last) * 100)}% fewer than the last trusted read (${last}): deactivations withheld`,
+      });
+    } else {
+      canLoseCustomers.add(id);
+      directories.push({ directoryId: id, status: 'complete', users, groups: snapshot.groups.length, note: null });
+    }
+  }
+
+  // 4. Diff desired against current.
+  const actions: PlanAction[] = [];
+  let unchanged = 0;
+  let withheld = 0;
+  const currentKeys = new Set<string>();
+  for (const c of input.current) {
+    const key = customerKey(c.directoryId, c.externalId);
+    currentKeys.add(key);
+    const want = desired.get(key);
+    if (want !== undefined) {
+      if (!c.active) actions.push({ kind: 'reactivate', customer: want });
+      else if (c.hash !== want.hash) actions.push({ kind: 'update', customer: want, previousUsername: c.username });
+      else unchanged++;
+      continue;
+    }
+    if (!c.active) continue;
+    if (!canLoseCustomers.has(c.directoryId)) {
+      if (failed.has(c.directoryId) || snapshots.has(c.directoryId)) withheld++;
+      continue;
+    }
+    actions.push({
+      kind: 'deactivate',
+      directoryId: c.directoryId,
+      externalId: c.externalId,
+      username: c.username,
+      reason: absentReason.get(key) ?? 'missing-from-directory',
+    });
+  }
+  for (const [key, customer] of desired) {
+    if (!currentKeys.has(key)) actions.push({ kind: 'create', customer });
+  }
+  actions.sort(compareActions);
+
+  // 5. Safety rules that reject the whole plan.
+  const deactivations = actions.filter((a) => a.kind === 'deactivate').length;
+  const activePopulation = input.current.filter((c) => c.active).length;
+  const { count, percent } = policy.safety.maxDeactivations;
+  const limit =
+    activePopulation >= PERCENT_RULE_MIN_POPULATION ? Math.min(count, Math.floor((activePopulation * percent) / 100)) : count;
+  // An explicit allowance replaces the configured limit for this run, in both directions.
+  const effectiveLimit = allowance ?? limit;
+  if (deactivations > effectiveLimit) {
+    violations.push({
+      kind: 'too-many-deactivations',
+      directoryId: null,
+      message:
+        allowance === undefined
+          ? `the plan deactivates ${deactivations} of ${activePopulation} active customers; the limit is ${limit} ` +
+            `(safety.maxDeactivations: ${count} or ${percent}%). Review it, then re-run with --allow-deactivations ${deactivations}`
+          : `the plan deactivates ${deactivations} customers, more than --allow-deactivations ${allowance}`,
+    });
+  }
+  if (policy.onLicensedMembership === 'fail') {
+    for (const [directoryId, leaks] of groupBy(seatLeaks, (l) => l.directoryId)) {
+      const names = leaks.map((l) => l.username).sort(compare);
+      violations.push({
+        kind: 'seat-leak',
+        directoryId,
+        message:
+          `${leaks.length} user(s) in ${directoryId} are in a customer group and a licensed group ` +
+          `(${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); onLicensedMembership is "fail"`,
+      });
+    }
+  }
+
+  seatLeaks.sort((a, b) => compare(a.directoryId, b.directoryId) || compare(a.username, b.username) || compare(a.externalId, b.externalId));
+  shadowed.sort((a, b) => compare(a.username, b.username) || compare(a.directoryId, b.directoryId) || compare(a.externalId, b.externalId));
+  violations.sort((a, b) => compare(a.kind, b.kind) || compare(a.directoryId ?? '', b.directoryId ?? ''));
+
+  const countOf = (kind: PlanAction['kind']): number => actions.filter((a) => a.kind === kind).length;
+  return {
+    actions,
+    summary: {
+      create: countOf('create'),
+      update: countOf('update'),
+      reactivate: countOf('reactivate'),
+      deactivate: deactivations,
+      unchanged,
+      withheld,
+      seatLeaks: seatLeaks.length,
+      shadowed: shadowed.length,
+    },
+    directories,
+    seatLeaks,
+    shadowed,
+    violations,
+  };
+}
+
+/** The state a store holds after applying `plan` to `current`: the semantics every store implements. */
+export function applyPlanToCurrent(current: readonly CurrentCustomer[], plan: SyncPlan): CurrentCustomer[] {
+  const byKey = new Map(current.map((c) => [customerKey(c.directoryId, c.externalId), c]));
+  for (const action of plan.actions) {
+    if (action.kind === 'deactivate') {
+      const key = customerKey(action.directoryId, action.externalId);
+      const c = byKey.get(key);
+      if (c !== undefined) byKey.set(key, { ...c, active: false });
+    } else {
+      const r = action.customer;
+      byKey.set(customerKey(r.directoryId, r.externalId), {
+        directoryId: r.directoryId,
+        externalId: r.externalId,
+        username: r.username,
+        hash: r.hash,
+        active: true,
+      });
+    }
+  }
+  return [...byKey.values()];
+}
+
+export function actionTarget(action: PlanAction): { directoryId: string; externalId: string; username: string } {
+  return action.kind === 'deactivate' ? action : action.customer;
+}
+
+function compareActions(a: PlanAction, b: PlanAction): number {
+  const ta = actionTarget(a);
+  const tb = actionTarget(b);
+  return (
+    compare(ta.directoryId, tb.directoryId) ||
+    compare(normalizeUsername(ta.username), normalizeUsername(tb.username)) ||
+    compare(ta.externalId, tb.externalId) ||
+    KIND_ORDER[a.kind] - KIND_ORDER[b.kind]
+  );
+}
+
+function placeholderUser(c: CurrentCustomer): DirectoryUser {
+  return { externalId: c.externalId, username: c.username, email: null, displayName: null, disabled: false, location: null };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list === undefined) map.set(k, [item]);
+    else list.push(item);
+  }
+  return map;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,66 @@
+import type { SeatLeak } from '../core/model.js';
+import { planSync } from '../core/plan-sync.js';
+import { policyFromConfig } from '../config/load-config.js';
+import type { RunRecord, StoredCustomer } from '../ports/store.js';
+import { readSnapshots, type EngineDeps } from './run-sync.js';
+
+export type AuditStatus = 'pass' | 'leak' | 'violation';
+
+/** The four views of the invariant, as `dirbridge audit seats` reports them. */
+export interface SeatAudit {
+  readonly generatedAt: string;
+  /** 1. Config: no customer default group is a licensed group (a config failing this never loads). */
+  readonly config: { readonly customerGroups: readonly string[]; readonly licensedGroups: readonly string[]; readonly status: AuditStatus };
+  /** 2. Plan: directory users in a customer group and a licensed group. */
+  readonly plan: {
+    readonly source: 'live' | 'last-run' | 'none';
+    readonly runId: string | null;
+    readonly seatLeaks: readonly SeatLeak[];
+    readonly unreadDirectories: readonly string[];
+    readonly status: AuditStatus;
+  };
+  /** 3. Store: customers that carry a licensed group (the store refuses them, so this should be empty). */
+  readonly store: { readonly activeCustomers: number; readonly licensedCustomers: readonly StoredCustomer[]; readonly status: AuditStatus };
+  /** 4. After apply: the last applying run's re-check of the stored state. */
+  readonly afterApply: { readonly runId: string | null; readonly verification: RunRecord['verification']; readonly status: AuditStatus };
+  readonly status: AuditStatus;
+}
+
+export async function auditSeats(deps: EngineDeps, options: { live?: boolean } = {}): Promise<SeatAudit> {
+  const { config } = deps.loaded;
+  const licensed = config.licensing.licensedGroups;
+  const runs = await deps.store.listRuns({ limit: 200 });
+  const lastApplied = runs.find((r) => r.outcome === 'success' || r.outcome === 'partial' || r.verification === 'failed');
+
+  let plan: SeatAudit['plan'];
+  if (options.live === true) {
+    const { snapshots, failures } = await readSnapshots(deps, config.directories);
+    const fresh = planSync({ policy: policyFromConfig(config), snapshots, current: await deps.store.loadCurrent() });
+    plan = { source: 'live', runId: null, seatLeaks: fresh.seatLeaks, unreadDirectories: failures.map((f) => f.directoryId), status: leakStatus(fresh.seatLeaks, failures.length) };
+  } else if (lastApplied !== undefined) {
+    plan = { source: 'last-run', runId: lastApplied.runId, seatLeaks: lastApplied.seatLeaks, unreadDirectories: [], status: leakStatus(lastApplied.seatLeaks, 0) };
+  } else {
+    plan = { source: 'none', runId: null, seatLeaks: [], unreadDirectories: [], status: 'pass' };
+  }
+
+  const [offenders, active] = await Promise.all([deps.store.findLicensedCustomers(licensed, 100), deps.store.listCustomers({ pageSize: 1 })]);
+  const store = { activeCustomers: active.total, licensedCustomers: offenders, status: offenders.length > 0 ? 'violation' : 'pass' } as const;
+  const verification = lastApplied?.verification ?? 'not-run';
+  const afterApply = { runId: lastApplied?.runId ?? null, verification, status: verification === 'failed' ? 'violation' : 'pass' } as const;
+  const statuses: AuditStatus[] = ['pass', plan.status, store.status, afterApply.status];
+  const status = statuses.includes('violation') ? 'violation' : statuses.includes('leak') ? 'leak' : 'pass';
+  return {
+    generatedAt: (deps.clock?.() ?? new Date()).toISOString(),
+    config: { customerGroups: config.roles.customer.groups, licensedGroups: licensed, status: 'pass' },
+    plan,
+    store,
+    afterApply,
+    status,
+  };
+}
+
+/** A directory that could not be read leaves the live audit unproven, which counts as a violation. */
+function leakStatus(leaks: readonly SeatLeak[], unread: number): AuditStatus {
+  if (unread > 0) return 'violation';
+  return leaks.length > 0 ? 'leak' : 'pass';
+}

@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { DirectorySnapshot, SyncPlan } from '../core/model.js';
+import { planSync } from '../core/plan-sync.js';
+import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
+import type { DirectoryConfig } from '../config/schema.js';
+import { DirbridgeError, isDirbridgeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DirectoryConnector } from '../ports/directory-connector.js';
+import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SyncStore } from '../ports/store.js';
+
+export interface EngineDeps {
+  readonly loaded: LoadedConfig;
+  readonly store: SyncStore;
+  readonly openConnector: (dir: DirectoryConfig) => DirectoryConnector;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  readonly trigger?: RunRecord['actor']['trigger'];
+  readonly onProgress?: (text: string) => void;
+}
+
+export interface SyncOptions {
+  readonly directoryIds?: readonly string[];
+  readonly dryRun?: boolean;
+  readonly allowDeactivations?: number;
+  readonly leaseTtlMs?: number;
+}
+
+export interface SyncResult {
+  readonly runId: string;
+  readonly outcome: RunOutcome;
+  readonly plan: SyncPlan;
+  readonly written: number;
+  readonly failures: readonly { readonly directoryId: string; readonly code: string; readonly message: string }[];
+  /** The store revision the plan was made against (saved plans check it). */
+  readonly storeRevision: number;
+}
+
+const DEFAULT_LEASE_TTL_MS = 60_000;
+
+export function newRunId(now: Date): string {
+  return `run-${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** fetch → load → plan → refuse or apply → verify the invariant → record the run. */
+export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Promise<SyncResult> {
+  const clock = deps.clock ?? (() => new Date());
+  const startedAt = clock();
+  const runId = newRunId(startedAt);
+  const log = deps.logger.child({ runId });
+  const dirs = selectDirectories(deps.loaded, options.directoryIds);
+  const record = recorder(deps, runId, startedAt);
+
+  const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, record);
+  const heartbeat = keepAlive(deps.store, leases, options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, log);
+  try {
+    const { snapshots, failures } = await readSnapshots(deps, dirs, log);
+
+    deps.onProgress?.('planning');
+    const [current, states, storeRevision] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.revision()]);
+    const lastTrustedCounts: Record<string, number> = {};
+    for (const [id, state] of Object.entries(states)) if (state.lastTrustedUsers !== undefined) lastTrustedCounts[id] = state.lastTrustedUsers;
+    const plan = planSync({
+      policy: policyFromConfig(deps.loaded.config),
+      snapshots,
+      failedDirectories: failures.map((f) => f.directoryId),
+      current,
+      lastTrustedCounts,
+      ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
+    });
+    log.info({ summary: plan.summary, violations: plan.violations.length }, 'plan made');
+
+    const base = { runId, plan, failures, storeRevision };
+    if (plan.violations.length > 0) {
+      await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_REJECTED', message: plan.violations.map((v) => v.message).join('; ') } });
+      return { ...base, outcome: 'rejected', written: 0 };
+    }
+    if (options.dryRun === true) {
+      await record({ outcome: 'dry-run', plan, written: 0, verification: 'not-run', error: null });
+      return { ...base, outcome: 'dry-run', written: 0 };
+    }
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0 });
+    return { ...base, outcome, written };
+  } finally {
+    clearInterval(heartbeat);
+    for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
+  }
+}
+
+export interface ReadResult {
+  readonly snapshots: DirectorySnapshot[];
+  readonly failures: { directoryId: string; code: string; message: string }[];
+}
+
+/** Reads each directory in turn; a failed read is reported, never turned into an empty snapshot. */
+export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryConfig[], log: Logger = deps.logger): Promise<ReadResult> {
+  const snapshots: DirectorySnapshot[] = [];
+  const failures: { directoryId: string; code: string; message: string }[] = [];
+  for (const dir of dirs) {
+    const dirLog = log.child({ directory: dir.id });
+    const connector = deps.openConnector(dir);
+    try {
+      dirLog.info('reading directory');
+      const snapshot = await connector.fetchSnapshot({
+        onProgress: ({ users, groups }) => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`),
+      });
+      dirLog.info({ users: snapshot.users.length, groups: snapshot.groups.length }, 'directory read');
+      snapshots.push(snapshot);
+    } catch (error) {
+      const wrapped = isDirbridgeError(error) ? error : new DirbridgeError('ERR_DIRECTORY_READ', `directory ${dir.id}: ${(error as Error).message}`, { cause: error });
+      dirLog.error({ code: wrapped.code }, wrapped.message);
+      failures.push({ directoryId: dir.id, code: wrapped.code, message: wrapped.message });
+    } finally {
+      await connector.close();
+    }
+  }
+  return { snapshots, failures };
+}
+
+export interface ApplyContext {
+  readonly runId: string;
+  readonly plan: SyncPlan;
+  readonly leases: readonly Lease[];
+  readonly record: Recorder;
+  readonly partial: boolean;
+}
+
+/** Applies a plan, stores trusted read counts, re-checks the invariant on the stored state, records the run. */
+export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promise<{ outcome: RunOutcome; written: number }> {
+  const clock = deps.clock ?? (() => new Date());
+  const now = clock().toISOString();
+  let written = 0;
+  try {
+    const result = await deps.store.applyActions(ctx.plan.actions, {
+      runId: ctx.runId,
+      now,
+      fence: ctx.leases,
+      onBatch: (n) => deps.onProgress?.(`applied ${n} of ${ctx.plan.actions.length} changes`),
+    });
+    written = result.written;
+    for (const dir of ctx.plan.directories) {
+      if (dir.status === 'complete' && dir.users !== null) await deps.store.putDirectoryState(dir.directoryId, { lastTrustedUsers: dir.users, lastTrustedAt: now });
+    }
+  } catch (error) {
+    const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_STORE', `applying the plan failed: ${(error as Error).message}`, { cause: error });
+    await ctx.record({ outcome: 'failed', plan: ctx.plan, written, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
+    throw e;
+  }
+  const licensed = deps.loaded.config.licensing.licensedGroups;
+  const offenders = await deps.store.findLicensedCustomers(licensed, 10);
+  if (offenders.length > 0) {
+    const names = offenders.map((c) => `${c.username} (${c.directoryId})`).join(', ');
+    const message = `after applying, the store holds customers carrying a licensed group: ${names}`;
+    await ctx.record({ outcome: 'failed', plan: ctx.plan, written, verification: 'failed', error: { code: 'ERR_INVARIANT_VIOLATED', message } });
+    throw new DirbridgeError('ERR_INVARIANT_VIOLATED', message);
+  }
+  const outcome: RunOutcome = ctx.partial ? 'partial' : 'success';
+  await ctx.record({ outcome, plan: ctx.plan, written, verification: 'passed', error: null });
+  deps.logger.info({ runId: ctx.runId, outcome, written, summary: ctx.plan.summary }, 'sync finished');
+  return { outcome, written };
+}
+
+export type Recorder = (fields: Pick<RunRecord, 'outcome' | 'written' | 'verification' | 'error'> & { plan: SyncPlan | null }) => Promise<void>;
+
+export function recorder(deps: EngineDeps, runId: string, startedAt: Date): Recorder {
+  const clock = deps.clock ?? (() => new Date());
+  return async ({ plan, ...fields }) => {
+    await deps.store.recordRun({
+      runId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: clock().toISOString(),
+      actor: { host: hostname(), pid: process.pid, trigger: deps.trigger ?? 'cli' },
+      directories: plan?.directories ?? [],
+      summary: plan?.summary ?? null,
+      seatLeaks: plan?.seatLeaks ?? [],
+      violations: plan?.violations ?? [],
+      ...fields,
+    });
+  };
+}
+
+export function selectDirectories(loaded: LoadedConfig, ids: readonly string[] | undefined): DirectoryConfig[] {
+  const all = loaded.config.directories;
+  if (ids === undefined || ids.length === 0) return [...all];
+  const unknown = ids.filter((id) => !all.some((d) => d.id === id));
+  if (unknown.length > 0) {
+    throw new DirbridgeError('ERR_USAGE', `unknown directory ${unknown.join(', ')}: the config has ${all.map((d) => d.id).join(', ')}`);
+  }
+  return all.filter((d) => ids.includes(d.id));
+}
+
+export function leaseOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+export async function acquireLeases(deps: EngineDeps, dirIds: readonly { id: string }[], ttlMs: number, record: Recorder): Promise<Lease[]> {
+  const owner = leaseOwner();
+  const leases: Lease[] = [];
+  for (const dir of dirIds) {
+    const result = await deps.store.acquireLease({ name: leaseNameFor(dir.id), owner, ttlMs });
+    if (!result.acquired) {
+      for (const lease of leases) await deps.store.releaseLease(lease);
+      const message = `directory ${dir.id} is being synced by ${result.holder} (lease held until ${result.expiresAt})`;
+      await record({ outcome: 'skipped', plan: null, written: 0, verification: 'not-run', error: { code: 'ERR_LEASE_HELD', message } });
+      throw new DirbridgeError('ERR_LEASE_HELD', message, { details: { holder: result.holder, expiresAt: result.expiresAt } });
+    }
+    leases.push(result.lease);
+  }
+  return leases;
+}
+
+function keepAlive(store: SyncStore, leases: readonly Lease[], ttlMs: number, log: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    for (const lease of leases) {
+      store.renewLease(lease, ttlMs).then(
+        (ok) => {
+          if (!ok) log.warn({ lease: lease.name }, 'lease lost: further writes will be refused');
+        },
+        (error: unknown) => log.warn({ lease: lease.name, err: (error as Error).message }, 'lease renewal failed'),
+      );
+    }
+  }, Math.max(1000, Math.floor(ttlMs / 3)));
+  timer.unref();
+  return timer;
+}

@@ -1,0 +1,60 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { SyncPlan } from '../core/model.js';
+import { DirbridgeError } from '../errors.js';
+import { acquireLeases, applyAndVerify, newRunId, recorder, type EngineDeps, type SyncResult } from './run-sync.js';
+
+const FORMAT = 'dirbridge-plan';
+
+const planFileSchema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(1),
+  createdAt: z.string(),
+  storeRevision: z.int(),
+  plan: z.object({
+    actions: z.array(z.object({ kind: z.enum(['create', 'update', 'reactivate', 'deactivate']) }).loose()),
+    directories: z.array(z.object({ directoryId: z.string(), status: z.string() }).loose()),
+    violations: z.array(z.unknown()),
+  }).loose(),
+});
+
+export function writePlanFile(path: string, result: SyncResult, createdAt: Date): void {
+  const doc = { format: FORMAT, version: 1, createdAt: createdAt.toISOString(), runId: result.runId, storeRevision: result.storeRevision, plan: result.plan };
+  writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/**
+ * `sync --plan FILE`: applies exactly the saved plan, under the same leases and checks as a sync, and
+ * refuses if anything was written to the store since the plan was made.
+ */
+export async function applySavedPlan(deps: EngineDeps, path: string, options: { leaseTtlMs?: number } = {}): Promise<SyncResult> {
+  let parsed: z.output<typeof planFileSchema>;
+  try {
+    parsed = planFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (cause) {
+    throw new DirbridgeError('ERR_PLAN_FILE', `${path} is not a dirbridge plan file (make one with: dirbridge plan --out ${path})`, { cause });
+  }
+  const plan = parsed.plan as unknown as SyncPlan;
+  if (plan.violations.length > 0) {
+    throw new DirbridgeError('ERR_PLAN_REJECTED', `${path} holds a plan that safety rules rejected; it cannot be applied`);
+  }
+  const clock = deps.clock ?? (() => new Date());
+  const startedAt = clock();
+  const runId = newRunId(startedAt);
+  const record = recorder(deps, runId, startedAt);
+  const read = plan.directories.filter((d) => d.status !== 'not-read').map((d) => ({ id: d.directoryId }));
+  const leases = await acquireLeases(deps, read, options.leaseTtlMs ?? 60_000, record);
+  try {
+    const revision = await deps.store.revision();
+    if (revision !== parsed.storeRevision) {
+      const message = `the store changed since the plan was made (revision ${parsed.storeRevision} → ${revision}); make a new plan`;
+      await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_STALE', message } });
+      throw new DirbridgeError('ERR_PLAN_STALE', message);
+    }
+    const partial = plan.directories.some((d) => d.status === 'failed');
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial });
+    return { runId, outcome, plan, written, failures: [], storeRevision: revision };
+  } finally {
+    for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The error catalog. Every failure dirbridge reports carries one of these stable codes; the CLI maps
+ * each code to a documented exit code. README.md holds the same table and a test keeps them in step.
+ */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  planRejected: 3,
+  auditFindings: 4,
+  leaseHeld: 5,
+  invariant: 6,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export const ERROR_CATALOG = {
+  ERR_USAGE: { exit: EXIT.usage, retryable: false, summary: 'The command line is invalid.' },
+  ERR_CONFIG: { exit: EXIT.usage, retryable: false, summary: 'The config file is missing or invalid; every problem is listed with its path.' },
+  ERR_SECRET: { exit: EXIT.usage, retryable: false, summary: 'A ${env:NAME} or ${file:path} secret reference cannot be resolved.' },
+  ERR_PLAN_FILE: { exit: EXIT.usage, retryable: false, summary: 'A saved plan file cannot be read or is not a dirbridge plan.' },
+  ERR_LDIF_PARSE: { exit: EXIT.failure, retryable: false, summary: 'An LDIF file is malformed; the message gives the line number.' },
+  ERR_DIRECTORY_READ: { exit: EXIT.failure, retryable: true, summary: 'A directory could not be read completely; nobody from it was deactivated.' },
+  ERR_STORE: { exit: EXIT.failure, retryable: true, summary: 'The store could not be opened, read or written.' },
+  ERR_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'The user or customer asked about does not exist.' },
+  ERR_PLAN_REJECTED: { exit: EXIT.planRejected, retryable: false, summary: 'A safety rule rejected the plan; nothing was applied.' },
+  ERR_PLAN_STALE: { exit: EXIT.planRejected, retryable: false, summary: 'The store changed since the saved plan was made; nothing was applied.' },
+  ERR_AUDIT_FINDINGS: { exit: EXIT.auditFindings, retryable: false, summary: 'The seat audit found customers that consume (or would consume) a licence seat.' },
+  ERR_LEASE_HELD: { exit: EXIT.leaseHeld, retryable: true, summary: 'Another process holds the sync lease for a directory; the message names the holder.' },
+  ERR_LEASE_LOST: { exit: EXIT.leaseHeld, retryable: true, summary: 'The lease was taken over (a newer fencing token exists); this writer was refused.' },
+  ERR_STORE_INVARIANT: { exit: EXIT.invariant, retryable: false, summary: 'The store refused a customer that carries a licensed group.' },
+  ERR_INVARIANT_VIOLATED: { exit: EXIT.invariant, retryable: false, summary: 'After applying, the store holds a customer with a licensed group.' },
+  ERR_INTERNAL: { exit: EXIT.failure, retryable: false, summary: 'An unexpected error (a bug); please report it.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface DirbridgeErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+  /** Structured detail for --json output and logs. Must never contain secrets. */
+  details?: Record<string, unknown>;
+}
+
+export class DirbridgeError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: DirbridgeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DirbridgeError';
+    this.code = code;
+    this.retryable = options.retryable ?? ERROR_CATALOG[code].retryable;
+    this.details = options.details;
+  }
+
+  get exitCode(): ExitCode {
+    return ERROR_CATALOG[this.code].exit;
+  }
+}
+
+export function isDirbridgeError(value: unknown): value is DirbridgeError {
+  return value instanceof DirbridgeError;
+}
+
+/** Wraps anything thrown by a library at an adapter edge, once. */
+export function toDirbridgeError(value: unknown, code: ErrorCode, message: string): DirbridgeError {
+  if (isDirbridgeError(value)) return value;
+  return new DirbridgeError(code, message, { cause: value });
+}

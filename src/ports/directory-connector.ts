@@ -1,0 +1,49 @@
+import type { z } from 'zod';
+import type { DirectorySnapshot, DirectoryUser } from '../core/model.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * The connector port. A connector reads one directory and reports users and groups with their *direct*
+ * memberships; it never maps roles and never touches the store.
+ *
+ * Contract of `fetchSnapshot`: it resolves with a complete snapshot or rejects. A size or time limit,
+ * a page error, a referral or a lost connection is a rejection (ERR_DIRECTORY_READ), never a shorter
+ * snapshot: the planner deactivates customers only on the strength of complete reads.
+ *
+ * Optional capabilities (incremental reads, ...) are separate interfaces with type guards, not
+ * optional members of this one.
+ */
+export interface DirectoryConnector {
+  readonly id: string;
+  readonly type: string;
+  /** A cheap end-to-end probe for `dirbridge directories test`: counts, a sample user, the mapping. */
+  check(): Promise<ConnectorCheck>;
+  fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot>;
+  close(): Promise<void>;
+}
+
+export interface FetchOptions {
+  readonly signal?: AbortSignal;
+  /** Called as entries arrive, for progress lines; never with whole entries. */
+  readonly onProgress?: (progress: { readonly users: number; readonly groups: number }) => void;
+}
+
+export interface ConnectorCheck {
+  readonly users: number;
+  readonly groups: number;
+  readonly sampleUser: DirectoryUser | null;
+  /** Which source attribute feeds which field, for the operator to verify the mapping. */
+  readonly mapping: Readonly<Record<string, string>>;
+}
+
+export interface ConnectorContext {
+  readonly logger: Logger;
+  /** Directory of the config file: relative paths in a connector's config resolve against it. */
+  readonly baseDir: string;
+}
+
+/** What the registry holds for each config `type`. */
+export interface ConnectorDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly configSchema: Schema;
+  open(config: z.output<Schema> & { readonly id: string }, context: ConnectorContext): DirectoryConnector;
+}

@@ -1,0 +1,120 @@
+import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction, SyncPlan } from '../core/model.js';
+
+/**
+ * The store port, shaped to the domain. Every adapter passes test/store-conformance.ts unchanged.
+ *
+ * - `loadCurrent` is compact (ids, username, content hash, state): never whole documents.
+ * - `applyActions` is idempotent and needs no multi-document transaction: writes are upserts keyed by
+ *   (directoryId, externalId), so repeating an apply, whole or after a crash half-way, converges.
+ *   It refuses (ERR_STORE_INVARIANT) any customer carrying a licensed group, before writing anything
+ *   of that call; the adapters also refuse such a write at the storage layer, whoever makes it.
+ * - With `fence`, every batch is refused (ERR_LEASE_LOST) once a lease's token has moved on.
+ * - `revision` grows with every applied batch; saved plans compare it to detect a changed store.
+ */
+export interface SyncStore {
+  readonly kind: 'sqlite' | 'mongodb';
+  loadCurrent(): Promise<CurrentCustomer[]>;
+  revision(): Promise<number>;
+  applyActions(actions: readonly PlanAction[], options: ApplyOptions): Promise<ApplyResult>;
+  /** Customers that carry a licensed group: must always be empty (the post-apply check). */
+  findLicensedCustomers(licensedGroups: readonly string[], limit: number): Promise<StoredCustomer[]>;
+  listCustomers(query: CustomerQuery): Promise<CustomerPage>;
+  findByUsername(username: string): Promise<StoredCustomer[]>;
+  recordRun(run: RunRecord): Promise<void>;
+  listRuns(query: { readonly limit: number; readonly directoryId?: string }): Promise<RunRecord[]>;
+  getDirectoryStates(): Promise<Record<string, DirectoryState>>;
+  putDirectoryState(directoryId: string, state: DirectoryState): Promise<void>;
+  acquireLease(request: LeaseRequest): Promise<LeaseResult>;
+  renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
+  releaseLease(lease: Lease): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ApplyOptions {
+  readonly runId: string;
+  /** ISO timestamp written as updatedAt / deactivatedAt. */
+  readonly now: string;
+  readonly fence?: readonly Lease[];
+  readonly batchSize?: number;
+  /** Called after each committed batch (progress, lease renewal). */
+  readonly onBatch?: (written: number) => void | Promise<void>;
+}
+
+export interface ApplyResult {
+  readonly written: number;
+}
+
+export interface StoredCustomer extends CustomerRecord {
+  readonly active: boolean;
+  readonly deactivatedReason: DeactivationReason | null;
+  readonly deactivatedAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly lastRunId: string | null;
+}
+
+export interface CustomerQuery {
+  /** Matches username, e-mail or display name, case-insensitively, as a substring. */
+  readonly search?: string;
+  readonly directoryId?: string;
+  readonly state?: 'active' | 'inactive' | 'all';
+  /** 1-based. */
+  readonly page?: number;
+  readonly pageSize?: number;
+}
+
+export interface CustomerPage {
+  readonly items: StoredCustomer[];
+  readonly total: number;
+  readonly page: number;
+  readonly pageSize: number;
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+
+export type RunOutcome = 'success' | 'partial' | 'failed' | 'rejected' | 'dry-run' | 'skipped';
+
+export interface RunRecord {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly outcome: RunOutcome;
+  /** Who ran it: host, process id, trigger. */
+  readonly actor: { readonly host: string; readonly pid: number; readonly trigger: 'cli' | 'schedule' | 'api' };
+  readonly directories: SyncPlan['directories'];
+  readonly summary: SyncPlan['summary'] | null;
+  readonly seatLeaks: SyncPlan['seatLeaks'];
+  readonly violations: SyncPlan['violations'];
+  readonly written: number;
+  /** The post-apply re-check of the invariant: no stored customer carries a licensed group. */
+  readonly verification: 'passed' | 'failed' | 'not-run';
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+export interface DirectoryState {
+  /** User count of the last complete read that was not suspect (the count-drop gate's reference). */
+  readonly lastTrustedUsers?: number;
+  readonly lastTrustedAt?: string;
+}
+
+export interface LeaseRequest {
+  readonly name: string;
+  readonly owner: string;
+  readonly ttlMs: number;
+}
+
+/** A held lease. `token` grows with every acquisition: the fencing token. */
+export interface Lease {
+  readonly name: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly expiresAt: string;
+}
+
+export type LeaseResult =
+  | { readonly acquired: true; readonly lease: Lease }
+  | { readonly acquired: false; readonly holder: string; readonly expiresAt: string };
+
+export function leaseNameFor(directoryId: string): string {
+  return `sync:${directoryId}`;
+}

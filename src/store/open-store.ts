@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { DirbridgeError } from '../errors.js';
+import type { SyncStore } from '../ports/store.js';
+import { resolveConfigPath } from '../config/load-config.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+
+export interface OpenStoreOptions {
+  readonly url: string;
+  readonly baseDir: string;
+  readonly licensedGroups: readonly string[];
+}
+
+/** `file:PATH` (relative to the config file; `file::memory:` for tests) → the embedded store. */
+export async function openStore(options: OpenStoreOptions): Promise<SyncStore> {
+  const { url } = options;
+  if (url.startsWith('file:')) {
+    const rest = url.slice('file:'.length);
+    const path = rest === ':memory:' ? rest : rest.startsWith('//') ? fileURLToPath(url) : resolveConfigPath(options.baseDir, rest);
+    return openSqliteStore({ path, licensedGroups: options.licensedGroups });
+  }
+  throw new DirbridgeError('ERR_CONFIG', `unsupported store URL scheme in "${url.split(':')[0] ?? ''}:…": use file:PATH`);
+}

@@ -1,0 +1,308 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'libsql';
+import { type CurrentCustomer, type DeactivationReason, type PlanAction } from '../../core/model.js';
+import { DirbridgeError } from '../../errors.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  type ApplyOptions,
+  type CustomerPage,
+  type CustomerQuery,
+  type DirectoryState,
+  type LeaseRequest,
+  type LeaseResult,
+  type RunRecord,
+  type StoredCustomer,
+  type SyncStore,
+} from '../../ports/store.js';
+import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS customers (
+  directory_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  username TEXT NOT NULL,
+  username_lc TEXT NOT NULL,
+  email TEXT,
+  display_name TEXT,
+  location TEXT,
+  groups TEXT NOT NULL CHECK (json_valid(groups) AND json_type(groups) = 'array'),
+  hash TEXT NOT NULL,
+  active INTEGER NOT NULL CHECK (active IN (0, 1)),
+  deactivated_reason TEXT,
+  deactivated_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  last_run_id TEXT,
+  PRIMARY KEY (directory_id, external_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS customers_username ON customers (username_lc);
+CREATE INDEX IF NOT EXISTS customers_email ON customers (lower(email));
+CREATE TABLE IF NOT EXISTS licensed_groups (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS customers_refuse_licensed_insert BEFORE INSERT ON customers
+  WHEN EXISTS (SELECT 1 FROM json_each(NEW.groups) g JOIN licensed_groups l ON l.name = lower(trim(g.value)))
+  BEGIN SELECT RAISE(ABORT, 'dirbridge: a customer cannot carry a licensed group'); END;
+CREATE TRIGGER IF NOT EXISTS customers_refuse_licensed_update BEFORE UPDATE OF groups ON customers
+  WHEN EXISTS (SELECT 1 FROM json_each(NEW.groups) g JOIN licensed_groups l ON l.name = lower(trim(g.value)))
+  BEGIN SELECT RAISE(ABORT, 'dirbridge: a customer cannot carry a licensed group'); END;
+CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE TABLE IF NOT EXISTS directory_state (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
+`;
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:". */
+  readonly path: string;
+  readonly licensedGroups: readonly string[];
+  readonly clock?: () => number;
+}
+
+type Row = Record<string, unknown>;
+
+/** The embedded store: one SQLite file through libsql. The zero-setup default. */
+export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
+  const clock = options.clock ?? Date.now;
+  let db: Database.Database;
+  try {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    db = new Database(options.path);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;');
+    db.exec(SCHEMA);
+    const licensed = normalizedLicensed(options.licensedGroups);
+    const replace = db.transaction(() => {
+      db.prepare('DELETE FROM licensed_groups').run();
+      const insert = db.prepare('INSERT OR IGNORE INTO licensed_groups (name) VALUES (?)');
+      for (const name of licensed) insert.run(name);
+    });
+    replace.immediate();
+  } catch (cause) {
+    throw new DirbridgeError('ERR_STORE', `cannot open the embedded store at ${options.path}: ${(cause as Error).message}`, { cause });
+  }
+
+  const upsert = db.prepare(`
+    INSERT INTO customers (directory_id, external_id, username, username_lc, email, display_name, location, groups, hash,
+                           active, deactivated_reason, deactivated_at, created_at, updated_at, last_run_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, NULL, ?, ?, ?)
+    ON CONFLICT (directory_id, external_id) DO UPDATE SET
+      username = excluded.username, username_lc = excluded.username_lc, email = excluded.email,
+      display_name = excluded.display_name, location = excluded.location, groups = excluded.groups,
+      hash = excluded.hash, active = 1, deactivated_reason = NULL, deactivated_at = NULL,
+      updated_at = excluded.updated_at, last_run_id = excluded.last_run_id`);
+  const deactivate = db.prepare(`
+    UPDATE customers SET active = 0, deactivated_reason = ?, deactivated_at = ?, updated_at = ?, last_run_id = ?
+    WHERE directory_id = ? AND external_id = ? AND active = 1`);
+  const leaseToken = db.prepare('SELECT token FROM leases WHERE name = ?');
+  const bumpRevision = db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'");
+
+  const wrap = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (cause) {
+      if (cause instanceof DirbridgeError) throw cause;
+      const message = (cause as Error).message;
+      if (message.includes('cannot carry a licensed group')) {
+        throw new DirbridgeError('ERR_STORE_INVARIANT', `the embedded store refused to ${what}: a customer cannot carry a licensed group`, { cause });
+      }
+      throw new DirbridgeError('ERR_STORE', `the embedded store failed to ${what}: ${message}`, { cause });
+    }
+  };
+
+  const applyBatch = db.transaction((batch: readonly PlanAction[], opts: ApplyOptions) => {
+    for (const lease of opts.fence ?? []) {
+      const token = scalar(leaseToken, lease.name) as number | undefined;
+      if (token !== lease.token) {
+        throw new DirbridgeError('ERR_LEASE_LOST', `lease ${lease.name} moved on (token ${String(token)}, ours ${lease.token}): refusing to write`);
+      }
+    }
+    let written = 0;
+    for (const action of batch) {
+      if (action.kind === 'deactivate') {
+        written += deactivate.run(action.reason, opts.now, opts.now, opts.runId, action.directoryId, action.externalId).changes;
+      } else {
+        const c = action.customer;
+        upsert.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.displayName, c.location,
+          JSON.stringify(c.groups), c.hash, opts.now, opts.now, opts.runId);
+        written++;
+      }
+    }
+    bumpRevision.run();
+    return written;
+  });
+
+  const store: SyncStore = {
+    kind: 'sqlite',
+
+    async loadCurrent() {
+      return wrap('load customers', () => {
+        const rows = db.prepare('SELECT directory_id, external_id, username, hash, active FROM customers').raw().iterate();
+        const out: CurrentCustomer[] = [];
+        for (const row of rows as Iterable<unknown[]>) {
+          out.push({
+            directoryId: row[0] as string,
+            externalId: row[1] as string,
+            username: row[2] as string,
+            hash: row[3] as string,
+            active: row[4] === 1,
+          });
+        }
+        return out;
+      });
+    },
+
+    async revision() {
+      return wrap('read the revision', () => scalar(db.prepare("SELECT value FROM meta WHERE key = 'revision'")) as number);
+    },
+
+    async applyActions(actions, opts) {
+      assertNoLicensedGroups(actions, options.licensedGroups);
+      const size = opts.batchSize ?? 5000;
+      let written = 0;
+      for (let i = 0; i < actions.length; i += size) {
+        written += wrap('apply the plan', () => applyBatch.immediate(actions.slice(i, i + size), opts));
+        await opts.onBatch?.(written);
+      }
+      return { written };
+    },
+
+    async findLicensedCustomers(licensedGroups, limit) {
+      const names = normalizedLicensed(licensedGroups);
+      return wrap('check licensed groups', () => {
+        const rows = db
+          .prepare(`SELECT * FROM customers c WHERE EXISTS (SELECT 1 FROM json_each(c.groups) g WHERE lower(trim(g.value)) IN (SELECT value FROM json_each(?))) LIMIT ?`)
+          .all(JSON.stringify([...names]), limit) as Row[];
+        return rows.map(toStored);
+      });
+    },
+
+    async listCustomers(query) {
+      return wrap('list customers', () => listCustomers(db, query));
+    },
+
+    async findByUsername(username) {
+      return wrap('find a customer', () =>
+        (db.prepare('SELECT * FROM customers WHERE username_lc = ? ORDER BY directory_id').all(username.toLowerCase()) as Row[]).map(toStored),
+      );
+    },
+
+    async recordRun(run) {
+      wrap('record the run', () => db.prepare('INSERT OR REPLACE INTO runs (run_id, started_at, doc) VALUES (?, ?, ?)').run(run.runId, run.startedAt, JSON.stringify(run)));
+    },
+
+    async listRuns({ limit, directoryId }) {
+      return wrap('list runs', () => {
+        const rows = db.prepare('SELECT doc FROM runs ORDER BY started_at DESC, run_id DESC').raw().iterate() as Iterable<[string]>;
+        const out: RunRecord[] = [];
+        for (const [doc] of rows) {
+          const run = JSON.parse(doc) as RunRecord;
+          if (directoryId === undefined || run.directories.some((d) => d.directoryId === directoryId && d.status !== 'not-read')) out.push(run);
+          if (out.length >= limit) break;
+        }
+        return out;
+      });
+    },
+
+    async getDirectoryStates() {
+      return wrap('read directory state', () => {
+        const rows = db.prepare('SELECT directory_id, doc FROM directory_state').raw().all() as [string, string][];
+        return Object.fromEntries(rows.map(([id, doc]) => [id, JSON.parse(doc) as DirectoryState]));
+      });
+    },
+
+    async putDirectoryState(directoryId, state) {
+      wrap('write directory state', () =>
+        db.prepare('INSERT INTO directory_state (directory_id, doc) VALUES (?, ?) ON CONFLICT (directory_id) DO UPDATE SET doc = excluded.doc').run(directoryId, JSON.stringify(state)),
+      );
+    },
+
+    async acquireLease(request: LeaseRequest): Promise<LeaseResult> {
+      return wrap('acquire a lease', () => {
+        const tx = db.transaction((): LeaseResult => {
+          const now = clock();
+          const row = db.prepare('SELECT owner, token, expires_at FROM leases WHERE name = ?').get(request.name) as Row | undefined;
+          if (row !== undefined && row['owner'] !== request.owner && (row['expires_at'] as number) > now) {
+            return { acquired: false, holder: row['owner'] as string, expiresAt: new Date(row['expires_at'] as number).toISOString() };
+          }
+          const token = ((row?.['token'] as number | undefined) ?? 0) + 1;
+          const expires = now + request.ttlMs;
+          db.prepare('INSERT INTO leases (name, owner, token, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at')
+            .run(request.name, request.owner, token, expires);
+          return { acquired: true, lease: { name: request.name, owner: request.owner, token, expiresAt: new Date(expires).toISOString() } };
+        });
+        return tx.immediate();
+      });
+    },
+
+    async renewLease(lease, ttlMs) {
+      return wrap('renew a lease', () => {
+        const now = clock();
+        const result = db
+          .prepare('UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND token = ? AND expires_at > ?')
+          .run(now + ttlMs, lease.name, lease.owner, lease.token, now);
+        return result.changes === 1;
+      });
+    },
+
+    async releaseLease(lease) {
+      wrap('release a lease', () =>
+        db.prepare('UPDATE leases SET expires_at = 0 WHERE name = ? AND owner = ? AND token = ?').run(lease.name, lease.owner, lease.token),
+      );
+    },
+
+    async close() {
+      db.close();
+    },
+  };
+  return store;
+}
+
+function listCustomers(db: Database.Database, query: CustomerQuery): CustomerPage {
+  const page = Math.max(1, query.page ?? 1);
+  const pageSize = Math.max(1, query.pageSize ?? DEFAULT_PAGE_SIZE);
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (query.search !== undefined && query.search !== '') {
+    const like = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push("(username_lc LIKE ? ESCAPE '\\' OR lower(email) LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\')");
+    params.push(like, like, like);
+  }
+  if (query.directoryId !== undefined) {
+    where.push('directory_id = ?');
+    params.push(query.directoryId);
+  }
+  const state = query.state ?? 'active';
+  if (state !== 'all') where.push(state === 'active' ? 'active = 1' : 'active = 0');
+  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  const total = scalar(db.prepare(`SELECT count(*) FROM customers ${clause}`), ...params) as number;
+  const rows = db
+    .prepare(`SELECT * FROM customers ${clause} ORDER BY username_lc, directory_id, external_id LIMIT ? OFFSET ?`)
+    .all(...params, pageSize, (page - 1) * pageSize) as Row[];
+  return { items: rows.map(toStored), total, page, pageSize };
+}
+
+/** The first column of the first row (libsql's pluck() does not apply to get()). */
+function scalar(statement: Database.Statement, ...params: unknown[]): unknown {
+  return (statement.raw().get(...params) as unknown[] | undefined)?.[0];
+}
+
+function toStored(row: Row): StoredCustomer {
+  return {
+    directoryId: row['directory_id'] as string,
+    externalId: row['external_id'] as string,
+    username: row['username'] as string,
+    email: (row['email'] as string | null) ?? null,
+    displayName: (row['display_name'] as string | null) ?? null,
+    location: (row['location'] as string | null) ?? null,
+    groups: JSON.parse(row['groups'] as string) as string[],
+    hash: row['hash'] as string,
+    active: row['active'] === 1,
+    deactivatedReason: (row['deactivated_reason'] as DeactivationReason | null) ?? null,
+    deactivatedAt: (row['deactivated_at'] as string | null) ?? null,
+    createdAt: row['created_at'] as string,
+    updatedAt: row['updated_at'] as string,
+    lastRunId: (row['last_run_id'] as string | null) ?? null,
+  };
+}
+
