@@ -30,7 +30,7 @@ const usedUids = new Set();
 for (let i = 1; i <= 300; i++) {
   const givenName = pick(first);
   const sn = pick(last);
-  let uid = `${givenName}.${sn}`.normalize('NFD').replace(/[\u0080-\uffff]/g, '').toLowerCase();
+  let uid = `${givenName}.${sn}`.replace(/ø/g, 'o').normalize('NFD').replace(/[\u0080-\uffff]/g, '').toLowerCase();
   while (usedUids.has(uid)) uid = `${uid}${Math.floor(random() * 10)}`;
   usedUids.add(uid);
   users.push({ uid, givenName, sn, cn: `${givenName} ${sn}`, mail: `${uid}@customer${(i % 7) + 1}.example.org`, entryUUID: uuid(), ou: 'Customers' });

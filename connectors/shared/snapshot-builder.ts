@@ -80,7 +80,7 @@ export class SnapshotBuilder {
     this.userByDn.set(normalizeDn(entry.dn), externalId);
     if (!this.userByName.has(username.toLowerCase())) this.userByName.set(username.toLowerCase(), externalId);
     if (m.memberOfAttribute !== null) {
-      const groups = values(entry, m.memberOfAttribute).map(normalizeDn);
+      const groups = values(entry, m.memberOfAttribute);
       if (groups.length > 0) this.memberOf.push([externalId, groups]);
     }
   }
@@ -97,8 +97,9 @@ export class SnapshotBuilder {
   build(): DirectorySnapshot {
     const extraUsers = new Map<string, string[]>();
     for (const [userId, groupDns] of this.memberOf) {
-      for (const dn of groupDns) {
-        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(dn), memberDns: [], memberUids: [] });
+      for (const raw of groupDns) {
+        const dn = normalizeDn(raw);
+        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), memberDns: [], memberUids: [] });
         const list = extraUsers.get(dn) ?? [];
         list.push(userId);
         extraUsers.set(dn, list);

@@ -85,7 +85,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
       'Read the directories, plan, apply the plan to the store and re-check the invariant',
       (y) =>
         y
-          .option('dry-run', { type: 'boolean', default: false, describe: 'Plan and print; write nothing' })
+          .option('dry-run', { type: 'boolean', describe: 'Plan and print; write nothing' })
           .option('directory', { alias: 'd', type: 'string', array: true, describe: 'Only these directory ids' })
           .option('allow-deactivations', { type: 'number', describe: 'Accept up to N deactivations in this run (above the limit, or after a suspect read)' })
           .option('plan', { type: 'string', describe: 'Apply exactly this saved plan (from `dirbridge plan --out`)' })
@@ -96,7 +96,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
             args.plan !== undefined
               ? await applySavedPlan(ctx.deps, args.plan)
               : await runSync(ctx.deps, {
-                  dryRun: args.dryRun,
+                  dryRun: args.dryRun === true,
                   ...(args.directory === undefined ? {} : { directoryIds: args.directory.map(String) }),
                   ...(args.allowDeactivations === undefined ? {} : { allowDeactivations: nonNegative(args.allowDeactivations, '--allow-deactivations') }),
                 });

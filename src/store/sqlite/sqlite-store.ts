@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS customers (
   email TEXT,
   display_name TEXT,
   location TEXT,
+  search TEXT NOT NULL,
   groups TEXT NOT NULL CHECK (json_valid(groups) AND json_type(groups) = 'array'),
   hash TEXT NOT NULL,
   active INTEGER NOT NULL CHECK (active IN (0, 1)),
@@ -37,7 +38,6 @@ CREATE TABLE IF NOT EXISTS customers (
   PRIMARY KEY (directory_id, external_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS customers_username ON customers (username_lc);
-CREATE INDEX IF NOT EXISTS customers_email ON customers (lower(email));
 CREATE TABLE IF NOT EXISTS licensed_groups (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS customers_refuse_licensed_insert BEFORE INSERT ON customers
   WHEN EXISTS (SELECT 1 FROM json_each(NEW.groups) g JOIN licensed_groups l ON l.name = lower(trim(g.value)))
@@ -83,12 +83,12 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   }
 
   const upsert = db.prepare(`
-    INSERT INTO customers (directory_id, external_id, username, username_lc, email, display_name, location, groups, hash,
+    INSERT INTO customers (directory_id, external_id, username, username_lc, email, display_name, location, search, groups, hash,
                            active, deactivated_reason, deactivated_at, created_at, updated_at, last_run_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, NULL, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, NULL, ?, ?, ?)
     ON CONFLICT (directory_id, external_id) DO UPDATE SET
       username = excluded.username, username_lc = excluded.username_lc, email = excluded.email,
-      display_name = excluded.display_name, location = excluded.location, groups = excluded.groups,
+      display_name = excluded.display_name, location = excluded.location, search = excluded.search, groups = excluded.groups,
       hash = excluded.hash, active = 1, deactivated_reason = NULL, deactivated_at = NULL,
       updated_at = excluded.updated_at, last_run_id = excluded.last_run_id`);
   const deactivate = db.prepare(`
@@ -124,7 +124,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       } else {
         const c = action.customer;
         upsert.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.displayName, c.location,
-          JSON.stringify(c.groups), c.hash, opts.now, opts.now, opts.runId);
+          searchText(c), JSON.stringify(c.groups), c.hash, opts.now, opts.now, opts.runId);
         written++;
       }
     }
@@ -265,8 +265,8 @@ function listCustomers(db: Database.Database, query: CustomerQuery): CustomerPag
   const params: unknown[] = [];
   if (query.search !== undefined && query.search !== '') {
     const like = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.push("(username_lc LIKE ? ESCAPE '\\' OR lower(email) LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\')");
-    params.push(like, like, like);
+    where.push("search LIKE ? ESCAPE '\\'");
+    params.push(like);
   }
   if (query.directoryId !== undefined) {
     where.push('directory_id = ?');
@@ -280,6 +280,10 @@ function listCustomers(db: Database.Database, query: CustomerQuery): CustomerPag
     .prepare(`SELECT * FROM customers ${clause} ORDER BY username_lc, directory_id, external_id LIMIT ? OFFSET ?`)
     .all(...params, pageSize, (page - 1) * pageSize) as Row[];
   return { items: rows.map(toStored), total, page, pageSize };
+}
+
+export function searchText(c: { username: string; email: string | null; displayName: string | null }): string {
+  return [c.username, c.email ?? '', c.displayName ?? ''].join('\n').toLowerCase();
 }
 
 /** The first column of the first row (libsql's pluck() does not apply to get()). */

@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CurrentCustomer, PlanAction, SyncPlan } from '../src/core/model.js';
+import { applyPlanToCurrent, toCustomerRecord } from '../src/core/plan-sync.js';
+import type { RunRecord, SyncStore } from '../src/ports/store.js';
+import { isDirbridgeError } from '../src/errors.js';
+import { user } from './helpers/fixtures.js';
+
+export const LICENSED = ['jira-users', 'jira-servicedesk-users'];
+
+/** Opens a fresh, empty store whose licensed groups are LICENSED. */
+export type StoreFactory = () => Promise<SyncStore>;
+
+const NOW = '2026-11-22T10:00:00.000Z';
+
+const create = (id: string, username = id, groups: string[] = ['customers'], dir = 'dir-a'): PlanAction => ({
+  kind: 'create',
+  customer: toCustomerRecord(dir, user(id, username), groups),
+});
+
+const asPlan = (actions: PlanAction[]): SyncPlan => ({
+  actions,
+  summary: { create: 0, update: 0, reactivate: 0, deactivate: 0, unchanged: 0, withheld: 0, seatLeaks: 0, shadowed: 0 },
+  directories: [],
+  seatLeaks: [],
+  shadowed: [],
+  violations: [],
+});
+
+const sortState = (list: CurrentCustomer[]): CurrentCustomer[] =>
+  [...list].sort((a, b) => `${a.directoryId}/${a.externalId}`.localeCompare(`${b.directoryId}/${b.externalId}`));
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(isDirbridgeError(error) ? error.code : error).toBe(code);
+}
+
+/** The store conformance suite: every adapter passes it unchanged. */
+export function describeStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: SyncStore;
+    beforeEach(async () => {
+      store = await factory();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('starts empty', async () => {
+      expect(await store.loadCurrent()).toEqual([]);
+      expect(await store.listRuns({ limit: 10 })).toEqual([]);
+      expect(await store.getDirectoryStates()).toEqual({});
+    });
+
+    it('applies creates, updates, deactivations and reactivations as the core defines them', async () => {
+      const first = [create('u1', 'ann'), create('u2', 'bob'), create('u3', 'cy', ['customers'], 'dir-b')];
+      await store.applyActions(first, { runId: 'r1', now: NOW });
+      let expected = applyPlanToCurrent([], asPlan(first));
+      expect(sortState(await store.loadCurrent())).toEqual(sortState(expected));
+
+      const renamed = toCustomerRecord('dir-a', user('u1', 'annie', { location: 'uid=annie,ou=Moved' }), ['customers']);
+      const second: PlanAction[] = [
+        { kind: 'update', customer: renamed, previousUsername: 'ann' },
+        { kind: 'deactivate', directoryId: 'dir-a', externalId: 'u2', username: 'bob', reason: 'left-customer-groups' },
+      ];
+      await store.applyActions(second, { runId: 'r2', now: NOW });
+      expected = applyPlanToCurrent(expected, asPlan(second));
+      expect(sortState(await store.loadCurrent())).toEqual(sortState(expected));
+
+      const [bob] = await store.findByUsername('BOB');
+      expect(bob).toMatchObject({ active: false, deactivatedReason: 'left-customer-groups', deactivatedAt: NOW, lastRunId: 'r2' });
+      const [annie] = await store.findByUsername('annie');
+      expect(annie).toMatchObject({ externalId: 'u1', location: 'uid=annie,ou=Moved', active: true, groups: ['customers'] });
+
+      const third: PlanAction[] = [{ kind: 'reactivate', customer: toCustomerRecord('dir-a', user('u2', 'bob'), ['customers']) }];
+      await store.applyActions(third, { runId: 'r3', now: NOW });
+      const [back] = await store.findByUsername('bob');
+      expect(back).toMatchObject({ active: true, deactivatedReason: null, deactivatedAt: null });
+    });
+
+    it('is idempotent: applying the same actions twice gives the same state', async () => {
+      const actions = [create('u1'), create('u2'), { kind: 'deactivate', directoryId: 'dir-a', externalId: 'u1', username: 'u1', reason: 'missing-from-directory' } as const];
+      await store.applyActions(actions, { runId: 'r1', now: NOW });
+      const once = sortState(await store.loadCurrent());
+      await store.applyActions(actions, { runId: 'r1', now: NOW });
+      expect(sortState(await store.loadCurrent())).toEqual(once);
+      expect(once).toHaveLength(2);
+    });
+
+    it('writes in batches and reports each committed batch', async () => {
+      const actions = Array.from({ length: 25 }, (_, i) => create(`u${i}`));
+      const seen: number[] = [];
+      const result = await store.applyActions(actions, { runId: 'r1', now: NOW, batchSize: 10, onBatch: (n) => void seen.push(n) });
+      expect(result.written).toBe(25);
+      expect(seen).toEqual([10, 20, 25]);
+      expect(await store.loadCurrent()).toHaveLength(25);
+    });
+
+    it('refuses a customer carrying a licensed group, whatever its spelling, and writes nothing of that call', async () => {
+      for (const licensed of ['jira-users', 'JIRA-Users ']) {
+        await expectCode(store.applyActions([create('ok'), create('bad', 'bad', ['customers', licensed])], { runId: 'r1', now: NOW }), 'ERR_STORE_INVARIANT');
+      }
+      expect(await store.loadCurrent()).toEqual([]);
+      expect(await store.findLicensedCustomers(LICENSED, 10)).toEqual([]);
+    });
+
+    it('bumps the revision on every apply', async () => {
+      const before = await store.revision();
+      await store.applyActions([create('u1')], { runId: 'r1', now: NOW });
+      expect(await store.revision()).toBeGreaterThan(before);
+    });
+
+    it('lists customers 20 to a page, sorted by username, and searches name, username and e-mail', async () => {
+      const actions = Array.from({ length: 45 }, (_, i) => create(`id${i}`, `user${String(i).padStart(2, '0')}`));
+      actions.push({ kind: 'create', customer: toCustomerRecord('dir-a', { ...user('z', 'zed'), displayName: 'ZOË MÜLLER', email: 'zoe@partner.example' }, ['customers']) });
+      actions.push({ kind: 'create', customer: toCustomerRecord('dir-a', { ...user('p', 'percent'), displayName: '100%_literal' }, ['customers']) });
+      await store.applyActions(actions, { runId: 'r1', now: NOW });
+      await store.applyActions([{ kind: 'deactivate', directoryId: 'dir-a', externalId: 'id0', username: 'user00', reason: 'missing-from-directory' }], { runId: 'r2', now: NOW });
+
+      const page1 = await store.listCustomers({});
+      expect(page1).toMatchObject({ total: 46, page: 1, pageSize: 20 });
+      expect(page1.items.map((c) => c.username).slice(0, 3)).toEqual(['percent', 'user01', 'user02']);
+      const page3 = await store.listCustomers({ page: 3 });
+      expect(page3.items.map((c) => c.username)).toEqual(['user40', 'user41', 'user42', 'user43', 'user44', 'zed']);
+
+      expect((await store.listCustomers({ search: 'müller' })).items.map((c) => c.username)).toEqual(['zed']);
+      expect((await store.listCustomers({ search: 'Zoë' })).items.map((c) => c.username)).toEqual(['zed']);
+      expect((await store.listCustomers({ search: 'partner.example' })).items.map((c) => c.username)).toEqual(['zed']);
+      expect((await store.listCustomers({ search: 'user1' })).total).toBe(10);
+      expect((await store.listCustomers({ search: '%_' })).items.map((c) => c.username)).toEqual(['percent']);
+      expect((await store.listCustomers({ search: '.*' })).total).toBe(0);
+      expect((await store.listCustomers({ state: 'inactive' })).items.map((c) => c.username)).toEqual(['user00']);
+      expect((await store.listCustomers({ state: 'all' })).total).toBe(47);
+    });
+
+    it('keeps a run journal, newest first, filterable by directory', async () => {
+      const run = (runId: string, startedAt: string, dir: string): RunRecord => ({
+        runId,
+        startedAt,
+        finishedAt: startedAt,
+        outcome: 'success',
+        actor: { host: 'h', pid: 1, trigger: 'cli' },
+        directories: [{ directoryId: dir, status: 'complete', users: 1, groups: 0, note: null }],
+        summary: null,
+        seatLeaks: [],
+        violations: [],
+        written: 0,
+        verification: 'passed',
+        error: null,
+      });
+      await store.recordRun(run('r1', '2026-11-22T01:00:00.000Z', 'a'));
+      await store.recordRun(run('r2', '2026-11-22T02:00:00.000Z', 'b'));
+      await store.recordRun(run('r3', '2026-11-22T03:00:00.000Z', 'a'));
+      expect((await store.listRuns({ limit: 10 })).map((r) => r.runId)).toEqual(['r3', 'r2', 'r1']);
+      expect((await store.listRuns({ limit: 1 })).map((r) => r.runId)).toEqual(['r3']);
+      expect((await store.listRuns({ limit: 10, directoryId: 'a' })).map((r) => r.runId)).toEqual(['r3', 'r1']);
+      expect((await store.listRuns({ limit: 10 }))[0]).toEqual(run('r3', '2026-11-22T03:00:00.000Z', 'a'));
+    });
+
+    it('stores per-directory state', async () => {
+      await store.putDirectoryState('a', { lastTrustedUsers: 10, lastTrustedAt: NOW });
+      await store.putDirectoryState('a', { lastTrustedUsers: 12, lastTrustedAt: NOW });
+      expect(await store.getDirectoryStates()).toEqual({ a: { lastTrustedUsers: 12, lastTrustedAt: NOW } });
+    });
+
+    it('grants a lease to one owner at a time, with a fencing token that grows', async () => {
+      const first = await store.acquireLease({ name: 'sync:a', owner: 'one', ttlMs: 60_000 });
+      expect(first.acquired).toBe(true);
+      const second = await store.acquireLease({ name: 'sync:a', owner: 'two', ttlMs: 60_000 });
+      expect(second).toMatchObject({ acquired: false, holder: 'one' });
+      const other = await store.acquireLease({ name: 'sync:b', owner: 'two', ttlMs: 60_000 });
+      expect(other.acquired).toBe(true);
+      if (!first.acquired) return;
+      expect(await store.renewLease(first.lease, 60_000)).toBe(true);
+      await store.releaseLease(first.lease);
+      const third = await store.acquireLease({ name: 'sync:a', owner: 'two', ttlMs: 60_000 });
+      expect(third.acquired && third.lease.token).toBe(first.lease.token + 1);
+      expect(await store.renewLease(first.lease, 60_000)).toBe(false);
+    });
+
+    it('lets a lease expire, and fences the old holder out of writes', async () => {
+      const old = await store.acquireLease({ name: 'sync:a', owner: 'sleepy', ttlMs: 50 });
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      const fresh = await store.acquireLease({ name: 'sync:a', owner: 'awake', ttlMs: 60_000 });
+      expect(old.acquired && fresh.acquired).toBe(true);
+      if (!old.acquired || !fresh.acquired) return;
+      expect(fresh.lease.token).toBeGreaterThan(old.lease.token);
+      await expectCode(store.applyActions([create('u1')], { runId: 'r-old', now: NOW, fence: [old.lease] }), 'ERR_LEASE_LOST');
+      expect(await store.loadCurrent()).toEqual([]);
+      await store.applyActions([create('u1')], { runId: 'r-new', now: NOW, fence: [fresh.lease] });
+      expect(await store.loadCurrent()).toHaveLength(1);
+    });
+  });
+}
