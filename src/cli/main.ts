@@ -62,7 +62,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
       onProgress: progress,
     };
     try {
-      return await fn({ loaded, store, deps, storeLabel: `${store.kind === 'sqlite' ? 'embedded store' : 'MongoDB'} ${loaded.config.store.url.replace(/\/\/[^@/]*@/, '//…@')}` });
+      return await fn({ loaded, store, deps, storeLabel: store.label });
     } finally {
       endProgress();
       await store.close();

@@ -13,6 +13,8 @@ import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction, S
  */
 export interface SyncStore {
   readonly kind: 'sqlite' | 'mongodb';
+  /** Where the data lives, for people (never with credentials). */
+  readonly label: string;
   loadCurrent(): Promise<CurrentCustomer[]>;
   revision(): Promise<number>;
   applyActions(actions: readonly PlanAction[], options: ApplyOptions): Promise<ApplyResult>;

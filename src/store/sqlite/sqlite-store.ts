@@ -134,6 +134,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
 
   const store: SyncStore = {
     kind: 'sqlite',
+    label: `embedded store ${options.path}`,
 
     async loadCurrent() {
       return wrap('load customers', () => {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Provisions what the test suite needs when it is missing, then runs build, lint and every test.
+# Idempotent: a machine that has everything only runs the checks. Used by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "node dependencies"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+step "build, typecheck, lint"
+npm run build
+npx tsc -p tsconfig.json --noEmit
+npx eslint .
+
+step "tests"
+npx vitest run
