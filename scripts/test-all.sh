@@ -11,6 +11,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+step "MongoDB-wire server for the store tests (FerretDB, when none is present)"
+bash scripts/provision-ferretdb.sh
+
 step "build, typecheck, lint"
 npm run build
 npx tsc -p tsconfig.json --noEmit

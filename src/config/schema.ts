@@ -30,12 +30,22 @@ const directorySchema = z.discriminatedUnion('type', [connectorRegistry.ldif.con
 
 const storeUrl = z
   .string()
-  .regex(/^file:/, 'a store URL: file:./data/dirbridge.db (embedded SQLite)')
-  .describe('Where customers are kept: file:PATH (embedded SQLite, relative to the config file).');
+  .regex(/^(file:|mongodb:\/\/|mongodb\+srv:\/\/)/, 'a store URL: file:./data/dirbridge.db (embedded SQLite) or mongodb://user:${env:MONGO_PW}@host/dirbridge')
+  .describe('Where customers are kept: file:PATH (embedded SQLite, relative to the config file) or a MongoDB connection string.');
 
 export const configSchema = z
   .strictObject({
-    store: z.strictObject({ url: storeUrl.default('file:./data/dirbridge.db') }).prefault({}),
+    store: z
+      .strictObject({
+        url: storeUrl.default('file:./data/dirbridge.db'),
+        leaseTtlSeconds: z
+          .int()
+          .min(5)
+          .max(3600)
+          .default(60)
+          .describe('How long a sync lease outlives a holder that stopped renewing it (crashed, paused).'),
+      })
+      .prefault({}),
     directories: z
       .array(directorySchema)
       .min(1, 'list at least one directory')

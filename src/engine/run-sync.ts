@@ -23,7 +23,6 @@ export interface SyncOptions {
   readonly directoryIds?: readonly string[];
   readonly dryRun?: boolean;
   readonly allowDeactivations?: number;
-  readonly leaseTtlMs?: number;
 }
 
 export interface SyncResult {
@@ -36,7 +35,9 @@ export interface SyncResult {
   readonly storeRevision: number;
 }
 
-const DEFAULT_LEASE_TTL_MS = 60_000;
+export function leaseTtlMs(loaded: LoadedConfig): number {
+  return loaded.config.store.leaseTtlSeconds * 1000;
+}
 
 export function newRunId(now: Date): string {
   return `run-${now.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
@@ -51,8 +52,9 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   const dirs = selectDirectories(deps.loaded, options.directoryIds);
   const record = recorder(deps, runId, startedAt);
 
-  const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, record);
-  const heartbeat = keepAlive(deps.store, leases, options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, log);
+  const ttlMs = leaseTtlMs(deps.loaded);
+  const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, ttlMs, record);
+  const heartbeat = keepAlive(deps.store, leases, ttlMs, log);
   try {
     const { snapshots, failures } = await readSnapshots(deps, dirs, log);
 
@@ -209,7 +211,7 @@ export async function acquireLeases(deps: EngineDeps, dirIds: readonly { id: str
   return leases;
 }
 
-function keepAlive(store: SyncStore, leases: readonly Lease[], ttlMs: number, log: Logger): NodeJS.Timeout {
+export function keepAlive(store: SyncStore, leases: readonly Lease[], ttlMs: number, log: Logger): NodeJS.Timeout {
   const timer = setInterval(() => {
     for (const lease of leases) {
       store.renewLease(lease, ttlMs).then(

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { SyncPlan } from '../core/model.js';
 import { DirbridgeError } from '../errors.js';
-import { acquireLeases, applyAndVerify, newRunId, recorder, type EngineDeps, type SyncResult } from './run-sync.js';
+import { acquireLeases, applyAndVerify, keepAlive, leaseTtlMs, newRunId, recorder, type EngineDeps, type SyncResult } from './run-sync.js';
 
 const FORMAT = 'dirbridge-plan';
 
@@ -27,7 +27,7 @@ export function writePlanFile(path: string, result: SyncResult, createdAt: Date)
  * `sync --plan FILE`: applies exactly the saved plan, under the same leases and checks as a sync, and
  * refuses if anything was written to the store since the plan was made.
  */
-export async function applySavedPlan(deps: EngineDeps, path: string, options: { leaseTtlMs?: number } = {}): Promise<SyncResult> {
+export async function applySavedPlan(deps: EngineDeps, path: string): Promise<SyncResult> {
   let parsed: z.output<typeof planFileSchema>;
   try {
     parsed = planFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
@@ -43,7 +43,9 @@ export async function applySavedPlan(deps: EngineDeps, path: string, options: { 
   const runId = newRunId(startedAt);
   const record = recorder(deps, runId, startedAt);
   const read = plan.directories.filter((d) => d.status !== 'not-read').map((d) => ({ id: d.directoryId }));
-  const leases = await acquireLeases(deps, read, options.leaseTtlMs ?? 60_000, record);
+  const ttlMs = leaseTtlMs(deps.loaded);
+  const leases = await acquireLeases(deps, read, ttlMs, record);
+  const heartbeat = keepAlive(deps.store, leases, ttlMs, deps.logger.child({ runId }));
   try {
     const revision = await deps.store.revision();
     if (revision !== parsed.storeRevision) {
@@ -55,6 +57,7 @@ export async function applySavedPlan(deps: EngineDeps, path: string, options: { 
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial });
     return { runId, outcome, plan, written, failures: [], storeRevision: revision };
   } finally {
+    clearInterval(heartbeat);
     for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
   }
 }

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { DirbridgeError } from '../errors.js';
 import type { SyncStore } from '../ports/store.js';
 import { resolveConfigPath } from '../config/load-config.js';
+import { openMongoStore } from './mongodb/mongo-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 
 export interface OpenStoreOptions {
@@ -10,7 +11,7 @@ export interface OpenStoreOptions {
   readonly licensedGroups: readonly string[];
 }
 
-/** `file:PATH` (relative to the config file; `file::memory:` for tests) → the embedded store. */
+/** `file:PATH` (relative to the config file) → the embedded store; `mongodb://` or `mongodb+srv://` → MongoDB. */
 export async function openStore(options: OpenStoreOptions): Promise<SyncStore> {
   const { url } = options;
   if (url.startsWith('file:')) {
@@ -18,5 +19,8 @@ export async function openStore(options: OpenStoreOptions): Promise<SyncStore> {
     const path = rest === ':memory:' ? rest : rest.startsWith('//') ? fileURLToPath(url) : resolveConfigPath(options.baseDir, rest);
     return openSqliteStore({ path, licensedGroups: options.licensedGroups });
   }
-  throw new DirbridgeError('ERR_CONFIG', `unsupported store URL scheme in "${url.split(':')[0] ?? ''}:…": use file:PATH`);
+  if (url.startsWith('mongodb://') || url.startsWith('mongodb+srv://')) {
+    return openMongoStore({ url, licensedGroups: options.licensedGroups });
+  }
+  throw new DirbridgeError('ERR_CONFIG', `unsupported store URL scheme "${url.split(':')[0] ?? ''}:": use file:PATH or mongodb://…`);
 }

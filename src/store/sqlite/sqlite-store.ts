@@ -16,6 +16,7 @@ import {
   type SyncStore,
 } from '../../ports/store.js';
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
+import { searchText } from '../search-text.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS customers (
@@ -281,10 +282,6 @@ function listCustomers(db: Database.Database, query: CustomerQuery): CustomerPag
     .prepare(`SELECT * FROM customers ${clause} ORDER BY username_lc, directory_id, external_id LIMIT ? OFFSET ?`)
     .all(...params, pageSize, (page - 1) * pageSize) as Row[];
   return { items: rows.map(toStored), total, page, pageSize };
-}
-
-export function searchText(c: { username: string; email: string | null; displayName: string | null }): string {
-  return [c.username, c.email ?? '', c.displayName ?? ''].join('\n').toLowerCase();
 }
 
 /** The first column of the first row (libsql's pluck() does not apply to get()). */

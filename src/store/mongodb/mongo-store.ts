@@ -1,0 +1,408 @@
+import mongoose, { Schema, type Connection } from 'mongoose';
+import type { CurrentCustomer, DeactivationReason, PlanAction } from '../../core/model.js';
+import { DirbridgeError } from '../../errors.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  type ApplyOptions,
+  type DirectoryState,
+  type Lease,
+  type LeaseRequest,
+  type LeaseResult,
+  type RunRecord,
+  type StoredCustomer,
+  type SyncStore,
+} from '../../ports/store.js';
+import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
+import { searchText } from '../search-text.js';
+import { redactMongoUrl } from './redact-url.js';
+
+export interface MongoStoreOptions {
+  readonly url: string;
+  readonly licensedGroups: readonly string[];
+  readonly serverSelectionTimeoutMS?: number;
+}
+
+interface CustomerDoc {
+  directoryId: string;
+  externalId: string;
+  username: string;
+  usernameLc: string;
+  email: string | null;
+  emailLc: string | null;
+  displayName: string | null;
+  location: string | null;
+  search: string;
+  groups: string[];
+  hash: string;
+  active: boolean;
+  deactivatedReason: DeactivationReason | null;
+  deactivatedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastRunId: string | null;
+  /** The lease token of the run that last wrote this customer: a stale writer cannot overwrite it. */
+  fence: number;
+}
+
+const DUPLICATE_KEY = 11000;
+const NOT_IMPLEMENTED = 238;
+
+/**
+ * The production store: mongoose on MongoDB (replica sets, Atlas; FerretDB for tests). No feature needs
+ * a multi-document transaction: writes are unordered bulk upserts keyed by (directoryId, externalId),
+ * idempotent and safe to repeat after a crash half-way. Leases use findOneAndUpdate with an upsert
+ * whose duplicate-key failure means "held by someone else".
+ */
+export async function openMongoStore(options: MongoStoreOptions): Promise<SyncStore> {
+  const where = redactMongoUrl(options.url);
+  const licensed = normalizedLicensed(options.licensedGroups);
+  let conn: Connection;
+  try {
+    conn = await mongoose
+      .createConnection(options.url, {
+        serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
+        connectTimeoutMS: 10_000,
+        socketTimeoutMS: 120_000,
+        autoIndex: false,
+        autoCreate: false,
+      })
+      .asPromise();
+  } catch (cause) {
+    throw connectionError(where, cause);
+  }
+
+  const customerSchema = new Schema<CustomerDoc>(
+    {
+      directoryId: { type: String, required: true },
+      externalId: { type: String, required: true },
+      username: { type: String, required: true },
+      usernameLc: { type: String, required: true },
+      email: { type: String, default: null },
+      emailLc: { type: String, default: null },
+      displayName: { type: String, default: null },
+      location: { type: String, default: null },
+      search: { type: String, required: true },
+      groups: {
+        type: [String],
+        required: true,
+        validate: {
+          validator: (groups: string[]) => !groups.some((g) => licensed.has(g.normalize('NFKC').trim().toLowerCase())),
+          message: 'a customer cannot carry a licensed group',
+        },
+      },
+      hash: { type: String, required: true },
+      active: { type: Boolean, required: true },
+      deactivatedReason: { type: String, default: null },
+      deactivatedAt: { type: String, default: null },
+      createdAt: { type: String, required: true },
+      updatedAt: { type: String, required: true },
+      lastRunId: { type: String, default: null },
+      fence: { type: Number, default: 0 },
+    },
+    { collection: 'customers', strict: 'throw', versionKey: false },
+  );
+  customerSchema.index({ directoryId: 1, externalId: 1 }, { unique: true, name: 'customer_key' });
+  customerSchema.index({ usernameLc: 1 }, { name: 'username' });
+  customerSchema.index({ emailLc: 1 }, { name: 'email' });
+  customerSchema.index({ active: 1, usernameLc: 1, directoryId: 1 }, { name: 'list_by_state' });
+
+  const Customers = conn.model<CustomerDoc>('Customer', customerSchema);
+  const Runs = conn.model('Run', new Schema({ _id: String, startedAt: { type: String, index: true } }, { collection: 'sync_runs', strict: false, versionKey: false }));
+  const States = conn.model('DirectoryState', new Schema({ _id: String }, { collection: 'directory_states', strict: false, versionKey: false }));
+  const Leases = conn.model('Lease', new Schema({ _id: String, owner: String, token: Number, expiresAt: Date }, { collection: 'leases', versionKey: false }));
+  const Meta = conn.model('Meta', new Schema({ _id: String, value: Number }, { collection: 'meta', versionKey: false }));
+
+  const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (cause instanceof DirbridgeError) throw cause;
+      if (String((cause as Error).message).includes('licensed group')) {
+        throw new DirbridgeError('ERR_STORE_INVARIANT', `MongoDB refused to ${what}: a customer cannot carry a licensed group`, { cause });
+      }
+      throw new DirbridgeError('ERR_STORE', `MongoDB (${where}) failed to ${what}: ${describe(cause)}`, { cause });
+    }
+  };
+
+  await wrap('create collections and indexes', async () => {
+    for (const model of [Customers, Runs, States, Leases, Meta]) await model.createCollection().catch(ignoreExists);
+    await Customers.createIndexes();
+    await Runs.createIndexes();
+    await installValidator(conn, [...licensed]);
+  });
+
+  // Lease expiry uses the server's clock (as seen at connect), so skewed client clocks agree.
+  const offset = await wrap('read the server clock', async () => {
+    const hello = (await conn.db?.admin().command({ hello: 1 })) as { localTime?: Date } | undefined;
+    return hello?.localTime instanceof Date ? hello.localTime.getTime() - Date.now() : 0;
+  });
+  const serverNow = (): number => Date.now() + offset;
+
+  const checkFence = async (fence: readonly Lease[] | undefined): Promise<void> => {
+    for (const lease of fence ?? []) {
+      const current = (await Leases.findById(lease.name).lean()) as { token?: number } | null;
+      if (current?.token !== lease.token) {
+        throw new DirbridgeError('ERR_LEASE_LOST', `lease ${lease.name} moved on (token ${String(current?.token)}, ours ${lease.token}): refusing to write`);
+      }
+    }
+  };
+
+  const store: SyncStore = {
+    kind: 'mongodb',
+    label: `MongoDB ${where}`,
+
+    loadCurrent: () =>
+      wrap('load customers', async () => {
+        const out: CurrentCustomer[] = [];
+        const cursor = Customers.find({}, { _id: 0, directoryId: 1, externalId: 1, username: 1, hash: 1, active: 1 }).lean().batchSize(5000).cursor();
+        for await (const doc of cursor) {
+          out.push({ directoryId: doc.directoryId, externalId: doc.externalId, username: doc.username, hash: doc.hash, active: doc.active });
+        }
+        return out;
+      }),
+
+    revision: () => wrap('read the revision', async () => ((await Meta.findById('revision').lean()) as { value?: number } | null)?.value ?? 0),
+
+    async applyActions(actions, opts: ApplyOptions) {
+      assertNoLicensedGroups(actions, options.licensedGroups);
+      const size = opts.batchSize ?? 1000;
+      const tokens = new Map((opts.fence ?? []).map((l) => [l.name.replace(/^sync:/, ''), l.token]));
+      let written = 0;
+      for (let i = 0; i < actions.length; i += size) {
+        const batch = actions.slice(i, i + size);
+        await wrap('apply the plan', async () => {
+          await checkFence(opts.fence);
+          const ops = batch.map((action) => toWrite(action, opts, tokens.get(actionDirectory(action))));
+          try {
+            const result = await Customers.bulkWrite(ops, { ordered: false });
+            written += result.upsertedCount + result.matchedCount;
+          } catch (error) {
+            if (isDuplicateKey(error) && opts.fence !== undefined) {
+              throw new DirbridgeError('ERR_LEASE_LOST', 'a newer run has written these customers (fencing token): refusing to overwrite', { cause: error });
+            }
+            throw error;
+          }
+          await Meta.updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
+        });
+        await opts.onBatch?.(written);
+      }
+      return { written };
+    },
+
+    findLicensedCustomers: (licensedGroups, limit) =>
+      wrap('check licensed groups', async () => {
+        // Exact spellings are matched server-side; the adapter refuses every variant on write.
+        const names = [...new Set([...licensedGroups, ...normalizedLicensed(licensedGroups)])];
+        const docs = await Customers.find({ groups: { $elemMatch: { $in: names } } }).limit(limit).lean();
+        return docs.map(toStored);
+      }),
+
+    listCustomers: (query) =>
+      wrap('list customers', async () => {
+        const page = Math.max(1, query.page ?? 1);
+        const pageSize = Math.max(1, query.pageSize ?? DEFAULT_PAGE_SIZE);
+        const filter: Record<string, unknown> = {};
+        const state = query.state ?? 'active';
+        if (state !== 'all') filter['active'] = { $eq: state === 'active' };
+        if (query.directoryId !== undefined) filter['directoryId'] = { $eq: String(query.directoryId) };
+        if (query.search !== undefined && query.search !== '') filter['search'] = { $regex: escapeRegExp(query.search.toLowerCase()) };
+        const [total, docs] = await Promise.all([
+          Customers.countDocuments(filter),
+          Customers.find(filter).sort({ usernameLc: 1, directoryId: 1, externalId: 1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+        ]);
+        return { items: docs.map(toStored), total, page, pageSize };
+      }),
+
+    findByUsername: (username) =>
+      wrap('find a customer', async () => (await Customers.find({ usernameLc: { $eq: username.toLowerCase() } }).sort({ directoryId: 1 }).lean()).map(toStored)),
+
+    recordRun: (run) =>
+      wrap('record the run', async () => {
+        await Runs.replaceOne({ _id: run.runId }, { ...run, _id: run.runId }, { upsert: true });
+      }),
+
+    listRuns: ({ limit, directoryId }) =>
+      wrap('list runs', async () => {
+        // Same-element matching is done here: FerretDB 1.x does not support $elemMatch on sub-documents.
+        const filter = directoryId === undefined ? {} : { 'directories.directoryId': { $eq: directoryId } };
+        const out: RunRecord[] = [];
+        for await (const doc of Runs.find(filter).sort({ startedAt: -1, _id: -1 }).lean().cursor()) {
+          const { _id, ...rest } = doc as { _id: unknown } & Record<string, unknown>;
+          const run = { ...(rest as unknown as RunRecord), runId: String(_id) };
+          if (directoryId === undefined || run.directories.some((d) => d.directoryId === directoryId && d.status !== 'not-read')) out.push(run);
+          if (out.length >= limit) break;
+        }
+        return out;
+      }),
+
+    getDirectoryStates: () =>
+      wrap('read directory state', async () => {
+        const docs = await States.find({}).lean();
+        return Object.fromEntries(docs.map(({ _id, ...state }) => [String(_id), state as DirectoryState]));
+      }),
+
+    putDirectoryState: (directoryId, state) =>
+      wrap('write directory state', async () => {
+        await States.replaceOne({ _id: directoryId }, { ...state, _id: directoryId }, { upsert: true });
+      }),
+
+    acquireLease: (request: LeaseRequest) =>
+      wrap('acquire a lease', async (): Promise<LeaseResult> => {
+        const now = serverNow();
+        const expiresAt = new Date(now + request.ttlMs);
+        try {
+          const doc = (await Leases.findOneAndUpdate(
+            { _id: request.name, $or: [{ expiresAt: { $lt: new Date(now) } }, { owner: { $eq: request.owner } }] },
+            { $set: { owner: request.owner, expiresAt }, $inc: { token: 1 } },
+            { upsert: true, returnDocument: 'after' },
+          ).lean()) as { token: number } | null;
+          if (doc === null) throw new Error('findOneAndUpdate returned no lease');
+          return { acquired: true, lease: { name: request.name, owner: request.owner, token: doc.token, expiresAt: expiresAt.toISOString() } };
+        } catch (error) {
+          if (!isDuplicateKey(error)) throw error;
+          const held = (await Leases.findById(request.name).lean()) as { owner: string; expiresAt: Date } | null;
+          return { acquired: false, holder: held?.owner ?? 'unknown', expiresAt: (held?.expiresAt ?? new Date(now)).toISOString() };
+        }
+      }),
+
+    renewLease: (lease, ttlMs) =>
+      wrap('renew a lease', async () => {
+        const now = serverNow();
+        const result = await Leases.updateOne(
+          { _id: lease.name, owner: { $eq: lease.owner }, token: { $eq: lease.token }, expiresAt: { $gt: new Date(now) } },
+          { $set: { expiresAt: new Date(now + ttlMs) } },
+        );
+        return result.matchedCount === 1;
+      }),
+
+    releaseLease: (lease) =>
+      wrap('release a lease', async () => {
+        await Leases.updateOne({ _id: lease.name, owner: { $eq: lease.owner }, token: { $eq: lease.token } }, { $set: { expiresAt: new Date(0) } });
+      }),
+
+    async close() {
+      await conn.close();
+    },
+  };
+  return store;
+}
+
+function actionDirectory(action: PlanAction): string {
+  return action.kind === 'deactivate' ? action.directoryId : action.customer.directoryId;
+}
+
+/**
+ * One idempotent write. Under a lease, the fence condition makes a writer holding an older token miss
+ * (update) or collide with the unique key (upsert), so it cannot overwrite a newer run's work.
+ */
+function toWrite(action: PlanAction, opts: ApplyOptions, token: number | undefined): mongoose.AnyBulkWriteOperation<CustomerDoc> {
+  const target = action.kind === 'deactivate' ? action : action.customer;
+  const key = { directoryId: { $eq: target.directoryId }, externalId: { $eq: target.externalId } };
+  const fenced = token === undefined ? key : { ...key, fence: { $lte: token } };
+  const fence = token ?? 0;
+  if (action.kind === 'deactivate') {
+    return {
+      updateOne: {
+        filter: { ...fenced, active: true },
+        update: { $set: { active: false, deactivatedReason: action.reason, deactivatedAt: opts.now, updatedAt: opts.now, lastRunId: opts.runId, fence } },
+      },
+    };
+  }
+  const c = action.customer;
+  return {
+    updateOne: {
+      filter: fenced,
+      update: {
+        $set: {
+          username: c.username,
+          usernameLc: c.username.toLowerCase(),
+          email: c.email,
+          emailLc: c.email?.toLowerCase() ?? null,
+          displayName: c.displayName,
+          location: c.location,
+          search: searchText(c),
+          groups: [...c.groups],
+          hash: c.hash,
+          active: true,
+          deactivatedReason: null,
+          deactivatedAt: null,
+          updatedAt: opts.now,
+          lastRunId: opts.runId,
+          fence,
+        },
+        $setOnInsert: { createdAt: opts.now },
+      },
+      upsert: true,
+    },
+  };
+}
+
+function toStored(doc: CustomerDoc): StoredCustomer {
+  return {
+    directoryId: doc.directoryId,
+    externalId: doc.externalId,
+    username: doc.username,
+    email: doc.email ?? null,
+    displayName: doc.displayName ?? null,
+    location: doc.location ?? null,
+    groups: [...doc.groups],
+    hash: doc.hash,
+    active: doc.active,
+    deactivatedReason: doc.deactivatedReason ?? null,
+    deactivatedAt: doc.deactivatedAt ?? null,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+    lastRunId: doc.lastRunId ?? null,
+  };
+}
+
+/**
+ * Server-side refusal for writers that bypass dirbridge: a $jsonSchema validator on customers. MongoDB
+ * enforces it; FerretDB 1.x does not implement validators (the adapter's own check still applies).
+ */
+async function installValidator(conn: Connection, licensed: string[]): Promise<void> {
+  const validator = {
+    $jsonSchema: {
+      bsonType: 'object',
+      required: ['directoryId', 'externalId', 'groups', 'active'],
+      properties: { groups: { bsonType: 'array', items: { bsonType: 'string', not: { enum: licensed } } } },
+    },
+  };
+  try {
+    await conn.db?.command({ collMod: 'customers', validator, validationLevel: 'strict', validationAction: 'error' });
+  } catch (error) {
+    if ((error as { code?: number }).code !== NOT_IMPLEMENTED) throw error;
+  }
+}
+
+function ignoreExists(error: unknown): void {
+  if ((error as { codeName?: string }).codeName !== 'NamespaceExists' && (error as { code?: number }).code !== 48) throw error;
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  const e = error as { code?: number; writeErrors?: { code?: number }[] };
+  return e.code === DUPLICATE_KEY || (e.writeErrors ?? []).some((w) => w.code === DUPLICATE_KEY);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function describe(error: unknown): string {
+  const e = error as { codeName?: string; code?: number; message?: string };
+  return e.codeName ?? (e.code === undefined ? (e.message ?? String(error)) : `code ${e.code}`);
+}
+
+function connectionError(where: string, cause: unknown): DirbridgeError {
+  const e = cause as { name?: string; code?: number; codeName?: string };
+  if (e.code === 18 || e.codeName === 'AuthenticationFailed') {
+    return new DirbridgeError('ERR_STORE', `MongoDB at ${where}: authentication failed; check the user and the password reference in store.url`, { cause, retryable: false });
+  }
+  if (e.name?.endsWith('ServerSelectionError') === true) {
+    return new DirbridgeError('ERR_STORE', `MongoDB at ${where} is unreachable (no server answered within the selection timeout)`, { cause });
+  }
+  if (e.name === 'MongoParseError' || e.name === 'MongoAPIError') {
+    return new DirbridgeError('ERR_CONFIG', `store.url is not a valid MongoDB connection string (${where})`, { cause });
+  }
+  return new DirbridgeError('ERR_STORE', `cannot connect to MongoDB at ${where} (${e.name ?? 'error'})`, { cause });
+}

@@ -1,0 +1,103 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A real MongoDB-wire server for store tests, in this order: MONGODB_URI if set; a `mongod` on PATH;
+ * else FerretDB 1.x (SQLite backend) from FERRETDB_BIN, PATH or the cache `npm run test:all` fills.
+ * Never a mock: when none is available the tests fail with a message saying how to get one.
+ */
+export interface MongoServer {
+  readonly kind: 'external' | 'mongod' | 'ferretdb';
+  /** A connection string for a fresh database of this name. */
+  uri(database: string): string;
+  stop(): Promise<void>;
+}
+
+export const FERRETDB_CACHE = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'dirbridge', 'bin', 'ferretdb');
+
+const INSTALL_HINT =
+  'No MongoDB-wire server for the store tests. Run `npm run test:all` (it builds FerretDB v1.24.2 with Go into ' +
+  `${FERRETDB_CACHE}), or set MONGODB_URI to a MongoDB you own, or install mongod on PATH.`;
+
+export async function startMongoServer(): Promise<MongoServer> {
+  const external = process.env['MONGODB_URI'];
+  if (external !== undefined && external !== '') {
+    return { kind: 'external', uri: (db) => withDatabase(external, db), stop: async () => {} };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'dirbridge-mongo-'));
+  const port = await freePort();
+  const mongod = onPath('mongod');
+  let child: ChildProcess;
+  let kind: MongoServer['kind'];
+  if (mongod !== null) {
+    kind = 'mongod';
+    child = spawn(mongod, ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], { stdio: 'ignore' });
+  } else {
+    const ferret = [process.env['FERRETDB_BIN'], onPath('ferretdb'), FERRETDB_CACHE].find((p): p is string => p !== undefined && p !== null && p !== '' && existsSync(p));
+    if (ferret === undefined) throw new Error(INSTALL_HINT);
+    kind = 'ferretdb';
+    child = spawn(
+      ferret,
+      ['--handler=sqlite', `--sqlite-url=file:${dir}/`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, '--telemetry=disable', '--debug-addr=-', '--log-level=ERROR'],
+      { stdio: 'ignore' },
+    );
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await waitForPort(port, 20_000, exited, kind);
+  return {
+    kind,
+    uri: (db) => `mongodb://127.0.0.1:${port}/${db}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function withDatabase(uri: string, db: string): string {
+  const url = new URL(uri);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+function onPath(command: string): string | null {
+  const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number, exited: Promise<number | null>, kind: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let dead = false;
+  void exited.then(() => (dead = true));
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`${kind} exited before accepting connections on port ${port}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1');
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${kind} did not accept connections on port ${port} within ${timeoutMs} ms`);
+}
