@@ -106,6 +106,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.findLicensedCustomers(LICENSED, 10)).toEqual([]);
     });
 
+    it('exports and imports whole customers, keeping state and timestamps', async () => {
+      await store.applyActions([create('u1', 'ann'), create('u2', 'bob'), create('u3', 'cy')], { runId: 'r1', now: NOW });
+      await store.applyActions([{ kind: 'deactivate', directoryId: 'dir-a', externalId: 'u2', username: 'bob', reason: 'shadowed' }], { runId: 'r2', now: '2026-11-23T00:00:00.000Z' });
+      const batches: number[] = [];
+      const all = [];
+      for await (const batch of store.exportCustomers(2)) {
+        batches.push(batch.length);
+        all.push(...batch);
+      }
+      expect(batches).toEqual([2, 1]);
+      const target = await factory();
+      try {
+        await target.importCustomers(all);
+        await target.importCustomers(all);
+        const copied = [];
+        for await (const batch of target.exportCustomers(100)) copied.push(...batch);
+        expect(copied).toEqual(all);
+        expect(copied.find((c) => c.username === 'bob')).toMatchObject({ active: false, deactivatedReason: 'shadowed', createdAt: NOW, updatedAt: '2026-11-23T00:00:00.000Z' });
+        await expectCode(target.importCustomers([{ ...all[0]!, groups: ['jira-users'] }]), 'ERR_STORE_INVARIANT');
+      } finally {
+        await target.close();
+      }
+    });
+
     it('bumps the revision on every apply', async () => {
       const before = await store.revision();
       await store.applyActions([create('u1')], { runId: 'r1', now: NOW });

@@ -5,6 +5,7 @@ import { explainUser } from '../core/explain.js';
 import { loadConfig, policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import { configSchema } from '../config/schema.js';
 import { auditSeats } from '../engine/audit-seats.js';
+import { migrateStore } from '../engine/migrate-store.js';
 import { openConnector } from '../engine/open-connector.js';
 import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
 import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
@@ -192,6 +193,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         } finally {
           await connector.close();
         }
+      },
+    )
+    .command('store <action> <from>', 'store migrate-from URL: copy another store (e.g. the embedded file:…) into the configured one', (y) =>
+      y.positional('action', { choices: ['migrate-from'] as const, demandOption: true }).positional('from', { type: 'string', demandOption: true, describe: 'Source store URL; a relative file: path resolves against the current directory' }),
+      async (args) => {
+        await withContext(args as unknown as GlobalArgs, async (ctx) => {
+          const source = await openStore({ url: args.from, baseDir: process.cwd(), licensedGroups: ctx.loaded.config.licensing.licensedGroups });
+          try {
+            if (source.label === ctx.store.label) throw new DirbridgeError('ERR_USAGE', 'the source is the configured store itself');
+            const result = await migrateStore(source, ctx.store, (n) => progress(`copied ${n} customers`));
+            endProgress();
+            print(args.json ? JSON.stringify(result) : `copied ${result.customers} customers, ${result.runs} runs and ${result.directories} directory states from ${source.label} to ${ctx.store.label}`);
+          } finally {
+            await source.close();
+          }
+        });
       },
     )
     .command('config <action>', 'config validate | config schema', (y) =>

@@ -26,6 +26,10 @@ export interface SyncStore {
   listRuns(query: { readonly limit: number; readonly directoryId?: string }): Promise<RunRecord[]>;
   getDirectoryStates(): Promise<Record<string, DirectoryState>>;
   putDirectoryState(directoryId: string, state: DirectoryState): Promise<void>;
+  /** Every customer, whole, in batches: for `store migrate-from`. */
+  exportCustomers(batchSize: number): AsyncIterable<StoredCustomer[]>;
+  /** Writes whole customers as they are (state and timestamps kept); idempotent. */
+  importCustomers(customers: readonly StoredCustomer[]): Promise<void>;
   acquireLease(request: LeaseRequest): Promise<LeaseResult>;
   renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
   releaseLease(lease: Lease): Promise<void>;

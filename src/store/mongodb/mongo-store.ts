@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { CurrentCustomer, DeactivationReason, PlanAction } from '../../core/model.js';
+import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction } from '../../core/model.js';
 import { DirbridgeError } from '../../errors.js';
 import {
   DEFAULT_PAGE_SIZE,
@@ -23,6 +23,8 @@ export interface MongoStoreOptions {
 }
 
 interface CustomerDoc {
+  /** `${directoryId}/${externalId}`: every write addresses one customer by its primary key. */
+  _id: string;
   directoryId: string;
   externalId: string;
   username: string;
@@ -73,6 +75,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
 
   const customerSchema = new Schema<CustomerDoc>(
     {
+      _id: { type: String, required: true },
       directoryId: { type: String, required: true },
       externalId: { type: String, required: true },
       username: { type: String, required: true },
@@ -131,6 +134,12 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     await installValidator(conn, [...licensed]);
   });
 
+  // FerretDB 1.x stalls on an update command of 100 statements or more: updates go in smaller chunks there.
+  const updateChunk = await wrap('identify the server', async () => {
+    const info = (await conn.db?.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string } | undefined;
+    return info?.ferretdbVersion === undefined ? 1000 : 50;
+  });
+
   // Lease expiry uses the server's clock (as seen at connect), so skewed client clocks agree.
   const offset = await wrap('read the server clock', async () => {
     const hello = (await conn.db?.admin().command({ hello: 1 })) as { localTime?: Date } | undefined;
@@ -172,16 +181,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         const batch = actions.slice(i, i + size);
         await wrap('apply the plan', async () => {
           await checkFence(opts.fence);
-          const ops = batch.map((action) => toWrite(action, opts, tokens.get(actionDirectory(action))));
-          try {
-            const result = await Customers.bulkWrite(ops, { ordered: false });
-            written += result.upsertedCount + result.matchedCount;
-          } catch (error) {
-            if (isDuplicateKey(error) && opts.fence !== undefined) {
-              throw new DirbridgeError('ERR_LEASE_LOST', 'a newer run has written these customers (fencing token): refusing to overwrite', { cause: error });
-            }
-            throw error;
-          }
+          written += await writeBatch(Customers, batch, opts, tokens, updateChunk);
           await Meta.updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
         });
         await opts.onBatch?.(written);
@@ -246,6 +246,35 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         await States.replaceOne({ _id: directoryId }, { ...state, _id: directoryId }, { upsert: true });
       }),
 
+    async *exportCustomers(batchSize) {
+      let batch: StoredCustomer[] = [];
+      for await (const doc of Customers.find({}).sort({ directoryId: 1, externalId: 1 }).lean().cursor()) {
+        batch.push(toStored(doc));
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    },
+
+    importCustomers: (customers) =>
+      wrap('import customers', async () => {
+        assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), options.licensedGroups);
+        if (customers.length === 0) return;
+        await Customers.bulkWrite(
+          customers.map((c) => ({
+            replaceOne: {
+              filter: { _id: customerId(c) },
+              replacement: { ...c, _id: customerId(c), groups: [...c.groups], usernameLc: c.username.toLowerCase(), emailLc: c.email?.toLowerCase() ?? null, search: searchText(c), fence: 0 },
+              upsert: true,
+            },
+          })),
+          { ordered: false },
+        );
+        await Meta.updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
+      }),
+
     acquireLease: (request: LeaseRequest) =>
       wrap('acquire a lease', async (): Promise<LeaseResult> => {
         const now = serverNow();
@@ -287,6 +316,82 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   return store;
 }
 
+/**
+ * Creates go in as one unordered insertMany (the plan knows they are new); a create that meets an
+ * existing customer (a repeated apply) is redone as an upsert. Everything else is a bulk of updateOne.
+ */
+async function writeBatch(
+  Customers: mongoose.Model<CustomerDoc>,
+  batch: readonly PlanAction[],
+  opts: ApplyOptions,
+  tokens: ReadonlyMap<string, number>,
+  updateChunk: number,
+): Promise<number> {
+  const token = (action: PlanAction): number | undefined => tokens.get(actionDirectory(action));
+  const creates = batch.filter((a) => a.kind === 'create');
+  const updates: PlanAction[] = batch.filter((a) => a.kind !== 'create');
+  const collection = Customers.collection as unknown as mongoose.mongo.Collection<CustomerDoc>;
+  let written = 0;
+  if (creates.length > 0) {
+    try {
+      written += (await collection.insertMany(creates.map((a) => toInsert(a, opts, token(a) ?? 0)), { ordered: false })).insertedCount;
+    } catch (error) {
+      const failed = new Set(((error as { writeErrors?: { index?: number; code?: number }[] }).writeErrors ?? []).map((w) => (w.code === DUPLICATE_KEY ? w.index : -1)));
+      if (!isDuplicateKey(error) || failed.has(-1)) throw error;
+      written += (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? creates.length - failed.size;
+      updates.unshift(...creates.filter((_, i) => failed.has(i)));
+    }
+  }
+  for (let i = 0; i < updates.length; i += updateChunk) {
+    const chunk = updates.slice(i, i + updateChunk);
+    try {
+      const result = await Customers.bulkWrite(chunk.map((a) => toWrite(a, opts, token(a))), { ordered: false });
+      written += result.upsertedCount + result.matchedCount;
+    } catch (error) {
+      if (isDuplicateKey(error) && tokens.size > 0) {
+        throw new DirbridgeError('ERR_LEASE_LOST', 'a newer run has written these customers (fencing token): refusing to overwrite', { cause: error });
+      }
+      throw error;
+    }
+  }
+  return written;
+}
+
+function toInsert(action: PlanAction & { kind: 'create' }, opts: ApplyOptions, fence: number): CustomerDoc {
+  const c = action.customer;
+  return {
+    _id: customerId(c),
+    directoryId: c.directoryId,
+    externalId: c.externalId,
+    ...customerFields(c),
+    active: true,
+    deactivatedReason: null,
+    deactivatedAt: null,
+    createdAt: opts.now,
+    updatedAt: opts.now,
+    lastRunId: opts.runId,
+    fence,
+  };
+}
+
+function customerFields(c: CustomerRecord): Pick<CustomerDoc, 'username' | 'usernameLc' | 'email' | 'emailLc' | 'displayName' | 'location' | 'search' | 'groups' | 'hash'> {
+  return {
+    username: c.username,
+    usernameLc: c.username.toLowerCase(),
+    email: c.email,
+    emailLc: c.email?.toLowerCase() ?? null,
+    displayName: c.displayName,
+    location: c.location,
+    search: searchText(c),
+    groups: [...c.groups],
+    hash: c.hash,
+  };
+}
+
+function customerId(c: { directoryId: string; externalId: string }): string {
+  return `${c.directoryId}/${c.externalId}`;
+}
+
 function actionDirectory(action: PlanAction): string {
   return action.kind === 'deactivate' ? action.directoryId : action.customer.directoryId;
 }
@@ -297,7 +402,7 @@ function actionDirectory(action: PlanAction): string {
  */
 function toWrite(action: PlanAction, opts: ApplyOptions, token: number | undefined): mongoose.AnyBulkWriteOperation<CustomerDoc> {
   const target = action.kind === 'deactivate' ? action : action.customer;
-  const key = { directoryId: { $eq: target.directoryId }, externalId: { $eq: target.externalId } };
+  const key = { _id: customerId(target) };
   const fenced = token === undefined ? key : { ...key, fence: { $lte: token } };
   const fence = token ?? 0;
   if (action.kind === 'deactivate') {
@@ -314,15 +419,7 @@ function toWrite(action: PlanAction, opts: ApplyOptions, token: number | undefin
       filter: fenced,
       update: {
         $set: {
-          username: c.username,
-          usernameLc: c.username.toLowerCase(),
-          email: c.email,
-          emailLc: c.email?.toLowerCase() ?? null,
-          displayName: c.displayName,
-          location: c.location,
-          search: searchText(c),
-          groups: [...c.groups],
-          hash: c.hash,
+          ...customerFields(c),
           active: true,
           deactivatedReason: null,
           deactivatedAt: null,
@@ -330,7 +427,7 @@ function toWrite(action: PlanAction, opts: ApplyOptions, token: number | undefin
           lastRunId: opts.runId,
           fence,
         },
-        $setOnInsert: { createdAt: opts.now },
+        $setOnInsert: { directoryId: c.directoryId, externalId: c.externalId, createdAt: opts.now },
       },
       upsert: true,
     },

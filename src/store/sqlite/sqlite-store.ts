@@ -133,6 +133,18 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     return written;
   });
 
+  const importRow = db.prepare(`
+    INSERT OR REPLACE INTO customers (directory_id, external_id, username, username_lc, email, display_name, location, search, groups, hash,
+                                      active, deactivated_reason, deactivated_at, created_at, updated_at, last_run_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const importBatch = db.transaction((customers: readonly StoredCustomer[]) => {
+    for (const c of customers) {
+      importRow.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.displayName, c.location, searchText(c),
+        JSON.stringify(c.groups), c.hash, c.active ? 1 : 0, c.deactivatedReason, c.deactivatedAt, c.createdAt, c.updatedAt, c.lastRunId);
+    }
+    bumpRevision.run();
+  });
+
   const store: SyncStore = {
     kind: 'sqlite',
     label: `embedded store ${options.path}`,
@@ -217,6 +229,23 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       wrap('write directory state', () =>
         db.prepare('INSERT INTO directory_state (directory_id, doc) VALUES (?, ?) ON CONFLICT (directory_id) DO UPDATE SET doc = excluded.doc').run(directoryId, JSON.stringify(state)),
       );
+    },
+
+    async *exportCustomers(batchSize) {
+      let batch: StoredCustomer[] = [];
+      for (const row of db.prepare('SELECT * FROM customers ORDER BY directory_id, external_id').iterate() as Iterable<Row>) {
+        batch.push(toStored(row));
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    },
+
+    async importCustomers(customers) {
+      assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), options.licensedGroups);
+      wrap('import customers', () => importBatch.immediate(customers));
     },
 
     async acquireLease(request: LeaseRequest): Promise<LeaseResult> {
