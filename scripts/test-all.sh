@@ -11,6 +11,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+step "OpenLDAP slapd for the LDAP tests (Debian packages slapd and ldap-utils, when missing)"
+if ! { [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ] && command -v ldapmodify >/dev/null && command -v openssl >/dev/null; }; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slapd ldap-utils openssl
+fi
+
 step "MongoDB-wire server for the store tests (FerretDB, when none is present)"
 bash scripts/provision-ferretdb.sh
 

@@ -1,18 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DirbridgeError } from '../../src/errors.js';
 import type { DirectorySnapshot } from '../../src/core/model.js';
 import type { ConnectorContext, ConnectorDefinition, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
-import { resolveMapping, type AttributeMapping } from '../shared/profiles.js';
+import { resolveConfigPath } from '../shared/paths.js';
+import { describeMapping, resolveMapping } from '../shared/profiles.js';
 import { EntryMappingError, SnapshotBuilder } from '../shared/snapshot-builder.js';
 import { ldifConfigSchema, type LdifConfig } from './config.js';
 import { LdifSyntaxError, parseLdif } from './ldif-parser.js';
 
 /** An LDIF export read as a directory: the offline source, and the demo's. */
 export function openLdifConnector(id: string, config: LdifConfig, context: ConnectorContext): DirectoryConnector {
-  const path = isAbsolute(config.path) ? config.path : resolve(context.baseDir, config.path);
+  const path = resolveConfigPath(context.baseDir, config.path);
   const mapping = resolveMapping(config.profile, config.attributes);
 
   const read = async (options: FetchOptions = {}): Promise<SnapshotBuilder> => {
@@ -54,25 +54,12 @@ export function openLdifConnector(id: string, config: LdifConfig, context: Conne
     async check() {
       const builder = await read();
       const { users, groups } = builder.counts;
-      return { users, groups, sampleUser: builder.sampleUser(), mapping: describeMapping(mapping) };
+      return { users, groups, partial: false, sampleUser: builder.sampleUser(), mapping: describeMapping(mapping) };
     },
     async fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot> {
       return (await read(options)).build();
     },
     async close() {},
-  };
-}
-
-export function describeMapping(mapping: AttributeMapping): Record<string, string> {
-  return {
-    externalId: mapping.id,
-    username: mapping.username,
-    email: mapping.email,
-    displayName: mapping.displayName,
-    disabled: mapping.disabled === null ? '(none)' : `${mapping.disabled.attribute} (${mapping.disabled.kind})`,
-    users: `objectClass ∈ {${mapping.userObjectClasses.join(', ')}}`,
-    groups: `objectClass ∈ {${mapping.groupObjectClasses.join(', ')}}, name ${mapping.groupName}`,
-    members: [...mapping.memberDnAttributes, mapping.memberUidAttribute, mapping.memberOfAttribute].filter((a) => a !== null).join(', '),
   };
 }
 

@@ -129,3 +129,17 @@ export function resolveMapping(profile: ProfileName, overrides: AttributeOverrid
   }
   return merged;
 }
+
+/** The mapping as `directories test` shows it: which source attribute feeds which field. */
+export function describeMapping(mapping: AttributeMapping): Record<string, string> {
+  return {
+    externalId: mapping.id,
+    username: mapping.username,
+    email: mapping.email,
+    displayName: mapping.displayName,
+    disabled: mapping.disabled === null ? '(none)' : `${mapping.disabled.attribute} (${mapping.disabled.kind})`,
+    users: `objectClass ∈ {${mapping.userObjectClasses.join(', ')}}`,
+    groups: `objectClass ∈ {${mapping.groupObjectClasses.join(', ')}}, name ${mapping.groupName}`,
+    members: [...mapping.memberDnAttributes, mapping.memberUidAttribute, mapping.memberOfAttribute].filter((a) => a !== null).join(', '),
+  };
+}

@@ -189,7 +189,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const connector = openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
         try {
           const check = await connector.check();
-          print(args.json ? JSON.stringify(check, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`)].join('\n'));
+          print(args.json ? JSON.stringify(check, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups${check.partial ? ' (first page of each search)' : ''}`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`)].join('\n'));
         } finally {
           await connector.close();
         }

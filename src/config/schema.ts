@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { connectorRegistry } from '../../connectors/registry.js';
 import { normalizeGroupName } from '../core/group-name.js';
 import { missingGenericAttributes } from '../../connectors/shared/profiles.js';
+import type { ConnectorDefinition } from '../ports/directory-connector.js';
 
 export const DEFAULT_LICENSED_GROUPS = [
   'jira-servicedesk-users',
@@ -26,7 +27,10 @@ const directoryCommon = {
     .describe('Every active user of this directory is a customer, even with no group ("allow all users to authenticate").'),
 };
 
-const directorySchema = z.discriminatedUnion('type', [connectorRegistry.ldif.configSchema.extend(directoryCommon)]);
+const directorySchema = z.discriminatedUnion('type', [
+  connectorRegistry.ldif.configSchema.extend(directoryCommon),
+  connectorRegistry.ldap.configSchema.extend(directoryCommon),
+]);
 
 const storeUrl = z
   .string()
@@ -127,6 +131,8 @@ export const configSchema = z
     config.directories.forEach((dir, i) => {
       if (ids.has(dir.id)) ctx.addIssue({ code: 'custom', path: ['directories', i, 'id'], message: `duplicate directory id "${dir.id}": ids must be unique` });
       ids.add(dir.id);
+      const definition: ConnectorDefinition = connectorRegistry[dir.type] as unknown as ConnectorDefinition;
+      for (const problem of definition.validate?.(dir) ?? []) ctx.addIssue({ code: 'custom', path: ['directories', i, ...problem.path], message: problem.message });
       if (dir.profile === 'generic') {
         const missing = missingGenericAttributes(dir.attributes);
         if (missing.length > 0) {

@@ -31,6 +31,8 @@ export interface FetchOptions {
 export interface ConnectorCheck {
   readonly users: number;
   readonly groups: number;
+  /** True when the counts cover only the first page of each search (a quick probe). */
+  readonly partial: boolean;
   readonly sampleUser: DirectoryUser | null;
   /** Which source attribute feeds which field, for the operator to verify the mapping. */
   readonly mapping: Readonly<Record<string, string>>;
@@ -42,8 +44,15 @@ export interface ConnectorContext {
   readonly baseDir: string;
 }
 
+export interface ConfigProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
 /** What the registry holds for each config `type`. */
-export interface ConnectorDefinition<Schema extends z.ZodType = z.ZodType> {
+export interface ConnectorDefinition<Schema extends z.ZodObject = z.ZodObject> {
   readonly configSchema: Schema;
+  /** Rules across keys, checked once the shape is valid. */
+  readonly validate?: (config: z.output<Schema>) => ConfigProblem[];
   open(config: z.output<Schema> & { readonly id: string }, context: ConnectorContext): DirectoryConnector;
 }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { freePort, waitForPort } from './ports.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,37 +67,4 @@ function withDatabase(uri: string, db: string): string {
 function onPath(command: string): string | null {
   const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
   return found.status === 0 ? found.stdout.trim() : null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number, exited: Promise<number | null>, kind: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let dead = false;
-  void exited.then(() => (dead = true));
-  while (Date.now() < deadline) {
-    if (dead) throw new Error(`${kind} exited before accepting connections on port ${port}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-      socket.connect(port, '127.0.0.1');
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${kind} did not accept connections on port ${port} within ${timeoutMs} ms`);
 }

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { AndFilter, Client, EqualityFilter, FilterParser, OrFilter, type Entry, type Filter } from 'ldapts';
+import type { DirectorySnapshot } from '../../src/core/model.js';
+import type { ConnectorContext, ConnectorDefinition, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
+import { resolveConfigPath } from '../shared/paths.js';
+import { describeMapping, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
+import { EntryMappingError, SnapshotBuilder, type AttributeValue, type DirectoryEntry } from '../shared/snapshot-builder.js';
+import { ldapConfigSchema, validateLdapConfig, type LdapConfig } from './config.js';
+import { ldapError } from './ldap-errors.js';
+import { readRangedValues } from './ranged-values.js';
+
+type Scope = LdapConfig['users'];
+
+/**
+ * A live LDAP / Active Directory directory. Reads users, then groups, with paged searches (never one
+ * unpaged search, never a client size limit, which would make ldapts hide a truncated result) and
+ * an explicit server time limit; maps entries page by page into the compact snapshot model. A size
+ * or time limit, a referral in scope or a lost connection rejects the read as a whole.
+ */
+export function openLdapConnector(id: string, config: LdapConfig, context: ConnectorContext): DirectoryConnector {
+  const mapping = resolveMapping(config.profile, config.attributes);
+  const log = context.logger.child({ directory: id });
+  const binaryId = mapping.id.toLowerCase() === 'objectguid';
+  const tlsOptions: ConnectionOptions = {
+    minVersion: 'TLSv1.2',
+    rejectUnauthorized: config.tls.rejectUnauthorized,
+    ...(config.tls.caFile === undefined ? {} : { ca: readFileSync(resolveConfigPath(context.baseDir, config.tls.caFile)) }),
+    ...(config.tls.serverName === undefined ? {} : { servername: config.tls.serverName }),
+  };
+  if (!config.tls.rejectUnauthorized) log.error('tls.rejectUnauthorized is false: the LDAP server certificate is NOT verified');
+  if (config.url.startsWith('ldap://') && !config.startTls) log.warn('ldap:// without StartTLS: the bind password crosses the network in clear (tls.allowPlaintext)');
+
+  const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
+    const client = new Client({
+      url: config.url,
+      // ldapts opens TLS at connect whenever tlsOptions are given: with StartTLS they go to startTLS() only.
+      ...(config.startTls ? {} : { tlsOptions }),
+      connectTimeout: config.timeouts.connectSeconds * 1000,
+      timeout: config.timeouts.operationSeconds * 1000,
+      strictDN: false,
+    });
+    try {
+      if (config.startTls) {
+        const host = new URL(config.url).hostname;
+        await client.startTLS({ ...tlsOptions, servername: config.tls.serverName ?? host }).catch((e: unknown) => {
+          throw ldapError(id, config.url, 'connect', e);
+        });
+      }
+      await client.bind(config.bind.dn, config.bind.password).catch((e: unknown) => {
+        throw ldapError(id, config.url, 'bind', e, config.bind.dn);
+      });
+      return await fn(client);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  };
+
+  const userAttributes = unique([mapping.id, mapping.username, mapping.email, mapping.displayName, 'objectClass', mapping.memberOfAttribute, mapping.disabled?.attribute]);
+  const groupAttributes = unique([mapping.groupName, 'objectClass', ...mapping.memberDnAttributes, mapping.memberUidAttribute]);
+
+  async function* search(client: Client, scope: Scope, classes: readonly string[], attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]> {
+    const byClass: Filter = new OrFilter({ filters: classes.map((c) => new EqualityFilter({ attribute: 'objectClass', value: c })) });
+    const filter = scope.filter === undefined ? byClass : new AndFilter({ filters: [byClass, FilterParser.parseString(scope.filter)] });
+    try {
+      for await (const page of client.searchPaginated(scope.baseDn, {
+        scope: scope.scope,
+        filter,
+        attributes,
+        paged: { pageSize },
+        timeLimit: config.timeouts.searchTimeLimitSeconds,
+        ...(binaryId ? { explicitBufferAttributes: [mapping.id] } : {}),
+      })) {
+        signal?.throwIfAborted();
+        if (page.searchReferences.length > 0) {
+          throw ldapError(id, config.url, 'search', new Error(`a referral inside ${scope.baseDn} (${page.searchReferences.length} reference(s)) means part of the scope lives elsewhere: the read is incomplete. Narrow the base DN or the filter`));
+        }
+        yield page.searchEntries;
+      }
+    } catch (error) {
+      throw ldapError(id, config.url, 'search', error, scope.baseDn);
+    }
+  }
+
+  const read = async (options: FetchOptions & { firstPageOnly?: boolean } = {}): Promise<SnapshotBuilder> =>
+    withClient(async (client) => {
+      const builder = new SnapshotBuilder(id, mapping);
+      const pageSize = options.firstPageOnly === true ? Math.min(config.pageSize, 100) : config.pageSize;
+      const add = (entry: DirectoryEntry): void => {
+        try {
+          builder.add(entry);
+        } catch (error) {
+          if (error instanceof EntryMappingError) throw ldapError(id, config.url, 'search', new Error(error.message));
+          throw error;
+        }
+      };
+      for await (const entries of search(client, config.users, mapping.userObjectClasses, userAttributes, pageSize, options.signal)) {
+        for (const entry of entries) add(toDirectoryEntry(entry));
+        options.onProgress?.(builder.counts);
+        if (options.firstPageOnly === true) break;
+      }
+      if (config.groups !== undefined) {
+        for await (const entries of search(client, config.groups, mapping.groupObjectClasses, groupAttributes, pageSize, options.signal)) {
+          for (const entry of entries) add(await withRanges(client, entry, mapping));
+          options.onProgress?.(builder.counts);
+          if (options.firstPageOnly === true) break;
+        }
+      }
+      return builder;
+    });
+
+  const withRanges = async (client: Client, entry: Entry, m: AttributeMapping): Promise<DirectoryEntry> => {
+    const ranged: [string, string[]][] = [];
+    for (const attribute of m.memberDnAttributes) {
+      if (!Object.keys(entry).some((k) => k.toLowerCase().startsWith(`${attribute.toLowerCase()};range=`))) continue;
+      const values = await readRangedValues(entry, attribute, async (dn, attr) => {
+        const result = await client.search(dn, { scope: 'base', attributes: [attr], timeLimit: config.timeouts.searchTimeLimitSeconds });
+        return (result.searchEntries[0] ?? {}) as Record<string, unknown>;
+      });
+      ranged.push([attribute.toLowerCase(), values]);
+    }
+    const mapped = toDirectoryEntry(entry);
+    if (ranged.length === 0) return mapped;
+    return { dn: mapped.dn, attributes: new Map([...mapped.attributes, ...ranged]) };
+  };
+
+  return {
+    id,
+    type: 'ldap',
+    async check() {
+      const builder = await read({ firstPageOnly: true });
+      const { users, groups } = builder.counts;
+      return { users, groups, partial: true, sampleUser: builder.sampleUser(), mapping: describeMapping(mapping) };
+    },
+    async fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot> {
+      return (await read(options)).build();
+    },
+    async close() {},
+  };
+}
+
+/** An ldapts entry → lower-cased attribute names without options (ranges are handled before). */
+export function toDirectoryEntry(entry: Entry): DirectoryEntry {
+  const attributes = new Map<string, AttributeValue[]>();
+  for (const [key, value] of Object.entries(entry)) {
+    if (key === 'dn') continue;
+    const name = (key.split(';')[0] as string).toLowerCase();
+    const list = Array.isArray(value) ? value : [value];
+    const existing = attributes.get(name) ?? [];
+    existing.push(...list.map((v) => (Buffer.isBuffer(v) ? new Uint8Array(v) : String(v))));
+    attributes.set(name, existing);
+  }
+  return { dn: entry.dn, attributes };
+}
+
+function unique(list: readonly (string | null | undefined)[]): string[] {
+  return [...new Set(list.filter((a): a is string => a !== null && a !== undefined))];
+}
+
+export const ldapConnector: ConnectorDefinition<typeof ldapConfigSchema> = {
+  configSchema: ldapConfigSchema,
+  validate: validateLdapConfig,
+  open: (config, context) => openLdapConnector(config.id, config, context),
+};

@@ -1,0 +1,65 @@
+import { DirbridgeError } from '../../src/errors.js';
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+/**
+ * ldapts and socket errors → one precise DirbridgeError, wrapped once at the connector edge.
+ * Messages name the directory, the URL and the DN involved, never the password.
+ */
+export function ldapError(directoryId: string, url: string, phase: 'connect' | 'bind' | 'search', cause: unknown, context = ''): DirbridgeError {
+  if (cause instanceof DirbridgeError) return cause;
+  const e = cause as { code?: string | number; name?: string; message?: string };
+  const where = `directory ${directoryId} (${url})`;
+  if (typeof e.code === 'string' && TLS_CODES.has(e.code)) {
+    return new DirbridgeError('ERR_LDAP_TLS', `${where}: TLS failure: ${tlsReason(e.code, e.message ?? '')}`, { cause, retryable: false });
+  }
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT' || e.code === 'ECONNRESET' || /timeout|connection closed|Connection closed/i.test(e.message ?? '')) {
+    const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : e.code === 'ECONNRESET' ? 'connection reset' : (e.message ?? String(e.code));
+    return new DirbridgeError('ERR_LDAP_CONNECT', `${where} is unreachable during ${phase}: ${why}`, { cause, retryable: true });
+  }
+  switch (e.name) {
+    case 'InvalidCredentialsError':
+      return new DirbridgeError('ERR_LDAP_BIND', `${where}: bind as ${context} failed: invalid credentials (check bind.dn and the password reference)`, { cause, retryable: false });
+    case 'ConfidentialityRequiredError':
+    case 'StrongAuthRequiredError':
+      return new DirbridgeError('ERR_LDAP_BIND', `${where}: the server requires a secure connection for binding: use ldaps:// or startTls: true`, { cause, retryable: false });
+    case 'NoSuchObjectError':
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: base DN not found: ${context} (check users.baseDn / groups.baseDn, and that the bind account may read it)`, { cause, retryable: false });
+    case 'SizeLimitExceededError':
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the server's size limit cut the search under ${context} short: the read is incomplete. Raise the limit for the bind account (OpenLDAP: limits dn.exact="…" size=unlimited)`, { cause });
+    case 'TimeLimitExceededError':
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the search under ${context} hit the time limit: the read is incomplete (raise timeouts.searchTimeLimitSeconds or the server's limit)`, { cause });
+    case 'AdminLimitExceededError':
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: an administrative limit cut the search under ${context} short: the read is incomplete`, { cause });
+    case 'InsufficientAccessError':
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the bind account may not search ${context}`, { cause, retryable: false });
+    default:
+      return new DirbridgeError(phase === 'search' ? 'ERR_LDAP_SEARCH' : phase === 'bind' ? 'ERR_LDAP_BIND' : 'ERR_LDAP_CONNECT', `${where}: ${phase} failed: ${e.message ?? String(cause)}`, { cause });
+  }
+}
+
+function tlsReason(code: string, message: string): string {
+  switch (code) {
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return `the server certificate is not signed by a trusted CA (${code}): set tls.caFile to the CA's PEM file`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `the certificate does not name this host (${message}): connect by a name the certificate holds, or set tls.serverName`;
+    case 'CERT_HAS_EXPIRED':
+      return 'the server certificate has expired';
+    default:
+      return `${code}: ${message}`;
+  }
+}

@@ -1,0 +1,128 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForPort } from './ports.js';
+
+/**
+ * A real OpenLDAP slapd for the LDAP tests: config generated into a temp dir (mdb, memberof and
+ * ppolicy, msuser.schema for AD attributes), data loaded with slapadd, a server size limit lower than
+ * the test directory (paging must be proven), LDAP + LDAPS listeners with a certificate made here with
+ * openssl. The connector binds as a non-root service account under ACLs; the rootdn only loads data.
+ */
+export const SLAPD_SIZE_LIMIT = 50;
+export const ROOT_DN = 'cn=admin,dc=example,dc=com';
+export const ROOT_PW = 'root-secret';
+export const SVC_DN = 'cn=svc-dirbridge,ou=Service,dc=example,dc=com';
+export const SVC_PW = 'svc-S3NTINEL-6a4f'; // a sentinel: tests grep output for it
+export const LIMITED_DN = 'cn=svc-limited,ou=Service,dc=example,dc=com';
+export const AD_SVC_DN = 'CN=svc-dirbridge,OU=Service,DC=corp,DC=example';
+
+export interface Slapd {
+  readonly ldapUrl: string;
+  readonly ldapsUrl: string;
+  /** CA that signed the server certificate (valid for 127.0.0.1, localhost and ldap.test). */
+  readonly caFile: string;
+  readonly dir: string;
+  /** Runs ldapmodify as the rootdn with the given LDIF (e.g. a modrdn). */
+  modify(ldif: string): void;
+  stop(): Promise<void>;
+}
+
+const INSTALL_HINT = 'OpenLDAP slapd is not installed: run `npm run test:all` (it installs the Debian packages slapd and ldap-utils when missing), or `apt-get install slapd ldap-utils`.';
+
+export async function startSlapd(data: { example: string; corp: string }): Promise<Slapd> {
+  const slapd = ['/usr/sbin/slapd', which('slapd')].find((p): p is string => p !== null && existsSync(p));
+  const slapadd = ['/usr/sbin/slapadd', which('slapadd')].find((p): p is string => p !== null && existsSync(p));
+  if (slapd === undefined || slapadd === undefined || which('ldapmodify') === null) throw new Error(INSTALL_HINT);
+
+  const dir = mkdtempSync(join(tmpdir(), 'dirbridge-slapd-'));
+  const caFile = makeCertificates(dir);
+  for (const db of ['example', 'corp']) mkdirSync(join(dir, db));
+  const conf = join(dir, 'slapd.conf');
+  writeFileSync(conf, slapdConf(dir));
+  writeFileSync(join(dir, 'example.ldif'), data.example);
+  writeFileSync(join(dir, 'corp.ldif'), data.corp);
+  execFileSync(slapadd, ['-q', '-f', conf, '-b', 'dc=example,dc=com', '-l', join(dir, 'example.ldif')], { stdio: 'pipe' });
+  execFileSync(slapadd, ['-q', '-f', conf, '-b', 'dc=corp,dc=example', '-l', join(dir, 'corp.ldif')], { stdio: 'pipe' });
+
+  const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
+  const child: ChildProcess = spawn(slapd, ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await waitForPort(ldapPort, 15_000, exited, 'slapd');
+  await waitForPort(ldapsPort, 15_000, exited, 'slapd');
+  const ldapUrl = `ldap://127.0.0.1:${ldapPort}`;
+  return {
+    ldapUrl,
+    ldapsUrl: `ldaps://127.0.0.1:${ldapsPort}`,
+    caFile,
+    dir,
+    modify: (ldif) => {
+      execFileSync('ldapmodify', ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PW], { input: ldif, stdio: 'pipe' });
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function slapdConf(dir: string): string {
+  const acl = (suffix: string, svc: string) => `
+access to dn.base="" by * read
+access to attrs=userPassword by self read by anonymous auth by * none
+access to dn.subtree="${suffix}" by dn.exact="${svc}" read by dn.exact="${LIMITED_DN}" read by * none`;
+  return `include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/msuser.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload memberof
+moduleload ppolicy
+pidfile ${dir}/slapd.pid
+argsfile ${dir}/slapd.args
+TLSCACertificateFile ${dir}/ca.pem
+TLSCertificateFile ${dir}/server.pem
+TLSCertificateKeyFile ${dir}/server.key
+sizelimit ${SLAPD_SIZE_LIMIT}
+
+database mdb
+suffix "dc=example,dc=com"
+rootdn "${ROOT_DN}"
+rootpw ${ROOT_PW}
+directory ${dir}/example
+maxsize 104857600
+# The service account may page through everything; svc-limited keeps the server's size limit.
+limits dn.exact="${SVC_DN}" size.soft=${SLAPD_SIZE_LIMIT} size.hard=${SLAPD_SIZE_LIMIT} size.pr=${SLAPD_SIZE_LIMIT} size.prtotal=unlimited
+overlay memberof
+overlay ppolicy
+${acl('dc=example,dc=com', SVC_DN)}
+
+database mdb
+suffix "dc=corp,dc=example"
+rootdn "cn=admin,dc=corp,dc=example"
+rootpw ${ROOT_PW}
+directory ${dir}/corp
+maxsize 104857600
+limits dn.exact="${AD_SVC_DN.toLowerCase()}" size.prtotal=unlimited size.pr=${SLAPD_SIZE_LIMIT}
+${acl('dc=corp,dc=example', AD_SVC_DN)}
+`;
+}
+
+/** A CA and a server certificate for 127.0.0.1, localhost and ldap.test. */
+function makeCertificates(dir: string): string {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=dirbridge test CA');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=ldap.test');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:ldap.test\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+  return join(dir, 'ca.pem');
+}
+
+function which(command: string): string | null {
+  const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : null;
+}
