@@ -1,4 +1,11 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load-config.js';
+import type { DirectoryConfig } from '../src/config/schema.js';
+import { openConnector } from '../src/engine/open-connector.js';
+import { runSync } from '../src/engine/run-sync.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ldapConfigSchema, validateLdapConfig, type LdapConfig } from '../connectors/ldap/config.js';
 import { openLdapConnector } from '../connectors/ldap/ldap-connector.js';
@@ -174,6 +181,66 @@ roles:
       for (const out of [probe, sync, bad]) expect(`${out.stdout}${out.stderr}`).not.toContain(SVC_PW);
     } finally {
       rmSync(ws.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a directory outage in the middle of a sync', () => {
+  it('slapd frozen after the first page: the read fails by timeout, the store is left as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dirbridge-outage-'));
+    const yaml = `store: { url: "file:${dir}/store.db" }
+directories:
+  - id: corp
+    type: ldap
+    url: ${slapd.ldapsUrl}
+    tls: { caFile: ${slapd.caFile} }
+    bind: { dn: "${SVC_DN}", password: "${SVC_PW}" }
+    users: { baseDn: "${PEOPLE}" }
+    groups: { baseDn: "${GROUPS}" }
+    pageSize: 10
+    timeouts: { operationSeconds: 1 }
+roles: { customer: { groups: [sd-customers] } }
+`;
+    const loaded = parseConfig(yaml, { path: join(dir, 'dirbridge.yml'), env: {} });
+    const store = openSqliteStore({ path: join(dir, 'store.db'), licensedGroups: loaded.config.licensing.licensedGroups });
+    let freezeAfterFirstPage = false;
+    const deps = {
+      loaded,
+      store,
+      logger,
+      openConnector: (d: DirectoryConfig) => {
+        const real = openConnector(d, { logger, baseDir: dir });
+        return {
+          ...real,
+          fetchSnapshot: () =>
+            real.fetchSnapshot({
+              onProgress: () => {
+                if (freezeAfterFirstPage) {
+                  freezeAfterFirstPage = false;
+                  slapd.signal('SIGSTOP');
+                }
+              },
+            }),
+        };
+      },
+    };
+    try {
+      const first = await runSync(deps);
+      expect(first.outcome).toBe('success');
+      const before = await store.loadCurrent();
+      expect(before.filter((c) => c.active)).toHaveLength(79);
+
+      freezeAfterFirstPage = true;
+      const second = await runSync(deps);
+      expect(second.outcome).toBe('partial');
+      expect(second.failures).toEqual([expect.objectContaining({ directoryId: 'corp', code: 'ERR_LDAP_CONNECT' })]);
+      expect(second.plan.directories[0]).toMatchObject({ status: 'failed' });
+      expect(second.plan.summary).toMatchObject({ deactivate: 0, withheld: 79 });
+      expect(await store.loadCurrent()).toEqual(before);
+    } finally {
+      slapd.signal('SIGCONT');
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

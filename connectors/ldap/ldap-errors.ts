@@ -23,6 +23,9 @@ export function ldapError(directoryId: string, url: string, phase: 'connect' | '
   if (typeof e.code === 'string' && TLS_CODES.has(e.code)) {
     return new DirbridgeError('ERR_LDAP_TLS', `${where}: TLS failure: ${tlsReason(e.code, e.message ?? '')}`, { cause, retryable: false });
   }
+  if (/timed out/i.test(e.message ?? '')) {
+    return new DirbridgeError('ERR_LDAP_CONNECT', `${where} stopped answering during ${phase} (timeouts.operationSeconds / connectSeconds): the read is incomplete`, { cause, retryable: true });
+  }
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT' || e.code === 'ECONNRESET' || /timeout|connection closed|Connection closed/i.test(e.message ?? '')) {
     const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : e.code === 'ECONNRESET' ? 'connection reset' : (e.message ?? String(e.code));
     return new DirbridgeError('ERR_LDAP_CONNECT', `${where} is unreachable during ${phase}: ${why}`, { cause, retryable: true });

@@ -26,6 +26,8 @@ export interface Slapd {
   readonly dir: string;
   /** Runs ldapmodify as the rootdn with the given LDIF (e.g. a modrdn). */
   modify(ldif: string): void;
+  /** Sends a signal to slapd: SIGSTOP freezes it mid-operation, SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -60,7 +62,11 @@ export async function startSlapd(data: { example: string; corp: string }): Promi
     modify: (ldif) => {
       execFileSync('ldapmodify', ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PW], { input: ldif, stdio: 'pipe' });
     },
+    signal: (signal) => {
+      child.kill(signal);
+    },
     stop: async () => {
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       rmSync(dir, { recursive: true, force: true });
