@@ -32,7 +32,7 @@ describe('config', () => {
   it('parses every file in config/examples', () => {
     const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yml'));
     expect(files.length).toBeGreaterThanOrEqual(2);
-    const env = { LDAP_BIND_PASSWORD: 'x-secret' };
+    const env = { LDAP_BIND_PASSWORD: 'x-secret', CROWD_APP_PASSWORD: 'y-secret' };
     for (const file of files) expect(() => loadConfig(join(EXAMPLES, file), { env }), file).not.toThrow();
   });
 
@@ -58,7 +58,7 @@ store: { url: "postgres://x" }
 directories:
   - { id: a, type: ldif, path: ./a.ldif }
   - { id: a, type: ldif }
-  - { id: "bad id", type: crowd }
+  - { id: "bad id", type: nis }
 roles: { customer: { groups: [c] } }
 licensing: { onLicensedMembership: maybe }
 safety: { maxDeactivations: { count: -1 } }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { AndFilter, Client, EqualityFilter, FilterParser, OrFilter, type Entry, type Filter } from 'ldapts';
 import type { DirectorySnapshot } from '../../src/core/model.js';
@@ -43,7 +44,9 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     try {
       if (config.startTls) {
         const host = new URL(config.url).hostname;
-        await client.startTLS({ ...tlsOptions, servername: config.tls.serverName ?? host }).catch((e: unknown) => {
+        const servername = config.tls.serverName ?? (isIP(host) === 0 ? host : undefined);
+        // `host` is what the certificate is verified against (Node would default it to "localhost").
+        await client.startTLS({ ...tlsOptions, host, ...(servername === undefined ? {} : { servername }) }).catch((e: unknown) => {
           throw ldapError(id, config.url, 'connect', e);
         });
       }

@@ -115,7 +115,7 @@ function formatIssue(issue: z.core.$ZodIssue): string {
     return `${where}: required (${issue.expected}) but missing. Fix: add it`;
   }
   if (issue.code === 'invalid_union' && 'discriminator' in issue) {
-    return `${where}: unknown directory type. Fix: use one of: ldif, ldap`;
+    return `${where}: unknown directory type. Fix: use one of: ldif, ldap, crowd`;
   }
   return `${where}: ${issue.message}`;
 }

@@ -30,6 +30,7 @@ const directoryCommon = {
 const directorySchema = z.discriminatedUnion('type', [
   connectorRegistry.ldif.configSchema.extend(directoryCommon),
   connectorRegistry.ldap.configSchema.extend(directoryCommon),
+  connectorRegistry.crowd.configSchema.extend(directoryCommon),
 ]);
 
 const storeUrl = z
@@ -133,7 +134,7 @@ export const configSchema = z
       ids.add(dir.id);
       const definition: ConnectorDefinition = connectorRegistry[dir.type] as unknown as ConnectorDefinition;
       for (const problem of definition.validate?.(dir) ?? []) ctx.addIssue({ code: 'custom', path: ['directories', i, ...problem.path], message: problem.message });
-      if (dir.profile === 'generic') {
+      if (dir.type !== 'crowd' && dir.profile === 'generic') {
         const missing = missingGenericAttributes(dir.attributes);
         if (missing.length > 0) {
           ctx.addIssue({ code: 'custom', path: ['directories', i, 'attributes'], message: `profile "generic" names every attribute: add ${missing.join(', ')}` });

@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
+import { DirbridgeError } from '../../src/errors.js';
+import type { ConnectorContext, ConnectorDefinition, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
+import { resolveConfigPath } from '../shared/paths.js';
+import { crowdConfigSchema, type CrowdConfig } from './config.js';
+import { createCrowdClient, CrowdHttpError, type CrowdClient, type Params } from './crowd-client.js';
+import { parseMemberships } from './membership-xml.js';
+
+interface CrowdUser {
+  name?: string;
+  key?: string;
+  active?: boolean;
+  email?: string;
+  'display-name'?: string;
+  'first-name'?: string;
+  'last-name'?: string;
+}
+
+interface CrowdGroup {
+  name?: string;
+  active?: boolean;
+}
+
+export const USER_AGENT = 'dirbridge/0.1 (+directory sync)';
+
+/**
+ * Atlassian Crowd over its REST API, as an application. A full read: users and groups by paged
+ * search (expanded), memberships from the bulk XML document (per-group reads when the server has no
+ * such endpoint), nesting left to the core. Identity is the user `key` when Crowd gives one, else the
+ * name; `active: false` is disabled. Inactive groups grant nothing and are left out.
+ */
+export function openCrowdConnector(id: string, config: CrowdConfig, context: ConnectorContext): DirectoryConnector {
+  const log = context.logger.child({ directory: id });
+  if (!config.tls.rejectUnauthorized) log.error('tls.rejectUnauthorized is false: the Crowd server certificate is NOT verified');
+  const client = createCrowdClient({
+    directoryId: id,
+    baseUrl: config.url,
+    applicationName: config.application.name,
+    applicationPassword: config.application.password,
+    ...(config.tls.caFile === undefined ? {} : { ca: readFileSync(resolveConfigPath(context.baseDir, config.tls.caFile)) }),
+    rejectUnauthorized: config.tls.rejectUnauthorized,
+    timeoutMs: config.timeouts.requestSeconds * 1000,
+    retries: config.retries.max,
+    baseDelayMs: config.retries.baseDelayMs,
+    concurrency: config.concurrency,
+    userAgent: USER_AGENT,
+    onRetry: (info) => log.warn(info, 'retrying a Crowd request'),
+  });
+
+  const read = async (options: FetchOptions & { firstPageOnly?: boolean } = {}) => {
+    try {
+      return await readAll(options);
+    } catch (error) {
+      throw wrapResponse(id, error);
+    }
+  };
+
+  const readAll = async (options: FetchOptions & { firstPageOnly?: boolean }) => {
+    const users: DirectoryUser[] = [];
+    const byName = new Map<string, string>();
+    for await (const page of pages<CrowdUser>(client, 'search', { 'entity-type': 'user', expand: 'user' }, 'user', config.pageSize, options.firstPageOnly === true)) {
+      options.signal?.throwIfAborted();
+      for (const u of page) {
+        const user = toUser(id, u);
+        if (byName.has(user.username.toLowerCase())) throw incomplete(id, `the user ${user.username} came back twice: the user list changed while it was paged`);
+        byName.set(user.username.toLowerCase(), user.externalId);
+        users.push(user);
+      }
+      options.onProgress?.({ users: users.length, groups: 0 });
+    }
+    const groups: CrowdGroup[] = [];
+    for await (const page of pages<CrowdGroup>(client, 'search', { 'entity-type': 'group', expand: 'group' }, 'group', config.pageSize, options.firstPageOnly === true)) {
+      groups.push(...page.filter((g) => typeof g.name === 'string' && g.active !== false));
+    }
+    return { users, groups, byName };
+  };
+
+  const memberships = async (groups: readonly CrowdGroup[]): Promise<Map<string, { users: string[]; groups: string[] }>> => {
+    const out = new Map<string, { users: string[]; groups: string[] }>();
+    try {
+      for await (const m of parseMemberships(await client.getXml('group/membership'))) out.set(m.group.toLowerCase(), { users: m.users, groups: m.groups });
+      return out;
+    } catch (error) {
+      if (!(error instanceof CrowdHttpError && error.status === 404)) throw wrapResponse(id, error);
+      log.info('no bulk membership endpoint (Crowd REST < 1.1): reading members group by group');
+    }
+    await Promise.all(
+      groups.map(async (g) => {
+        const name = String(g.name);
+        const users: string[] = [];
+        const children: string[] = [];
+        for await (const page of pages<{ name?: string }>(client, 'group/user/direct', { groupname: name }, 'user', config.pageSize, false)) users.push(...page.flatMap((u) => (u.name === undefined ? [] : [u.name])));
+        for await (const page of pages<{ name?: string }>(client, 'group/child-group/direct', { groupname: name }, 'group', config.pageSize, false)) children.push(...page.flatMap((c) => (c.name === undefined ? [] : [c.name])));
+        out.set(name.toLowerCase(), { users, groups: children });
+      }),
+    );
+    return out;
+  };
+
+  return {
+    id,
+    type: 'crowd',
+    async check() {
+      const { users, groups } = await read({ firstPageOnly: true });
+      return {
+        users: users.length,
+        groups: groups.length,
+        partial: true,
+        sampleUser: users[0] ?? null,
+        mapping: { externalId: 'key (else name)', username: 'name', email: 'email', displayName: 'display-name', disabled: 'active: false', members: 'GET /group/membership' },
+      };
+    },
+    async fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot> {
+      const { users, groups, byName } = await read(options);
+      const members = await memberships(groups);
+      const known = new Set(groups.map((g) => String(g.name).toLowerCase()));
+      const snapshotGroups: DirectoryGroup[] = groups.map((g) => {
+        const m = members.get(String(g.name).toLowerCase()) ?? { users: [], groups: [] };
+        return {
+          id: String(g.name).toLowerCase(),
+          name: String(g.name),
+          memberUserIds: m.users.flatMap((u) => {
+            const externalId = byName.get(u.toLowerCase());
+            return externalId === undefined ? [] : [externalId];
+          }),
+          memberGroupIds: m.groups.map((c) => c.toLowerCase()).filter((c) => known.has(c)),
+        };
+      });
+      options?.onProgress?.({ users: users.length, groups: snapshotGroups.length });
+      return { directoryId: id, users, groups: snapshotGroups };
+    },
+    async close() {
+      client.close();
+    },
+  };
+}
+
+/**
+ * Pages a Crowd list until it is exhausted: an empty page, or a page shorter than the first one, ends
+ * it. (Not "shorter than max-results": a server that caps max-results below our page size would then
+ * look finished after one page; the price is one extra request for a list that fits one page.) Both list keys are accepted (`users` and Atlassian's
+ * newer samples' singular `user`).
+ */
+async function* pages<T>(client: CrowdClient, path: string, params: Params, kind: 'user' | 'group', pageSize: number, firstOnly: boolean): AsyncGenerator<T[]> {
+  let start = 0;
+  let firstLength: number | null = null;
+  for (;;) {
+    const body = await client.getJson<Record<string, unknown>>(path, { ...params, 'start-index': start, 'max-results': pageSize });
+    const list = body[`${kind}s`] ?? body[kind];
+    if (!Array.isArray(list)) throw new DirbridgeError('ERR_CROWD_RESPONSE', `${client.where}: GET ${path} returned no "${kind}s" list`);
+    if (list.length > 0) yield list as T[];
+    firstLength ??= list.length;
+    if (firstOnly || list.length === 0 || list.length < firstLength) return;
+    start += list.length;
+  }
+}
+
+function toUser(directoryId: string, u: CrowdUser): DirectoryUser {
+  if (typeof u.name !== 'string' || u.name === '') throw incomplete(directoryId, 'a user without a name in a search result');
+  const display = u['display-name'] ?? [u['first-name'], u['last-name']].filter(Boolean).join(' ');
+  return {
+    externalId: typeof u.key === 'string' && u.key !== '' ? u.key : u.name,
+    username: u.name,
+    email: typeof u.email === 'string' && u.email !== '' ? u.email : null,
+    displayName: display === '' ? null : display,
+    disabled: u.active === false,
+    location: null,
+  };
+}
+
+function incomplete(directoryId: string, why: string): DirbridgeError {
+  return new DirbridgeError('ERR_CROWD_RESPONSE', `directory ${directoryId}: ${why}; the read is incomplete`);
+}
+
+function wrapResponse(directoryId: string, error: unknown): DirbridgeError {
+  if (error instanceof DirbridgeError) return error;
+  if (error instanceof CrowdHttpError) return new DirbridgeError('ERR_CROWD_RESPONSE', error.message, { cause: error });
+  return new DirbridgeError('ERR_CROWD_RESPONSE', `directory ${directoryId}: the membership document is malformed (${(error as Error).message})`, { cause: error });
+}
+
+export const crowdConnector: ConnectorDefinition<typeof crowdConfigSchema> = {
+  configSchema: crowdConfigSchema,
+  open: (config, context) => openCrowdConnector(config.id, config, context),
+};

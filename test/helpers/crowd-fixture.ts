@@ -1,0 +1,172 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A Crowd REST fixture (`/crowd/rest/usermanagement/1`) serving an in-memory directory, faithful to
+ * the reference: application Basic auth (401 with a Basic challenge and no JSON body), JSON by
+ * default and XML for /group/membership, minimal entities unless expanded, start-index/max-results
+ * paging with no total, Crowd's error entity, 404 without a body for endpoints an old server lacks.
+ * Fault injection: 5xx bursts, connection resets, latency, a max-results cap, singular list keys.
+ */
+export interface FixtureUser {
+  name: string;
+  key?: string;
+  active?: boolean;
+  email?: string;
+  displayName?: string;
+}
+
+export interface FixtureGroup {
+  name: string;
+  active?: boolean;
+  users: string[];
+  groups: string[];
+}
+
+export interface CrowdFixture {
+  readonly url: string;
+  readonly users: FixtureUser[];
+  readonly groups: FixtureGroup[];
+  readonly requests: string[];
+  readonly faults: {
+    /** The next N requests answer 503. */
+    failNext: number;
+    /** The next N requests have their connection destroyed. */
+    resetNext: number;
+    latencyMs: number;
+    maxResultsCap: number | null;
+    singularKeys: boolean;
+    noBulkMembership: boolean;
+    forbidden: boolean;
+  };
+  close(): Promise<void>;
+}
+
+export const APP_NAME = 'dirbridge';
+export const APP_PASSWORD = 'crowd-S3NTINEL-55e1';
+const PREFIX = '/crowd/rest/usermanagement/1/';
+
+export async function startCrowdFixture(data: { users: FixtureUser[]; groups: FixtureGroup[] }): Promise<CrowdFixture> {
+  const requests: string[] = [];
+  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false };
+  const fixture = { users: data.users, groups: data.groups, requests, faults };
+  let base = '';
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://fixture');
+    requests.push(`${req.method ?? 'GET'} ${url.pathname.replace(PREFIX, '')}${url.search}`);
+    if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    if (faults.resetNext > 0) {
+      faults.resetNext--;
+      req.socket.destroy();
+      return;
+    }
+    if (faults.failNext > 0) {
+      faults.failNext--;
+      return json(res, 503, { reason: 'OPERATION_FAILED', message: 'injected failure' });
+    }
+    const expected = `Basic ${Buffer.from(`${APP_NAME}:${APP_PASSWORD}`).toString('base64')}`;
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="Crowd REST Service"', 'Content-Type': 'text/plain' });
+      res.end('Application failed to authenticate');
+      return;
+    }
+    if (faults.forbidden) return json(res, 403, { reason: 'APPLICATION_ACCESS_DENIED', message: 'Client with address "127.0.0.1" is forbidden from making requests to the application' });
+    if (!url.pathname.startsWith(PREFIX)) return notFound(res);
+    const path = url.pathname.slice(PREFIX.length);
+    const q = url.searchParams;
+    const start = Number(q.get('start-index') ?? 0);
+    const requested = Number(q.get('max-results') ?? 1000);
+    const max = faults.maxResultsCap === null ? requested : Math.min(requested, faults.maxResultsCap);
+    const page = <T>(list: T[]): T[] => list.slice(start, start + max);
+    const self = (kind: string, name: string) => ({ rel: 'self', href: `${base}${PREFIX}${kind}?${kind === 'user' ? 'username' : 'groupname'}=${encodeURIComponent(name)}` });
+    const userEntity = (u: FixtureUser, expand: boolean) =>
+      expand
+        ? { expand: 'attributes', link: self('user', u.name), name: u.name, key: u.key, active: u.active ?? true, email: u.email, 'display-name': u.displayName, 'first-name': '', 'last-name': '' }
+        : { link: self('user', u.name), name: u.name };
+    const groupEntity = (g: FixtureGroup, expand: boolean) =>
+      expand ? { expand: 'attributes', link: self('group', g.name), name: g.name, description: '', type: 'GROUP', active: g.active ?? true } : { link: self('group', g.name), name: g.name };
+    const list = (kind: 'user' | 'group', items: unknown[]) => ({ expand: kind, [faults.singularKeys ? kind : `${kind}s`]: items });
+    const findGroup = (name: string | null) => fixture.groups.find((g) => g.name.toLowerCase() === (name ?? '').toLowerCase());
+
+    switch (path) {
+      case 'search': {
+        const type = q.get('entity-type')?.toLowerCase();
+        if (type === undefined) return json(res, 400, { reason: 'ILLEGAL_ARGUMENT', message: 'entity-type query parameter required.' });
+        const expand = (q.get('expand') ?? '').split(',');
+        res.setHeader('Cache-Control', 'no-cache');
+        if (type === 'user') return json(res, 200, list('user', page(fixture.users).map((u) => userEntity(u, expand.includes('user')))));
+        if (type === 'group') return json(res, 200, list('group', page(fixture.groups).map((g) => groupEntity(g, expand.includes('group')))));
+        return json(res, 400, { reason: 'ILLEGAL_ARGUMENT', message: `Unknown type: ${type}` });
+      }
+      case 'group/membership': {
+        if (faults.noBulkMembership) return notFound(res);
+        const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+        const body = fixture.groups
+          .map((g) => `<membership group="${esc(g.name)}"><users>${g.users.map((u) => `<user name="${esc(u)}"/>`).join('')}</users><groups>${g.groups.map((c) => `<group name="${esc(c)}"/>`).join('')}</groups></membership>`)
+          .join('');
+        res.writeHead(200, { 'Content-Type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><memberships>${body}</memberships>`);
+        return;
+      }
+      case 'group/user/direct':
+      case 'group/child-group/direct': {
+        const group = findGroup(q.get('groupname'));
+        if (group === undefined) return json(res, 404, { reason: 'GROUP_NOT_FOUND', message: `Group <${q.get('groupname') ?? ''}> does not exist` });
+        if (path === 'group/user/direct') return json(res, 200, list('user', page(group.users).map((name) => ({ link: self('user', name), name }))));
+        return json(res, 200, list('group', page(group.groups).map((name) => ({ link: self('group', name), name }))));
+      }
+      case 'event':
+        return json(res, 200, { incrementalSynchronisationAvailable: true, newEventToken: '8047511070899496297:1' });
+      default:
+        return notFound(res);
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      res.statusCode = 500;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    ...fixture,
+    url: `${base}/crowd`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function notFound(res: ServerResponse): void {
+  res.writeHead(404);
+  res.end();
+}
+
+/** A small company in Crowd: customers in nested groups (with a cycle), staff in a licensed group. */
+export function sampleCrowdDirectory(users = 30): { users: FixtureUser[]; groups: FixtureGroup[] } {
+  const list: FixtureUser[] = Array.from({ length: users }, (_, i) => ({
+    name: `cust${String(i).padStart(3, '0')}`,
+    key: `1:${(0x1000 + i).toString(16)}`,
+    email: `cust${i}@example.org`,
+    displayName: i === 0 ? 'Zoë Ünal' : `Customer ${i}`,
+    active: i !== 3,
+  }));
+  list.push({ name: 'agent.smith', key: '1:agent', email: 'agent@example.com', displayName: 'Agent Smith' }, { name: 'nokey.user', email: 'nokey@example.org' });
+  const names = list.map((u) => u.name);
+  return {
+    users: list,
+    groups: [
+      { name: 'helpdesk-customers', users: names.slice(0, 10), groups: ['emea-customers'] },
+      { name: 'emea-customers', users: [...names.slice(10, 20), 'agent.smith'], groups: ['helpdesk-customers'] },
+      { name: 'jira-servicedesk-users', users: ['agent.smith'], groups: [] },
+      { name: 'old-customers', active: false, users: names.slice(20, 25), groups: [] },
+      { name: 'everyone', users: names, groups: [] },
+    ],
+  };
+}
