@@ -120,6 +120,58 @@ describe('Crowd client and connector (nock)', () => {
     expect(await failure(connector(`${CROWD}/crowd`).fetchSnapshot())).toMatchObject({ code: 'ERR_CROWD_RESPONSE', message: expect.stringContaining('membership document is malformed') });
   });
 
+  it('reads the event token, and says why when there is none', async () => {
+    const crowd = connector(`${CROWD}/crowd`);
+    nock(CROWD).get(`${API}/event`).reply(200, { incrementalSynchronisationAvailable: true, newEventToken: '42:7' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: '42:7' });
+    nock(CROWD).get(`${API}/event`).reply(200, { incrementalSynchronisationAvailable: false });
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: 'Crowd reports that incremental synchronisation is not available' });
+    nock(CROWD).get(`${API}/event`).reply(200, { newEventToken: '42:7' });
+    expect(await crowd.currentCursor()).toMatchObject({ cursor: null, reason: expect.stringContaining('does not guarantee') });
+    nock(CROWD).get(`${API}/event`).reply(404);
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: 'Crowd has no event API (REST < 1.2)' });
+  });
+
+  it('applies events in order (membership UPDATED replaces the direct set) and falls back on 410, 404 and malformed streams', async () => {
+    const crowd = connector(`${CROWD}/crowd`);
+    const previous = {
+      directoryId: 'crowd',
+      users: ['ann', 'bob'].map((name) => ({ externalId: `1:${name}`, username: name, email: null, displayName: null, disabled: false, location: null })),
+      groups: [
+        { id: 'customers', name: 'customers', memberUserIds: ['1:ann'], memberGroupIds: [] },
+        { id: 'staff', name: 'staff', memberUserIds: ['1:bob'], memberGroupIds: [] },
+        { id: 'partners', name: 'partners', memberUserIds: [], memberGroupIds: [] },
+      ],
+    };
+    const xml = `<events newEventToken="42:9">
+      <userMembershipEvent><operation>UPDATED</operation><childUser name="ann"/><parentGroups><group name="partners"/></parentGroups></userMembershipEvent>
+      <groupMembershipEvent><operation>CREATED</operation><group name="staff"/><parentGroups><group name="customers"/></parentGroups><childGroups/></groupMembershipEvent>
+      <userEvent><operation>UPDATED</operation><user name="bobby"><display-name>Bob B</display-name><email>b@x.org</email><key>1:bob</key><active>false</active></user></userEvent>
+    </events>`;
+    nock(CROWD, { reqheaders: { accept: 'application/xml' } }).get(`${API}/event/42%3A8`).reply(200, xml);
+    const result = await crowd.fetchChangesSince(previous, '42:8');
+    expect(result.kind).toBe('changes');
+    if (result.kind !== 'changes') return;
+    expect(result.changes.cursor).toBe('42:9');
+    expect(result.changes.changes).toBe(3);
+    expect([...result.changes.affectedUserIds].sort()).toEqual(['1:ann', '1:bob']);
+    expect(result.changes.snapshot.groups).toEqual([
+      { id: 'customers', name: 'customers', memberUserIds: [], memberGroupIds: ['staff'] },
+      { id: 'staff', name: 'staff', memberUserIds: ['1:bob'], memberGroupIds: [] },
+      { id: 'partners', name: 'partners', memberUserIds: ['1:ann'], memberGroupIds: [] },
+    ]);
+    expect(result.changes.snapshot.users.find((u) => u.externalId === '1:bob')).toEqual({ externalId: '1:bob', username: 'bobby', email: 'b@x.org', displayName: 'Bob B', disabled: true, location: null });
+
+    nock(CROWD).get(`${API}/event/42%3A8`).reply(410, '<error><reason>EVENT_TOKEN_EXPIRED</reason><message>expired</message></error>');
+    expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event token expired (EVENT_TOKEN_EXPIRED)' });
+    nock(CROWD).get(`${API}/event/42%3A8`).reply(404);
+    expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'Crowd has no event API (REST < 1.2)' });
+    nock(CROWD).get(`${API}/event/42%3A8`).reply(200, '<events newEventToken="42:9"><userEvent><operation>RENAMED</operation></userEvent></events>');
+    expect(await crowd.fetchChangesSince(previous, '42:8')).toMatchObject({ kind: 'full-sync-needed', reason: expect.stringContaining('malformed') });
+    nock(CROWD).get(`${API}/event/42%3A8`).reply(200, '<events newEventToken="42:9"><userMembershipEvent><operation>CREATED</operation><childUser name="ghost"/><parentGroups><group name="customers"/></parentGroups></userMembershipEvent></events>');
+    expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event stream does not fit the last snapshot: an event names the unknown user ghost' });
+  });
+
   it('refuses a user list that changes while it is paged (the same user twice)', async () => {
     search('user', 0).reply(200, users(['ann', 'bob']));
     search('user', 2).reply(200, users(['bob', 'cy']));
@@ -189,5 +241,71 @@ ${password}`;
     fixture.faults.forbidden = false;
     const probed = await runCliAsync(['--config', ws.config, 'directories', 'test', 'crowd'], { cwd: ws.dir, env: { CROWD_PW: APP_PASSWORD } });
     expect(probed.stdout).toMatch(/^crowd: OK, 32 users, 4 groups \(first page of each search\)/);
+  });
+
+  describe('incremental sync from the event stream', () => {
+    const setup = () => {
+      const ws = makeWorkspace(`store: { url: "file:./store.db" }
+directories:
+  - id: crowd
+    type: crowd
+    url: ${fixture.url}
+    application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" }
+    retries: { max: 4, baseDelayMs: 5 }
+roles: { customer: { groups: [helpdesk-customers] } }
+licensing: { licensedGroups: [jira-servicedesk-users] }
+`);
+      return (...args: string[]) => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir });
+    };
+
+    it('picks up a create, a rename, a deactivation, a removal from a customer group and a nested group, with the result of a full sync', async () => {
+      const cli = setup();
+      const first = await cli('sync', '--mode', 'incremental');
+      expect(first.stdout).toContain('crowd: full read: no stored snapshot and event token yet');
+      expect(first.stdout).toContain('created 20, updated 0');
+
+      fixture.change.createUser({ name: 'new.customer', key: '1:new', email: 'new@example.org', displayName: 'New Customer' }, ['helpdesk-customers']);
+      fixture.change.updateUser('cust001', { name: 'cust001-renamed', displayName: 'Renamed Customer' });
+      fixture.change.updateUser('cust002', { active: false });
+      fixture.change.removeMember('emea-customers', 'cust015');
+      fixture.change.createGroup('apac-customers', ['cust025', 'cust026']);
+      fixture.change.nestGroup('apac-customers', 'helpdesk-customers');
+      const searchesBefore = fixture.requests.filter((r) => r.startsWith('GET search')).length;
+
+      const incremental = await cli('sync', '--mode', 'incremental');
+      expect(incremental.status).toBe(0);
+      expect(incremental.stdout).toContain('crowd: incremental read, 9 changes');
+      expect(incremental.stdout).toContain('created 3, updated 1, reactivated 0, deactivated 2, unchanged 17, withheld 0');
+      expect(incremental.stdout).toContain('~ update     cust001-renamed (crowd) renamed from cust001');
+      expect(incremental.stdout).toContain('- deactivate cust002 (crowd): disabled-in-directory');
+      expect(incremental.stdout).toContain('- deactivate cust015 (crowd): left-customer-groups');
+      expect(fixture.requests.filter((r) => r.startsWith('GET search')).length).toBe(searchesBefore); // no full read
+
+      const full = await cli('sync');
+      expect(full.stdout).toContain('created 0, updated 0, reactivated 0, deactivated 0, unchanged 21, withheld 0');
+      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: incremental read, 0 changes');
+    });
+
+    it('falls back to a full read and says why: expired token, inconsistent stream, no event API, incremental unavailable', async () => {
+      const cli = setup();
+      await cli('sync', '--mode', 'incremental');
+      fixture.change.removeMember('helpdesk-customers', 'cust000');
+      fixture.expireEvents();
+      const expired = await cli('sync', '--mode', 'incremental');
+      expect(expired.stdout).toContain('crowd: full read: the event token expired (EVENT_TOKEN_EXPIRED)');
+      expect(expired.stdout).toContain('deactivated 1');
+
+      fixture.change.bogusEvent();
+      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: the event stream does not fit the last snapshot: adding cust001 to helpdesk-customers twice');
+
+      fixture.faults.noEvents = true;
+      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: Crowd has no event API (REST < 1.2)');
+      fixture.faults.noEvents = false;
+
+      fixture.faults.incrementalUnavailable = true;
+      const fresh = setup();
+      await fresh('sync', '--mode', 'incremental');
+      expect((await fresh('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: no stored snapshot and event token yet');
+    });
   });
 });

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
+import { applyEvents, InconsistentEventStream, toUser } from './apply-events.js';
+import { parseEvents } from './events-xml.js';
 import { DirbridgeError } from '../../src/errors.js';
-import type { ConnectorContext, ConnectorDefinition, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
+import type { ChangesResult, ConnectorContext, ConnectorDefinition, CursorResult, FetchOptions, IncrementalConnector } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import { crowdConfigSchema, type CrowdConfig } from './config.js';
 import { createCrowdClient, CrowdHttpError, type CrowdClient, type Params } from './crowd-client.js';
@@ -30,7 +32,7 @@ export const USER_AGENT = 'dirbridge/0.1 (+directory sync)';
  * such endpoint), nesting left to the core. Identity is the user `key` when Crowd gives one, else the
  * name; `active: false` is disabled. Inactive groups grant nothing and are left out.
  */
-export function openCrowdConnector(id: string, config: CrowdConfig, context: ConnectorContext): DirectoryConnector {
+export function openCrowdConnector(id: string, config: CrowdConfig, context: ConnectorContext): IncrementalConnector {
   const log = context.logger.child({ directory: id });
   if (!config.tls.rejectUnauthorized) log.error('tls.rejectUnauthorized is false: the Crowd server certificate is NOT verified');
   const client = createCrowdClient({
@@ -62,7 +64,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
     for await (const page of pages<CrowdUser>(client, 'search', { 'entity-type': 'user', expand: 'user' }, 'user', config.pageSize, options.firstPageOnly === true)) {
       options.signal?.throwIfAborted();
       for (const u of page) {
-        const user = toUser(id, u);
+        const user = userFromJson(id, u);
         if (byName.has(user.username.toLowerCase())) throw incomplete(id, `the user ${user.username} came back twice: the user list changed while it was paged`);
         byName.set(user.username.toLowerCase(), user.externalId);
         users.push(user);
@@ -130,6 +132,38 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
       options?.onProgress?.({ users: users.length, groups: snapshotGroups.length });
       return { directoryId: id, users, groups: snapshotGroups };
     },
+    async currentCursor(): Promise<CursorResult> {
+      try {
+        const body = await client.getJson<{ incrementalSynchronisationAvailable?: boolean; newEventToken?: string }>('event');
+        if (body.incrementalSynchronisationAvailable === false) return { cursor: null, reason: 'Crowd reports that incremental synchronisation is not available' };
+        if (body.incrementalSynchronisationAvailable !== true) return { cursor: null, reason: 'Crowd does not guarantee incremental synchronisation (no incrementalSynchronisationAvailable flag)' };
+        if (typeof body.newEventToken !== 'string' || body.newEventToken === '') return { cursor: null, reason: 'Crowd gave no event token' };
+        return { cursor: body.newEventToken };
+      } catch (error) {
+        if (error instanceof CrowdHttpError && error.status === 404) return { cursor: null, reason: 'Crowd has no event API (REST < 1.2)' };
+        throw wrapResponse(id, error);
+      }
+    },
+    async fetchChangesSince(previous: DirectorySnapshot, cursor: string): Promise<ChangesResult> {
+      let list;
+      try {
+        list = await parseEvents(await client.getXml(`event/${encodeURIComponent(cursor)}`));
+      } catch (error) {
+        if (error instanceof CrowdHttpError && error.status === 410) return { kind: 'full-sync-needed', reason: `the event token expired (${error.reason ?? 'HTTP 410'})` };
+        if (error instanceof CrowdHttpError && error.status === 404) return { kind: 'full-sync-needed', reason: 'Crowd has no event API (REST < 1.2)' };
+        if (error instanceof CrowdHttpError && error.reason === 'INCREMENTAL_SYNC_NOT_AVAILABLE') return { kind: 'full-sync-needed', reason: 'Crowd reports that incremental synchronisation is not available' };
+        if (error instanceof Error && !(error instanceof CrowdHttpError) && !(error instanceof DirbridgeError)) return { kind: 'full-sync-needed', reason: `the event document is malformed (${error.message})` };
+        throw wrapResponse(id, error);
+      }
+      if (list.newEventToken === null) return { kind: 'full-sync-needed', reason: 'the event list carries no new event token' };
+      try {
+        const { snapshot, affected } = applyEvents(previous, list.events);
+        return { kind: 'changes', changes: { snapshot, cursor: list.newEventToken, affectedUserIds: affected, changes: list.events.length } };
+      } catch (error) {
+        if (error instanceof InconsistentEventStream) return { kind: 'full-sync-needed', reason: `the event stream does not fit the last snapshot: ${error.message}` };
+        throw error;
+      }
+    },
     async close() {
       client.close();
     },
@@ -156,17 +190,16 @@ async function* pages<T>(client: CrowdClient, path: string, params: Params, kind
   }
 }
 
-function toUser(directoryId: string, u: CrowdUser): DirectoryUser {
+function userFromJson(directoryId: string, u: CrowdUser): DirectoryUser {
   if (typeof u.name !== 'string' || u.name === '') throw incomplete(directoryId, 'a user without a name in a search result');
   const display = u['display-name'] ?? [u['first-name'], u['last-name']].filter(Boolean).join(' ');
-  return {
-    externalId: typeof u.key === 'string' && u.key !== '' ? u.key : u.name,
-    username: u.name,
-    email: typeof u.email === 'string' && u.email !== '' ? u.email : null,
-    displayName: display === '' ? null : display,
-    disabled: u.active === false,
-    location: null,
-  };
+  return toUser({
+    name: u.name,
+    ...(typeof u.key === 'string' ? { key: u.key } : {}),
+    ...(typeof u.active === 'boolean' ? { active: u.active } : {}),
+    ...(typeof u.email === 'string' ? { email: u.email } : {}),
+    displayName: display,
+  });
 }
 
 function incomplete(directoryId: string, why: string): DirbridgeError {

@@ -13,6 +13,7 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
     const counts = d.users === null ? '' : `${d.users} users, ${d.groups ?? 0} groups`;
     lines.push(`  ${d.directoryId.padEnd(16)} ${d.status.padEnd(9)} ${counts}${d.note === null ? '' : `  (${d.note})`}`);
   }
+  for (const r of result.reads) if (r.mode === 'incremental' || r.note !== null) lines.push(`  ${r.directoryId}: ${r.mode === 'incremental' ? `incremental read, ${r.note ?? ''}` : (r.note ?? '')}`);
   for (const f of result.failures) lines.push(`  ${f.directoryId}: ${f.code}: ${f.message}`);
   lines.push('', 'Changes', `  ${formatSummary(plan)}`);
   lines.push(...formatActions(plan.actions));

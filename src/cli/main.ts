@@ -90,7 +90,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           .option('directory', { alias: 'd', type: 'string', array: true, describe: 'Only these directory ids' })
           .option('allow-deactivations', { type: 'number', describe: 'Accept up to N deactivations in this run (above the limit, or after a suspect read)' })
           .option('plan', { type: 'string', describe: 'Apply exactly this saved plan (from `dirbridge plan --out`)' })
-          .conflicts('plan', ['dry-run', 'directory', 'allow-deactivations']),
+          .option('mode', { choices: ['full', 'incremental'] as const, describe: 'incremental: directories that can (Crowd) read only what changed since the last sync (default full)' })
+          .conflicts('plan', ['dry-run', 'directory', 'allow-deactivations', 'mode']),
       async (args) => {
         await withContext(args as unknown as GlobalArgs, async (ctx) => {
           const result =
@@ -98,6 +99,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
               ? await applySavedPlan(ctx.deps, args.plan)
               : await runSync(ctx.deps, {
                   dryRun: args.dryRun === true,
+                  ...(args.mode === undefined ? {} : { mode: args.mode }),
                   ...(args.directory === undefined ? {} : { directoryIds: args.directory.map(String) }),
                   ...(args.allowDeactivations === undefined ? {} : { allowDeactivations: nonNegative(args.allowDeactivations, '--allow-deactivations') }),
                 });

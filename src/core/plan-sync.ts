@@ -25,6 +25,11 @@ export interface PlanSyncInput {
   readonly failedDirectories?: readonly string[];
   /** The store's compact state. */
   readonly current: readonly CurrentCustomer[];
+  /**
+   * Directories read incrementally: only the users their change events name may be deactivated there.
+   * Any other deactivation the plan would make is withheld: an incremental read never infers absence.
+   */
+  readonly deactivationScope?: Readonly<Record<string, ReadonlySet<string>>>;
   /** User counts of each directory's last trusted complete read (the count-drop gate). */
   readonly lastTrustedCounts?: Readonly<Record<string, number>>;
   /**
@@ -215,6 +220,11 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     if (!c.active) continue;
     if (!canLoseCustomers.has(c.directoryId)) {
       if (failed.has(c.directoryId) || snapshots.has(c.directoryId)) withheld++;
+      continue;
+    }
+    const scope = input.deactivationScope?.[c.directoryId];
+    if (scope !== undefined && !scope.has(c.externalId)) {
+      withheld++;
       continue;
     }
     actions.push({

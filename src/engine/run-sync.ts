@@ -6,8 +6,8 @@ import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { DirectoryConnector } from '../ports/directory-connector.js';
-import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SyncStore } from '../ports/store.js';
+import { isIncremental, type DirectoryConnector } from '../ports/directory-connector.js';
+import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
 
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
@@ -23,6 +23,8 @@ export interface SyncOptions {
   readonly directoryIds?: readonly string[];
   readonly dryRun?: boolean;
   readonly allowDeactivations?: number;
+  /** `incremental`: directories that can read changes (Crowd) read only what changed since the last sync. */
+  readonly mode?: ReadMode;
 }
 
 export interface SyncResult {
@@ -33,6 +35,7 @@ export interface SyncResult {
   readonly failures: readonly { readonly directoryId: string; readonly code: string; readonly message: string }[];
   /** The store revision the plan was made against (saved plans check it). */
   readonly storeRevision: number;
+  readonly reads: readonly DirectoryRead[];
 }
 
 export function leaseTtlMs(loaded: LoadedConfig): number {
@@ -56,7 +59,8 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, ttlMs, record);
   const heartbeat = keepAlive(deps.store, leases, ttlMs, log);
   try {
-    const { snapshots, failures } = await readSnapshots(deps, dirs, log);
+    const read = await readSnapshots(deps, dirs, log, options.mode ?? 'full');
+    const { snapshots, failures } = read;
 
     deps.onProgress?.('planning');
     const [current, states, storeRevision] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.revision()]);
@@ -68,11 +72,12 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       failedDirectories: failures.map((f) => f.directoryId),
       current,
       lastTrustedCounts,
+      deactivationScope: read.deactivationScope,
       ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
     });
     log.info({ summary: plan.summary, violations: plan.violations.length }, 'plan made');
 
-    const base = { runId, plan, failures, storeRevision };
+    const base = { runId, plan, failures, storeRevision, reads: read.reads };
     if (plan.violations.length > 0) {
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_REJECTED', message: plan.violations.map((v) => v.message).join('; ') } });
       return { ...base, outcome: 'rejected', written: 0 };
@@ -82,6 +87,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       return { ...base, outcome: 'dry-run', written: 0 };
     }
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0 });
+    for (const { directoryId, saved } of read.toSave) await deps.store.saveSnapshot(directoryId, saved);
     return { ...base, outcome, written };
   } finally {
     clearInterval(heartbeat);
@@ -89,34 +95,84 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   }
 }
 
+export type ReadMode = 'full' | 'incremental';
+
+export interface DirectoryRead {
+  readonly directoryId: string;
+  readonly mode: ReadMode;
+  /** Why a full read was made when an incremental one was asked for, or how many changes were read. */
+  readonly note: string | null;
+}
+
 export interface ReadResult {
   readonly snapshots: DirectorySnapshot[];
   readonly failures: { directoryId: string; code: string; message: string }[];
+  readonly reads: DirectoryRead[];
+  /** Directories read incrementally: only the users their changes name may be deactivated. */
+  readonly deactivationScope: Record<string, ReadonlySet<string>>;
+  /** Snapshots (with their change cursor) to keep once the plan is applied, for the next incremental read. */
+  readonly toSave: { readonly directoryId: string; readonly saved: SavedSnapshot }[];
 }
 
-/** Reads each directory in turn; a failed read is reported, never turned into an empty snapshot. */
-export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryConfig[], log: Logger = deps.logger): Promise<ReadResult> {
-  const snapshots: DirectorySnapshot[] = [];
-  const failures: { directoryId: string; code: string; message: string }[] = [];
+/**
+ * Reads each directory in turn; a failed read is reported, never turned into an empty snapshot.
+ * A connector that can read changes (Crowd) is read from its stored cursor when `mode` is
+ * incremental; when it cannot go on from there it says why, and the directory is read whole.
+ */
+export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryConfig[], log: Logger = deps.logger, mode: ReadMode = 'full'): Promise<ReadResult> {
+  const result: ReadResult = { snapshots: [], failures: [], reads: [], deactivationScope: {}, toSave: [] };
   for (const dir of dirs) {
     const dirLog = log.child({ directory: dir.id });
     const connector = deps.openConnector(dir);
+    const onProgress = ({ users, groups }: { users: number; groups: number }): void => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`);
     try {
-      dirLog.info('reading directory');
-      const snapshot = await connector.fetchSnapshot({
-        onProgress: ({ users, groups }) => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`),
-      });
+      let note: string | null = null;
+      if (isIncremental(connector)) {
+        if (mode === 'incremental') {
+          const saved = await deps.store.loadSnapshot(dir.id);
+          let reason = 'no stored snapshot and event token yet (a first sync, or Crowd gave no token last time)';
+          if (saved !== null) {
+            const changes = await connector.fetchChangesSince(saved.snapshot, saved.cursor);
+            if (changes.kind === 'changes') {
+              const { snapshot, cursor, affectedUserIds, changes: count } = changes.changes;
+              dirLog.info({ changes: count, affectedUsers: affectedUserIds.size }, 'incremental read');
+              result.snapshots.push(snapshot);
+              result.reads.push({ directoryId: dir.id, mode: 'incremental', note: `${count} changes` });
+              result.deactivationScope[dir.id] = affectedUserIds;
+              result.toSave.push({ directoryId: dir.id, saved: { snapshot, cursor } });
+              continue;
+            }
+            reason = changes.reason;
+          }
+          dirLog.warn({ reason }, 'incremental read not possible: reading the whole directory');
+          note = `full read: ${reason}`;
+        }
+        const before = await connector.currentCursor();
+        dirLog.info('reading directory');
+        const snapshot = await connector.fetchSnapshot({ onProgress });
+        const after = await connector.currentCursor();
+        if (before.cursor !== null && after.cursor !== null && before.cursor !== after.cursor) {
+          dirLog.info({ before: before.cursor, after: after.cursor }, 'possible changes during the full read; keeping the later event token');
+        }
+        if (after.cursor === null) dirLog.info({ reason: after.reason }, 'no event token: the next sync will read the whole directory too');
+        else result.toSave.push({ directoryId: dir.id, saved: { snapshot, cursor: after.cursor } });
+        result.snapshots.push(snapshot);
+      } else {
+        dirLog.info('reading directory');
+        result.snapshots.push(await connector.fetchSnapshot({ onProgress }));
+      }
+      const snapshot = result.snapshots[result.snapshots.length - 1] as DirectorySnapshot;
       dirLog.info({ users: snapshot.users.length, groups: snapshot.groups.length }, 'directory read');
-      snapshots.push(snapshot);
+      result.reads.push({ directoryId: dir.id, mode: 'full', note });
     } catch (error) {
       const wrapped = isDirbridgeError(error) ? error : new DirbridgeError('ERR_DIRECTORY_READ', `directory ${dir.id}: ${(error as Error).message}`, { cause: error });
       dirLog.error({ code: wrapped.code }, wrapped.message);
-      failures.push({ directoryId: dir.id, code: wrapped.code, message: wrapped.message });
+      result.failures.push({ directoryId: dir.id, code: wrapped.code, message: wrapped.message });
     } finally {
       await connector.close();
     }
   }
-  return { snapshots, failures };
+  return result;
 }
 
 export interface ApplyContext {

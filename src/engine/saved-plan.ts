@@ -55,7 +55,7 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
     }
     const partial = plan.directories.some((d) => d.status === 'failed');
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial });
-    return { runId, outcome, plan, written, failures: [], storeRevision: revision };
+    return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [] };
   } finally {
     clearInterval(heartbeat);
     for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);

@@ -56,3 +56,31 @@ export interface ConnectorDefinition<Schema extends z.ZodObject = z.ZodObject> {
   readonly validate?: (config: z.output<Schema>) => ConfigProblem[];
   open(config: z.output<Schema> & { readonly id: string }, context: ConnectorContext): DirectoryConnector;
 }
+
+/** What an incremental read returns: the directory as it is now, rebuilt from the last snapshot and the changes. */
+export interface ChangeSet {
+  readonly snapshot: DirectorySnapshot;
+  readonly cursor: string;
+  /** Users the changes name (created, updated, deleted, memberships changed, or members of changed groups). */
+  readonly affectedUserIds: ReadonlySet<string>;
+  readonly changes: number;
+}
+
+export type ChangesResult = { readonly kind: 'changes'; readonly changes: ChangeSet } | { readonly kind: 'full-sync-needed'; readonly reason: string };
+
+export type CursorResult = { readonly cursor: string } | { readonly cursor: null; readonly reason: string };
+
+/**
+ * Optional capability: reading only what changed since a cursor (Crowd's event tokens). The engine
+ * keeps the last full snapshot and cursor in the store; whenever the connector cannot go on from
+ * them (expired cursor, no incremental support, an inconsistent change stream) it answers
+ * `full-sync-needed` with the reason, and the engine reads the directory whole.
+ */
+export interface IncrementalConnector extends DirectoryConnector {
+  currentCursor(): Promise<CursorResult>;
+  fetchChangesSince(previous: DirectorySnapshot, cursor: string): Promise<ChangesResult>;
+}
+
+export function isIncremental(connector: DirectoryConnector): connector is IncrementalConnector {
+  return typeof (connector as Partial<IncrementalConnector>).fetchChangesSince === 'function' && typeof (connector as Partial<IncrementalConnector>).currentCursor === 'function';
+}

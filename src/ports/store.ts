@@ -1,4 +1,4 @@
-import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction, SyncPlan } from '../core/model.js';
+import type { CurrentCustomer, CustomerRecord, DeactivationReason, DirectorySnapshot, PlanAction, SyncPlan } from '../core/model.js';
 
 /**
  * The store port, shaped to the domain. Every adapter passes test/store-conformance.ts unchanged.
@@ -26,6 +26,12 @@ export interface SyncStore {
   listRuns(query: { readonly limit: number; readonly directoryId?: string }): Promise<RunRecord[]>;
   getDirectoryStates(): Promise<Record<string, DirectoryState>>;
   putDirectoryState(directoryId: string, state: DirectoryState): Promise<void>;
+  /**
+   * The last full snapshot of a directory read incrementally, with the change cursor it matches.
+   * Replaced whole; a crash while saving leaves the previous one readable.
+   */
+  saveSnapshot(directoryId: string, saved: SavedSnapshot): Promise<void>;
+  loadSnapshot(directoryId: string): Promise<SavedSnapshot | null>;
   /** Every customer, whole, in batches: for `store migrate-from`. */
   exportCustomers(batchSize: number): AsyncIterable<StoredCustomer[]>;
   /** Writes whole customers as they are (state and timestamps kept); idempotent. */
@@ -101,6 +107,11 @@ export interface DirectoryState {
   /** User count of the last complete read that was not suspect (the count-drop gate's reference). */
   readonly lastTrustedUsers?: number;
   readonly lastTrustedAt?: string;
+}
+
+export interface SavedSnapshot {
+  readonly snapshot: DirectorySnapshot;
+  readonly cursor: string;
 }
 
 export interface LeaseRequest {

@@ -166,6 +166,13 @@ describe('planSync: safety rules', () => {
     expect(allowed.summary).toMatchObject({ deactivate: 2, withheld: 0 });
   });
 
+  it('an incremental read deactivates only the users its events name', () => {
+    const snap = snapshot('a', [user('u1')], [group('customers', ['u1'])]);
+    const plan = planSync({ policy: policy(), snapshots: [snap], current: many(4), deactivationScope: { a: new Set(['u2']) } });
+    expect(plan.actions.flatMap((x) => (x.kind === 'deactivate' ? [x.externalId] : []))).toEqual(['u2']);
+    expect(plan.summary).toMatchObject({ deactivate: 1, withheld: 2 });
+  });
+
   it('never deactivates customers of a directory removed from the config', () => {
     const plan = planSync({ policy: policy(), snapshots: [snapshot('a', [user('u1')], [group('customers', ['u1'])])], current: [current('gone', 'x', 'h')] });
     expect(plan.summary).toMatchObject({ deactivate: 0, withheld: 0 });

@@ -38,7 +38,25 @@ export interface CrowdFixture {
     singularKeys: boolean;
     noBulkMembership: boolean;
     forbidden: boolean;
+    /** GET /event answers incrementalSynchronisationAvailable: false. */
+    incrementalUnavailable: boolean;
+    /** No event API at all (404), as on Crowd REST < 1.2. */
+    noEvents: boolean;
   };
+  /** Directory changes, each recorded as the event Crowd would emit. */
+  readonly change: {
+    createUser(user: FixtureUser, groups: string[]): void;
+    updateUser(name: string, changes: Partial<FixtureUser>): void;
+    deleteUser(name: string): void;
+    addMember(group: string, user: string): void;
+    removeMember(group: string, user: string): void;
+    createGroup(name: string, users: string[]): void;
+    nestGroup(child: string, parent: string): void;
+    /** Records an event that does not fit the directory (Crowd's CWD-3188 case). */
+    bogusEvent(): void;
+  };
+  /** Forgets the event history: older tokens answer 410 EVENT_TOKEN_EXPIRED. */
+  expireEvents(): void;
   close(): Promise<void>;
 }
 
@@ -48,7 +66,17 @@ const PREFIX = '/crowd/rest/usermanagement/1/';
 
 export async function startCrowdFixture(data: { users: FixtureUser[]; groups: FixtureGroup[] }): Promise<CrowdFixture> {
   const requests: string[] = [];
-  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false };
+  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false, incrementalUnavailable: false, noEvents: false };
+  const TOKEN_BASE = '8047511070899496297';
+  const events: string[] = []; // events[n] leads from token n to token n + 1
+  let expiredBefore = 0;
+  const esc = (text: string): string => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  const userXml = (u: FixtureUser): string =>
+    `<user name="${esc(u.name)}"><first-name></first-name><last-name></last-name><display-name>${esc(u.displayName ?? '')}</display-name><email>${esc(u.email ?? '')}</email>${u.key === undefined ? '' : `<key>${esc(u.key)}</key>`}<active>${String(u.active ?? true)}</active></user>`;
+  const groupsXml = (tag: string, names: string[]): string => `<${tag}>${names.map((n) => `<group name="${esc(n)}"/>`).join('')}</${tag}>`;
+  const record = (xml: string): void => {
+    events.push(xml);
+  };
   const fixture = { users: data.users, groups: data.groups, requests, faults };
   let base = '';
 
@@ -101,7 +129,6 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
       }
       case 'group/membership': {
         if (faults.noBulkMembership) return notFound(res);
-        const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
         const body = fixture.groups
           .map((g) => `<membership group="${esc(g.name)}"><users>${g.users.map((u) => `<user name="${esc(u)}"/>`).join('')}</users><groups>${g.groups.map((c) => `<group name="${esc(c)}"/>`).join('')}</groups></membership>`)
           .join('');
@@ -117,9 +144,23 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
         return json(res, 200, list('group', page(group.groups).map((name) => ({ link: self('group', name), name }))));
       }
       case 'event':
-        return json(res, 200, { incrementalSynchronisationAvailable: true, newEventToken: '8047511070899496297:1' });
-      default:
-        return notFound(res);
+        if (faults.noEvents) return notFound(res);
+        if (faults.incrementalUnavailable) return json(res, 200, { incrementalSynchronisationAvailable: false });
+        return json(res, 200, { incrementalSynchronisationAvailable: true, newEventToken: `${TOKEN_BASE}:${events.length}` });
+      default: {
+        if (!path.startsWith('event/')) return notFound(res);
+        if (faults.noEvents) return notFound(res);
+        const match = /^(\d+):(\d+)$/.exec(decodeURIComponent(path.slice('event/'.length)));
+        const from = match === null || match[1] !== TOKEN_BASE ? -1 : Number(match[2]);
+        if (from < expiredBefore || from > events.length) {
+          res.writeHead(410, { 'Content-Type': 'application/xml' });
+          res.end('<?xml version="1.0"?><error><reason>EVENT_TOKEN_EXPIRED</reason><message>Event token not recognised or has expired</message></error>');
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><events newEventToken="${TOKEN_BASE}:${events.length}">${events.slice(from).join('')}</events>`);
+        return;
+      }
     }
   };
 
@@ -131,8 +172,64 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const user = (name: string): FixtureUser => {
+    const found = fixture.users.find((u) => u.name === name);
+    if (found === undefined) throw new Error(`fixture has no user ${name}`);
+    return found;
+  };
+  const group = (name: string): FixtureGroup => {
+    const found = fixture.groups.find((g) => g.name === name);
+    if (found === undefined) throw new Error(`fixture has no group ${name}`);
+    return found;
+  };
+  const change: CrowdFixture['change'] = {
+    createUser: (u, groups) => {
+      fixture.users.push(u);
+      record(`<userEvent><operation>CREATED</operation>${userXml(u)}<storedAttributes/><deletedAttributes/></userEvent>`);
+      for (const g of groups) change.addMember(g, u.name);
+    },
+    updateUser: (name, changes) => {
+      const u = user(name);
+      const oldName = u.name;
+      Object.assign(u, changes);
+      for (const g of fixture.groups) g.users = g.users.map((m) => (m === oldName ? u.name : m));
+      record(`<userEvent><operation>UPDATED</operation>${userXml(u)}<storedAttributes/><deletedAttributes/></userEvent>`);
+    },
+    deleteUser: (name) => {
+      const u = user(name);
+      fixture.users.splice(fixture.users.indexOf(u), 1);
+      for (const g of fixture.groups) g.users = g.users.filter((m) => m !== name);
+      record(`<userEvent><operation>DELETED</operation><user name="${esc(name)}"/></userEvent>`);
+    },
+    addMember: (g, u) => {
+      group(g).users.push(u);
+      record(`<userMembershipEvent><operation>CREATED</operation><childUser name="${esc(u)}"/>${groupsXml('parentGroups', [g])}</userMembershipEvent>`);
+    },
+    removeMember: (g, u) => {
+      group(g).users = group(g).users.filter((m) => m !== u);
+      record(`<userMembershipEvent><operation>DELETED</operation><childUser name="${esc(u)}"/>${groupsXml('parentGroups', [g])}</userMembershipEvent>`);
+    },
+    createGroup: (name, users) => {
+      fixture.groups.push({ name, users: [], groups: [] });
+      record(`<groupEvent><operation>CREATED</operation><group name="${esc(name)}"><description/><type>GROUP</type><active>true</active></group></groupEvent>`);
+      for (const u of users) change.addMember(name, u);
+    },
+    nestGroup: (child, parent) => {
+      group(parent).groups.push(child);
+      record(`<groupMembershipEvent><operation>CREATED</operation><group name="${esc(child)}"/>${groupsXml('parentGroups', [parent])}<childGroups/></groupMembershipEvent>`);
+    },
+    bogusEvent: () => {
+      const g = fixture.groups[0] as FixtureGroup;
+      record(`<userMembershipEvent><operation>CREATED</operation><childUser name="${esc(g.users[0] ?? '')}"/>${groupsXml('parentGroups', [g.name])}</userMembershipEvent>`);
+    },
+  };
+
   return {
     ...fixture,
+    change,
+    expireEvents: () => {
+      expiredBefore = events.length;
+    },
     url: `${base}/crowd`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
