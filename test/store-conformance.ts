@@ -215,6 +215,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.renewLease(first.lease, 60_000)).toBe(false);
     });
 
+    it('prunes expired leases by name prefix', async () => {
+      await store.acquireLease({ name: 'tick:a:1', owner: 'one', ttlMs: 1 });
+      await store.acquireLease({ name: 'tick:a:2', owner: 'one', ttlMs: 60_000 });
+      await store.acquireLease({ name: 'sync:a', owner: 'one', ttlMs: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.pruneLeases('tick:')).toBe(1);
+      expect((await store.acquireLease({ name: 'tick:a:2', owner: 'two', ttlMs: 1 })).acquired).toBe(false);
+      expect((await store.acquireLease({ name: 'sync:a', owner: 'two', ttlMs: 1 })).acquired).toBe(true);
+    });
+
     it('lets a lease expire, and fences the old holder out of writes', async () => {
       const old = await store.acquireLease({ name: 'sync:a', owner: 'sleepy', ttlMs: 50 });
       await new Promise((resolve) => setTimeout(resolve, 120));

@@ -10,7 +10,9 @@ import { openConnector } from '../engine/open-connector.js';
 import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
 import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
 import { DirbridgeError, EXIT, isDirbridgeError, type ExitCode } from '../errors.js';
+import { pino } from 'pino';
 import { createLogger, createScrubber, type LogLevel } from '../logger.js';
+import { startService } from '../service/service.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
 import { auditCsv, formatAudit, formatCustomers, formatExplanation, formatRuns, formatSyncResult } from './format.js';
@@ -53,7 +55,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
   const withContext = async <T>(args: GlobalArgs, fn: (ctx: Context) => Promise<T>): Promise<T> => {
     const loaded = loadConfig(args.config, { env: io.env });
     secrets = loaded.secrets;
-    const logger = createLogger({ level: args.logLevel ?? loaded.config.logging.level, secrets });
+    const logger = createLogger({ level: args.logLevel ?? loaded.config.logging.level ?? 'warn', secrets });
     const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
     const deps: EngineDeps = {
       loaded,
@@ -187,7 +189,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const loaded = loadConfig(args.config, { env: io.env });
         secrets = loaded.secrets;
         const [dir] = selectDirectories(loaded, [args.id]);
-        const logger = createLogger({ level: (args.logLevel as LogLevel | undefined) ?? loaded.config.logging.level, secrets });
+        const logger = createLogger({ level: (args.logLevel as LogLevel | undefined) ?? loaded.config.logging.level ?? 'warn', secrets });
         const connector = openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
         try {
           const check = await connector.check();
@@ -211,6 +213,29 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
             await source.close();
           }
         });
+      },
+    )
+    .command('serve', 'Run the config\'s schedules until stopped, with /healthz, /readyz, /metrics and /runs on an HTTP port', (y) =>
+      y.option('port', { type: 'number', describe: 'HTTP port (default service.port, 8080); 0 picks a free one' }),
+      async (args) => {
+        const loaded = loadConfig(args.config, { env: io.env });
+        secrets = loaded.secrets;
+        const logger = createLogger({ level: (args.logLevel as LogLevel | undefined) ?? loaded.config.logging.level ?? 'info', secrets, destination: pino.destination({ fd: 1, sync: true }), base: { pid: process.pid } });
+        const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
+        const deps: EngineDeps = { loaded, store, logger, openConnector: (dir) => openConnector(dir, { logger, baseDir: loaded.baseDir }) };
+        const service = await startService(deps, { port: args.port ?? loaded.config.service.port, host: loaded.config.service.host });
+        const signal = await new Promise<NodeJS.Signals>((resolve) => {
+          process.once('SIGTERM', resolve);
+          process.once('SIGINT', resolve);
+        });
+        const force = (): never => process.exit(130);
+        process.once('SIGTERM', force);
+        process.once('SIGINT', force);
+        logger.info({ signal, gracePeriodSeconds: loaded.config.service.gracePeriodSeconds }, 'stopping: no new runs; waiting for the current one');
+        const { drained } = await service.stop();
+        await store.close();
+        logger.info({ drained }, drained ? 'stopped' : 'stopped before the current run finished (grace period over); its leases expire on their own');
+        if (!drained) exitCode = EXIT.failure;
       },
     )
     .command('config <action>', 'config validate | config schema', (y) =>

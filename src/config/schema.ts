@@ -103,8 +103,22 @@ export const configSchema = z
         }),
       )
       .default([]),
+    service: z
+      .strictObject({
+        port: z.int().min(0).max(65535).default(8080).describe('HTTP port of `dirbridge serve` (/healthz, /readyz, /metrics, /runs).'),
+        host: z.string().default('0.0.0.0'),
+        gracePeriodSeconds: z.number().min(0).default(30).describe('On SIGTERM / SIGINT, how long the current run may take to finish.'),
+        triggerToken: z.string().min(16).optional().describe('Bearer token for POST /runs (a secret reference); manual runs are off without one.'),
+      })
+      .prefault({})
+      .describe('The `dirbridge serve` daemon.'),
     logging: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn') })
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .optional()
+          .describe('JSON log level; default warn on stderr for commands, info on stdout for serve.'),
+      })
       .prefault({}),
   })
   .superRefine((config, ctx) => {

@@ -39,6 +39,8 @@ export interface SyncStore {
   acquireLease(request: LeaseRequest): Promise<LeaseResult>;
   renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
   releaseLease(lease: Lease): Promise<void>;
+  /** Removes expired leases whose name starts with `prefix` (per-tick claims of the scheduler). */
+  pruneLeases(prefix: string): Promise<number>;
   close(): Promise<void>;
 }
 

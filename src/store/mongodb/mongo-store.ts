@@ -333,6 +333,13 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         await Leases.updateOne({ _id: lease.name, owner: { $eq: lease.owner }, token: { $eq: lease.token } }, { $set: { expiresAt: new Date(0) } });
       }),
 
+    pruneLeases: (prefix) =>
+      wrap('prune leases', async () => {
+        const names = (await Leases.find({ expiresAt: { $lt: new Date(serverNow()) } }, { _id: 1 }).lean()).map((l) => String(l._id)).filter((id) => id.startsWith(prefix));
+        if (names.length === 0) return 0;
+        return (await Leases.deleteMany({ _id: { $in: names } })).deletedCount;
+      }),
+
     async close() {
       await conn.close();
     },

@@ -307,6 +307,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       );
     },
 
+    async pruneLeases(prefix) {
+      return wrap('prune leases', () => db.prepare("DELETE FROM leases WHERE substr(name, 1, length(?)) = ? AND expires_at < ?").run(prefix, prefix, clock()).changes);
+    },
+
     async close() {
       db.close();
     },

@@ -1,0 +1,185 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import cron, { type ScheduledTask } from 'node-cron';
+import { leaseOwner, runSync, selectDirectories, type EngineDeps, type ReadMode } from '../engine/run-sync.js';
+import { isDirbridgeError } from '../errors.js';
+import { createMetrics } from './metrics.js';
+
+export interface ServiceOptions {
+  readonly port: number;
+  readonly host: string;
+}
+
+export interface RunningService {
+  readonly url: string;
+  /** Stops taking runs, waits for the current ones (at most the grace period), closes the HTTP port. */
+  stop(): Promise<{ drained: boolean }>;
+}
+
+const TICK_LEASE_MS = 60 * 60 * 1000;
+
+/**
+ * `dirbridge serve`: the config's schedules on node-cron, each tick claimed once across replicas
+ * through a store lease (`tick:<schedule>:<slot>`), each run under the per-directory sync leases, plus
+ * an HTTP port for probes, metrics, the run journal and (with a token) manual runs.
+ */
+export async function startService(deps: EngineDeps, options: ServiceOptions): Promise<RunningService> {
+  const { config } = deps.loaded;
+  const service = config.service;
+  const log = deps.logger;
+  const metrics = createMetrics(deps.store);
+  const owner = leaseOwner();
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+
+  const run = async (directoryIds: readonly string[] | undefined, mode: ReadMode, trigger: 'schedule' | 'api'): Promise<void> => {
+    const started = Date.now();
+    try {
+      const result = await runSync({ ...deps, trigger }, { mode, ...(directoryIds === undefined ? {} : { directoryIds }) });
+      metrics.recordResult(result, (Date.now() - started) / 1000, new Date());
+      log.info({ runId: result.runId, trigger, outcome: result.outcome, written: result.written, summary: result.plan.summary, reads: result.reads, violations: result.plan.violations.map((v) => v.message) }, 'run finished');
+    } catch (error) {
+      const code = isDirbridgeError(error) ? error.code : 'ERR_INTERNAL';
+      metrics.recordOutcome(code === 'ERR_LEASE_HELD' ? 'skipped' : 'failed', (Date.now() - started) / 1000);
+      log[code === 'ERR_LEASE_HELD' ? 'info' : 'error']({ trigger, code, err: (error as Error).message }, code === 'ERR_LEASE_HELD' ? 'run skipped: lease held' : 'run failed');
+    }
+  };
+  const track = (promise: Promise<void>): void => {
+    inFlight.add(promise);
+    void promise.finally(() => inFlight.delete(promise));
+  };
+
+  const tasks: ScheduledTask[] = config.schedules.map((schedule, i) => {
+    const directoryIds = schedule.directories === undefined ? undefined : selectDirectories(deps.loaded, schedule.directories).map((d) => d.id);
+    const task = cron.schedule(
+      schedule.cron,
+      async () => {
+        if (stopping) return;
+        const promise = run(directoryIds, schedule.mode, 'schedule');
+        track(promise);
+        await promise;
+      },
+      {
+        name: `schedule-${i}`,
+        noOverlap: true,
+        distributed: true,
+        distributedLease: TICK_LEASE_MS,
+        runCoordinator: {
+          // Each tick is claimed once across replicas; the loser skips it.
+          shouldRun: async (key) => {
+            const claim = await deps.store.acquireLease({ name: `tick:${key}`, owner, ttlMs: TICK_LEASE_MS });
+            if (!claim.acquired) {
+              metrics.ticksSkipped.inc({ reason: 'claimed-elsewhere' });
+              log.debug({ tick: key, holder: claim.holder }, 'tick claimed by another replica');
+            }
+            return claim.acquired;
+          },
+        },
+        ...(schedule.timezone === undefined ? {} : { timezone: schedule.timezone }),
+      },
+    );
+    task.on('execution:overlap', () => {
+      metrics.ticksSkipped.inc({ reason: 'previous-run-still-going' });
+      log.warn({ schedule: i }, 'tick skipped: the previous run of this schedule is still going');
+    });
+    return task;
+  });
+  const pruner = setInterval(() => void deps.store.pruneLeases('tick:').catch(() => undefined), 10 * 60 * 1000);
+  pruner.unref();
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: (error as Error).message }, 'HTTP handler failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    });
+  });
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://service');
+    const route = `${req.method ?? 'GET'} ${url.pathname}`;
+    switch (route) {
+      case 'GET /healthz':
+        return send(res, 200, { status: 'ok' });
+      case 'GET /readyz':
+        try {
+          await deps.store.revision();
+          return send(res, stopping ? 503 : 200, { status: stopping ? 'stopping' : 'ready', store: deps.store.label, schedules: config.schedules.length });
+        } catch (error) {
+          return send(res, 503, { status: 'store unreachable', error: isDirbridgeError(error) ? error.code : 'ERR_STORE' });
+        }
+      case 'GET /metrics':
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+        return;
+      case 'GET /runs': {
+        const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
+        const directory = url.searchParams.get('directory');
+        return send(res, 200, await deps.store.listRuns({ limit, ...(directory === null ? {} : { directoryId: directory }) }));
+      }
+      case 'POST /runs': {
+        if (service.triggerToken === undefined) return send(res, 404, { error: 'manual runs are off: set service.triggerToken' });
+        if (!tokenMatches(req.headers.authorization, service.triggerToken)) return send(res, 401, { error: 'a valid bearer token is required' });
+        if (stopping) return send(res, 503, { error: 'stopping' });
+        const body = (await readJson(req)) as { directory?: unknown; mode?: unknown } | null;
+        const directory = typeof body?.directory === 'string' ? body.directory : undefined;
+        const mode: ReadMode = body?.mode === 'incremental' ? 'incremental' : 'full';
+        if (directory !== undefined && !config.directories.some((d) => d.id === directory)) return send(res, 400, { error: `unknown directory ${directory}` });
+        track(run(directory === undefined ? undefined : [directory], mode, 'api'));
+        return send(res, 202, { accepted: true, directory: directory ?? null, mode });
+      }
+      default:
+        return send(res, 404, { error: 'not found' });
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+  log.info({ url, schedules: config.schedules.map((s) => s.cron) }, 'dirbridge serve started');
+
+  return {
+    url,
+    async stop() {
+      stopping = true;
+      for (const task of tasks) await task.destroy();
+      clearInterval(pruner);
+      const drained = await Promise.race([
+        Promise.all([...inFlight]).then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), service.gracePeriodSeconds * 1000).unref()),
+      ]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      return { drained };
+    },
+  };
+}
+
+/** Constant-time comparison of a bearer token (digests first, so lengths do not leak either). */
+function tokenMatches(header: string | undefined, expected: string): boolean {
+  const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b) && given !== '';
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) {
+    text += String(chunk);
+    if (text.length > 4096) return null;
+  }
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+

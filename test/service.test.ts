@@ -1,0 +1,161 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mongoose from 'mongoose';
+import type { RunRecord } from '../src/ports/store.js';
+import { BIN, makeWorkspace, runCliAsync } from './helpers/cli.js';
+import { generateLdif } from './helpers/generate-ldif.js';
+import { startMongoServer, type MongoServer } from './helpers/mongo-server.js';
+
+const TOKEN = 'trigger-token-S3NTINEL-0123';
+const dirs: string[] = [];
+let server: MongoServer;
+let n = 0;
+beforeAll(async () => {
+  server = await startMongoServer();
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly url: Promise<string>;
+  readonly exited: Promise<number | null>;
+  output(): string;
+}
+
+function serve(config: string, cwd: string): Served {
+  const child = spawn(process.execPath, [BIN, '--config', config, 'serve', '--port', '0'], { cwd, env: { PATH: process.env['PATH'] ?? '', TRIGGER: TOKEN } });
+  let out = '';
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /"url":"http:\/\/[^:]+:(\d+)"/.exec(out);
+      if (match !== null) resolve(`http://127.0.0.1:${match[1]}`);
+    });
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', () => reject(new Error(`serve exited early:\n${out}`)));
+  });
+  url.catch(() => undefined);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, url, exited, output: () => out };
+}
+
+function workspace(options: { store?: string; users?: number; schedules?: string } = {}) {
+  const ws = makeWorkspace(`store:
+  url: ${options.store ?? 'file:./store.db'}
+  leaseTtlSeconds: 10
+directories:
+  - { id: sample, type: ldif, path: ./directory.ldif }
+roles: { customer: { groups: [${options.users === undefined ? 'sd-customers, partner-portal' : 'customers'}] } }
+licensing: { licensedGroups: [jira-servicedesk-users] }
+schedules: ${options.schedules ?? '[]'}
+service: { host: 127.0.0.1, gracePeriodSeconds: 30, triggerToken: "\${env:TRIGGER}" }
+`);
+  dirs.push(ws.dir);
+  if (options.users !== undefined) writeFileSync(ws.ldif, generateLdif(options.users));
+  return ws;
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const runs = async (url: string): Promise<RunRecord[]> => (await (await fetch(`${url}/runs?limit=500`)).json()) as RunRecord[];
+const trigger = (url: string, token = TOKEN) => fetch(`${url}/runs`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify({ directory: 'sample' }) });
+
+function metric(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`));
+  if (line === undefined) throw new Error(`no metric ${name}{${labels}} in:\n${text}`);
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('dirbridge serve', () => {
+  it('answers probes, runs on request with a bearer token, and exposes correct metrics', async () => {
+    const ws = workspace();
+    const s = serve(ws.config, ws.dir);
+    try {
+      const url = await s.url;
+      expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      expect((await trigger(url, 'wrong-token-0000000000')).status).toBe(401);
+      expect((await trigger(url)).status).toBe(202);
+      await until(async () => ((await runs(url)).some((r) => r.outcome === 'success') ? true : undefined), 20_000, 'the run');
+      const text = await (await fetch(`${url}/metrics`)).text();
+      expect(metric(text, 'dirbridge_sync_runs_total', 'outcome="success"')).toBe(1);
+      expect(metric(text, 'dirbridge_sync_duration_seconds_count')).toBe(1);
+      expect(metric(text, 'dirbridge_customers', 'state="active"')).toBe(237);
+      expect(metric(text, 'dirbridge_customers', 'state="inactive"')).toBe(0);
+      expect(metric(text, 'dirbridge_seat_leaks')).toBe(1);
+      expect(metric(text, 'dirbridge_last_success_timestamp_seconds', 'directory="sample"')).toBeGreaterThan(Date.now() / 1000 - 60);
+
+      rmSync(ws.ldif);
+      expect((await trigger(url)).status).toBe(202);
+      await until(async () => ((await runs(url)).some((r) => r.outcome === 'partial') ? true : undefined), 20_000, 'the failed read');
+      const after = await (await fetch(`${url}/metrics`)).text();
+      expect(metric(after, 'dirbridge_directory_read_errors_total', 'directory="sample",code="ERR_DIRECTORY_READ"')).toBe(1);
+      expect(metric(after, 'dirbridge_deactivations_refused_total', 'rule="incomplete-or-suspect-read"')).toBe(237);
+      expect(metric(after, 'dirbridge_sync_runs_total', 'outcome="partial"')).toBe(1);
+      expect(s.output()).not.toContain(TOKEN);
+      expect(s.output()).toMatch(/"runId":"run-[^"]+".*"msg":"run finished"/);
+    } finally {
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    }
+  });
+
+  it('two replicas on one MongoDB, a schedule every 3 s, for a minute: every tick runs exactly once, never overlapping', async () => {
+    const store = server.uri(`serve_${process.pid}_${n++}`);
+    const ws = workspace({ store, schedules: '[{ cron: "*/3 * * * * *" }]' });
+    const a = serve(ws.config, ws.dir);
+    const b = serve(ws.config, ws.dir);
+    const urls = await Promise.all([a.url, b.url]);
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 61_000));
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
+    const conn = await mongoose.createConnection(store).asPromise();
+    const journal = (await conn.db?.collection('sync_runs').find({}).toArray()) as unknown as RunRecord[];
+    await conn.close();
+    const success = journal.filter((r) => r.outcome === 'success').sort((x, y) => x.startedAt.localeCompare(y.startedAt));
+    const slots = success.map((r) => Math.floor(Date.parse(r.startedAt) / 3000));
+    expect(new Set(slots).size).toBe(slots.length); // no tick ran twice
+    expect(slots[slots.length - 1]! - slots[0]! + 1).toBe(slots.length); // no tick was missed
+    expect(slots.length).toBeGreaterThanOrEqual(Math.floor((Date.now() - started) / 3000) - 2);
+    for (let i = 1; i < success.length; i++) expect(success[i]!.startedAt >= success[i - 1]!.finishedAt).toBe(true); // never overlapping
+    expect(new Set(success.map((r) => r.actor.pid)).size).toBe(2); // both replicas took ticks
+    expect(urls).toHaveLength(2);
+  }, 120_000);
+
+  it('SIGTERM during a run: exits 0 within the grace period, releases the lease, leaves the store consistent', async () => {
+    const store = server.uri(`serve_${process.pid}_${n++}`);
+    const ws = workspace({ store, users: 10_000 });
+    const s = serve(ws.config, ws.dir);
+    const url = await s.url;
+    expect((await trigger(url)).status).toBe(202);
+    const conn = await mongoose.createConnection(store).asPromise();
+    try {
+      await until(async () => ((await conn.db?.collection('customers').countDocuments({})) ?? 0) > 0 ? true : undefined, 60_000, 'the run to start writing');
+      const signalled = Date.now();
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(30_000);
+      const lease = await conn.db?.collection('leases').findOne({ _id: 'sync:sample' as never });
+      expect((lease?.['expiresAt'] as Date).getTime()).toBeLessThanOrEqual(Date.now());
+      expect(await conn.db?.collection('customers').countDocuments({ active: true })).toBe(10_000);
+      const again = await runCliAsync(['--config', ws.config, 'sync'], { cwd: ws.dir, env: { TRIGGER: TOKEN } });
+      expect(again.stdout).toContain('created 0, updated 0, reactivated 0, deactivated 0, unchanged 10000');
+    } finally {
+      await conn.close();
+    }
+  }, 120_000);
+});
