@@ -27,6 +27,17 @@ async function failure(promise: Promise<unknown>): Promise<DirbridgeError> {
   return error as DirbridgeError;
 }
 
+const crowdConfig = (url: string, password: string): string => `store: { url: "file:./store.db" }
+directories:
+  - id: crowd
+    type: crowd
+    url: ${url}
+    application: { name: ${APP_NAME}, password: "${password}" }
+    retries: { max: 4, baseDelayMs: 5 }
+roles: { customer: { groups: [helpdesk-customers] } }
+licensing: { licensedGroups: [jira-servicedesk-users] }
+`;
+
 const users = (names: string[], key = 'users') => ({ expand: 'user', [key]: names.map((name, i) => ({ name, key: `1:${name}`, active: i !== 1, email: `${name}@x.org`, 'display-name': name.toUpperCase() })) });
 const groups = (names: string[], key = 'groups') => ({ expand: 'group', [key]: names.map((name) => ({ name, active: true, type: 'GROUP' })) });
 const MEMBERSHIP = '<?xml version="1.0"?><memberships><membership group="customers"><users><user name="ann"/><user name="bob"/></users><groups><group name="emea"/></groups></membership><membership group="emea"><users><user name="cy"/></users><groups/></membership></memberships>';
@@ -208,17 +219,7 @@ describe('Crowd connector against the fixture server', () => {
   });
 
   it('syncs through the CLI; a 5xx burst is retried and succeeds; a wrong password fails fast with no retries and no secret in the output', async () => {
-    const config = (password: string) => `store: { url: "file:./store.db" }
-directories:
-  - id: crowd
-    type: crowd
-    url: ${fixture.url}
-    application: { name: ${APP_NAME}, password: "\${env:CROWD_PW}" }
-    retries: { max: 4, baseDelayMs: 5 }
-roles: { customer: { groups: [helpdesk-customers] } }
-licensing: { licensedGroups: [jira-servicedesk-users] }
-${password}`;
-    const ws = makeWorkspace(config(''));
+    const ws = makeWorkspace(crowdConfig(fixture.url, '${env:CROWD_PW}'));
     fixture.faults.failNext = 3;
     const ok = await runCliAsync(['--config', ws.config, '--log-level', 'info', 'sync'], { cwd: ws.dir, env: { CROWD_PW: APP_PASSWORD } });
     expect(ok.status).toBe(0);
@@ -245,16 +246,7 @@ ${password}`;
 
   describe('incremental sync from the event stream', () => {
     const setup = () => {
-      const ws = makeWorkspace(`store: { url: "file:./store.db" }
-directories:
-  - id: crowd
-    type: crowd
-    url: ${fixture.url}
-    application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" }
-    retries: { max: 4, baseDelayMs: 5 }
-roles: { customer: { groups: [helpdesk-customers] } }
-licensing: { licensedGroups: [jira-servicedesk-users] }
-`);
+      const ws = makeWorkspace(crowdConfig(fixture.url, APP_PASSWORD));
       return (...args: string[]) => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir });
     };
 

@@ -29,6 +29,22 @@ afterAll(async () => {
   await slapd?.stop();
 });
 
+/** A dirbridge config with one LDAP directory (id corp) on the test slapd. */
+function ldapConfigYaml(storeUrl: string, password: string, extra: string, customerGroups: string): string {
+  return `store: { url: "${storeUrl}" }
+directories:
+  - id: corp
+    type: ldap
+    url: ${slapd.ldapsUrl}
+    tls: { caFile: ${slapd.caFile} }
+    bind: { dn: "${SVC_DN}", password: "${password}" }
+    users: { baseDn: "${PEOPLE}" }
+    groups: { baseDn: "${GROUPS}" }
+    ${extra}
+roles: { customer: { groups: ${customerGroups} } }
+`;
+}
+
 function config(overrides: Record<string, unknown> = {}): LdapConfig {
   return ldapConfigSchema.parse({
     type: 'ldap',
@@ -150,21 +166,7 @@ describe('LDAP connector against a real slapd', () => {
   });
 
   it('directories test reports counts, a sample user and the mapping; sync never logs the bind password', () => {
-    const ws = makeWorkspace(`store:
-  url: file:./store.db
-directories:
-  - id: corp
-    type: ldap
-    url: ${slapd.ldapsUrl}
-    tls: { caFile: ${slapd.caFile} }
-    bind: { dn: "${SVC_DN}", password: "\${env:LDAP_PW}" }
-    users: { baseDn: "${PEOPLE}" }
-    groups: { baseDn: "${GROUPS}" }
-    pageSize: 25
-roles:
-  customer:
-    groups: [sd-customers, partner-portal]
-`);
+    const ws = makeWorkspace(ldapConfigYaml('file:./store.db', '${env:LDAP_PW}', 'pageSize: 25', '[sd-customers, partner-portal]'));
     try {
       const env = { LDAP_PW: SVC_PW };
       const probe = runCli(['--config', ws.config, 'directories', 'test', 'corp'], { cwd: ws.dir, env });
@@ -188,19 +190,7 @@ roles:
 describe('a directory outage in the middle of a sync', () => {
   it('slapd frozen after the first page: the read fails by timeout, the store is left as it was', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dirbridge-outage-'));
-    const yaml = `store: { url: "file:${dir}/store.db" }
-directories:
-  - id: corp
-    type: ldap
-    url: ${slapd.ldapsUrl}
-    tls: { caFile: ${slapd.caFile} }
-    bind: { dn: "${SVC_DN}", password: "${SVC_PW}" }
-    users: { baseDn: "${PEOPLE}" }
-    groups: { baseDn: "${GROUPS}" }
-    pageSize: 10
-    timeouts: { operationSeconds: 1 }
-roles: { customer: { groups: [sd-customers] } }
-`;
+    const yaml = ldapConfigYaml(`file:${dir}/store.db`, SVC_PW, 'pageSize: 10\n    timeouts: { operationSeconds: 1 }', '[sd-customers]');
     const loaded = parseConfig(yaml, { path: join(dir, 'dirbridge.yml'), env: {} });
     const store = openSqliteStore({ path: join(dir, 'store.db'), licensedGroups: loaded.config.licensing.licensedGroups });
     let freezeAfterFirstPage = false;

@@ -2,27 +2,23 @@ import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openMongoStore } from '../src/store/mongodb/mongo-store.js';
 import type { CustomerPage } from '../src/ports/store.js';
 import { BIN, defaultConfig, makeWorkspace, runCli, runCliAsync } from './helpers/cli.js';
 import { generateLdif } from './helpers/generate-ldif.js';
-import { startMongoServer, type MongoServer } from './helpers/mongo-server.js';
+import { useMongoServer } from './helpers/mongo-server.js';
 
-let server: MongoServer;
 const dirs: string[] = [];
+const mongo = useMongoServer();
 let n = 0;
-beforeAll(async () => {
-  server = await startMongoServer();
-}, 60_000);
 afterAll(async () => {
-  await server?.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function mongoWorkspace(options: { users?: number; ttl?: number } = {}) {
   const database = `cli_${process.pid}_${n++}`;
-  const url = server.uri(database);
+  const url = mongo().uri(database);
   const config = defaultConfig().replace('url: file:./store.db', `url: ${url}\n  leaseTtlSeconds: ${options.ttl ?? 60}`);
   const ws = makeWorkspace(options.users === undefined ? config : config.replace('[sd-customers, partner-portal]', '[customers]'));
   dirs.push(ws.dir);

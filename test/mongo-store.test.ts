@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openMongoStore } from '../src/store/mongodb/mongo-store.js';
 import { redactMongoUrl } from '../src/store/mongodb/redact-url.js';
 import { isDirbridgeError } from '../src/errors.js';
 import { describeStoreConformance, LICENSED } from './store-conformance.js';
-import { startMongoServer, type MongoServer } from './helpers/mongo-server.js';
+import { useMongoServer } from './helpers/mongo-server.js';
 
-let server: MongoServer;
+const mongo = useMongoServer();
 let n = 0;
-beforeAll(async () => {
-  server = await startMongoServer();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
 
-describeStoreConformance('MongoDB (mongoose)', async () => openMongoStore({ url: server.uri(`conformance_${process.pid}_${n++}`), licensedGroups: LICENSED }));
+describeStoreConformance('MongoDB (mongoose)', async () => openMongoStore({ url: mongo().uri(`conformance_${process.pid}_${n++}`), licensedGroups: LICENSED }));
 
 describe('MongoDB store: connection handling', () => {
   it('reports an unreachable server clearly, without the password from the URL', async () => {
@@ -31,10 +25,10 @@ describe('MongoDB store: connection handling', () => {
   });
 
   it('creates the unique customer key and the lookup indexes on start', async () => {
-    const store = await openMongoStore({ url: server.uri(`indexes_${process.pid}`), licensedGroups: LICENSED });
+    const store = await openMongoStore({ url: mongo().uri(`indexes_${process.pid}`), licensedGroups: LICENSED });
     await store.close();
     const { default: mongoose } = await import('mongoose');
-    const conn = await mongoose.createConnection(server.uri(`indexes_${process.pid}`)).asPromise();
+    const conn = await mongoose.createConnection(mongo().uri(`indexes_${process.pid}`)).asPromise();
     const indexes = await conn.db?.collection('customers').indexes();
     await conn.close();
     const byName = new Map(indexes?.map((i) => [i.name, i]));

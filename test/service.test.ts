@@ -1,21 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import mongoose from 'mongoose';
 import type { RunRecord } from '../src/ports/store.js';
 import { BIN, makeWorkspace, runCliAsync } from './helpers/cli.js';
 import { generateLdif } from './helpers/generate-ldif.js';
-import { startMongoServer, type MongoServer } from './helpers/mongo-server.js';
+import { useMongoServer } from './helpers/mongo-server.js';
 
 const TOKEN = 'trigger-token-S3NTINEL-0123';
 const dirs: string[] = [];
-let server: MongoServer;
+const mongo = useMongoServer();
 let n = 0;
-beforeAll(async () => {
-  server = await startMongoServer();
-}, 60_000);
 afterAll(async () => {
-  await server?.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -113,7 +109,7 @@ describe('dirbridge serve', () => {
   });
 
   it('two replicas on one MongoDB, a schedule every 3 s, for a minute: every tick runs exactly once, never overlapping', async () => {
-    const store = server.uri(`serve_${process.pid}_${n++}`);
+    const store = mongo().uri(`serve_${process.pid}_${n++}`);
     const ws = workspace({ store, schedules: '[{ cron: "*/3 * * * * *" }]' });
     const a = serve(ws.config, ws.dir);
     const b = serve(ws.config, ws.dir);
@@ -137,7 +133,7 @@ describe('dirbridge serve', () => {
   }, 120_000);
 
   it('SIGTERM during a run: exits 0 within the grace period, releases the lease, leaves the store consistent', async () => {
-    const store = server.uri(`serve_${process.pid}_${n++}`);
+    const store = mongo().uri(`serve_${process.pid}_${n++}`);
     const ws = workspace({ store, users: 10_000 });
     const s = serve(ws.config, ws.dir);
     const url = await s.url;

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort, waitForPort } from './ports.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +68,19 @@ function withDatabase(uri: string, db: string): string {
 function onPath(command: string): string | null {
   const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
   return found.status === 0 ? found.stdout.trim() : null;
+}
+
+/** One server for a test file: started before its tests, stopped after them. */
+export function useMongoServer(): () => MongoServer {
+  let server: MongoServer | undefined;
+  beforeAll(async () => {
+    server = await startMongoServer();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (server === undefined) throw new Error('the MongoDB-wire server is not running');
+    return server;
+  };
 }
