@@ -29,3 +29,7 @@ npx eslint .
 
 step "tests"
 npx vitest run
+
+step "benchmark, small mode (so that it cannot rot; figures are not asserted)"
+npm run bench -- --users 10000 --groups 100 --store sqlite
+npm run bench -- --users 2000 --groups 40 --store mongo

@@ -136,6 +136,7 @@ describe('LDAP connector against a real slapd', () => {
     expect(snapshot.users).toHaveLength(EXAMPLE_USERS);
     expect(validateLdapConfig(config({ url: slapd.ldapUrl }))).toEqual([{ path: ['startTls'], message: expect.stringContaining('would send the bind password in clear') }]);
     expect(validateLdapConfig(config({ url: slapd.ldapUrl, tls: { allowPlaintext: true } }))).toEqual([]);
+    expect((await connector({ url: slapd.ldapUrl, tls: { allowPlaintext: true } }).fetchSnapshot()).users).toHaveLength(EXAMPLE_USERS);
   });
 
   it('fails precisely: untrusted CA, wrong host name, bad credentials, unreachable, missing base DN', async () => {

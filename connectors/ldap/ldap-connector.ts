@@ -35,8 +35,9 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
   const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
     const client = new Client({
       url: config.url,
-      // ldapts opens TLS at connect whenever tlsOptions are given: with StartTLS they go to startTLS() only.
-      ...(config.startTls ? {} : { tlsOptions }),
+      // ldapts opens TLS at connect whenever tlsOptions are given: only ldaps:// gets them here
+      // (StartTLS passes them to startTLS(); a plaintext ldap:// must not get them at all).
+      ...(config.url.startsWith('ldaps://') ? { tlsOptions } : {}),
       connectTimeout: config.timeouts.connectSeconds * 1000,
       timeout: config.timeouts.operationSeconds * 1000,
       strictDN: false,

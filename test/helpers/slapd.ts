@@ -33,7 +33,7 @@ export interface Slapd {
 
 const INSTALL_HINT = 'OpenLDAP slapd is not installed: run `npm run test:all` (it installs the Debian packages slapd and ldap-utils when missing), or `apt-get install slapd ldap-utils`.';
 
-export async function startSlapd(data: { example: string; corp: string }): Promise<Slapd> {
+export async function startSlapd(data: { example: string; corp: string }, options: { sizeLimit?: number } = {}): Promise<Slapd> {
   const slapd = ['/usr/sbin/slapd', which('slapd')].find((p): p is string => p !== null && existsSync(p));
   const slapadd = ['/usr/sbin/slapadd', which('slapadd')].find((p): p is string => p !== null && existsSync(p));
   if (slapd === undefined || slapadd === undefined || which('ldapmodify') === null) throw new Error(INSTALL_HINT);
@@ -42,7 +42,7 @@ export async function startSlapd(data: { example: string; corp: string }): Promi
   const caFile = makeCertificates(dir);
   for (const db of ['example', 'corp']) mkdirSync(join(dir, db));
   const conf = join(dir, 'slapd.conf');
-  writeFileSync(conf, slapdConf(dir));
+  writeFileSync(conf, slapdConf(dir, options.sizeLimit ?? SLAPD_SIZE_LIMIT));
   writeFileSync(join(dir, 'example.ldif'), data.example);
   writeFileSync(join(dir, 'corp.ldif'), data.corp);
   execFileSync(slapadd, ['-q', '-f', conf, '-b', 'dc=example,dc=com', '-l', join(dir, 'example.ldif')], { stdio: 'pipe' });
@@ -74,7 +74,7 @@ export async function startSlapd(data: { example: string; corp: string }): Promi
   };
 }
 
-function slapdConf(dir: string): string {
+function slapdConf(dir: string, sizeLimit: number): string {
   const acl = (suffix: string, svc: string) => `
 access to dn.base="" by * read
 access to attrs=userPassword by self read by anonymous auth by * none
@@ -93,16 +93,16 @@ argsfile ${dir}/slapd.args
 TLSCACertificateFile ${dir}/ca.pem
 TLSCertificateFile ${dir}/server.pem
 TLSCertificateKeyFile ${dir}/server.key
-sizelimit ${SLAPD_SIZE_LIMIT}
+sizelimit ${sizeLimit}
 
 database mdb
 suffix "dc=example,dc=com"
 rootdn "${ROOT_DN}"
 rootpw ${ROOT_PW}
 directory ${dir}/example
-maxsize 104857600
+maxsize 4294967296
 # The service account may page through everything; svc-limited keeps the server's size limit.
-limits dn.exact="${SVC_DN}" size.soft=${SLAPD_SIZE_LIMIT} size.hard=${SLAPD_SIZE_LIMIT} size.pr=${SLAPD_SIZE_LIMIT} size.prtotal=unlimited
+limits dn.exact="${SVC_DN}" size.soft=${sizeLimit} size.hard=${sizeLimit} size.pr=${sizeLimit} size.prtotal=unlimited
 overlay memberof
 overlay ppolicy
 ${acl('dc=example,dc=com', SVC_DN)}
@@ -112,8 +112,8 @@ suffix "dc=corp,dc=example"
 rootdn "cn=admin,dc=corp,dc=example"
 rootpw ${ROOT_PW}
 directory ${dir}/corp
-maxsize 104857600
-limits dn.exact="${AD_SVC_DN.toLowerCase()}" size.prtotal=unlimited size.pr=${SLAPD_SIZE_LIMIT}
+maxsize 4294967296
+limits dn.exact="${AD_SVC_DN.toLowerCase()}" size.prtotal=unlimited size.pr=${sizeLimit}
 ${acl('dc=corp,dc=example', AD_SVC_DN)}
 `;
 }

@@ -1,0 +1,239 @@
+/**
+ * The benchmark: `npm run bench -- [--users N] [--groups G] [--source ldap,crowd] [--store sqlite,mongo] [--out FILE]`.
+ * Generates a directory, loads it into a real slapd (slapadd, untimed) and into the Crowd fixture
+ * server, and times the dirbridge CLI as a subprocess: first full sync, no-change resync, resync
+ * after 1 % of users changed, and for Crowd the same 1 % change as an incremental sync; for each
+ * store. Peak RSS and CPU come from /proc while the process runs. The floor is OpenLDAP's own
+ * ldapsearch reading the same entries with paging.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BIN } from '../helpers/cli.js';
+import { APP_NAME, APP_PASSWORD, startCrowdFixture, type CrowdFixture, type FixtureGroup, type FixtureUser } from '../helpers/crowd-fixture.js';
+import { startMongoServer, type MongoServer } from '../helpers/mongo-server.js';
+import { ROOT_DN, ROOT_PW, startSlapd, SVC_DN, SVC_PW, type Slapd } from '../helpers/slapd.js';
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: 'string', default: '100000' },
+    groups: { type: 'string', default: '1000' },
+    source: { type: 'string', default: 'ldap,crowd' },
+    store: { type: 'string', default: 'sqlite,mongo' },
+    out: { type: 'string' },
+  },
+});
+const USERS = Number(args.users);
+const GROUPS = Math.max(20, Number(args.groups));
+const PAGE = 1000;
+
+interface Model {
+  users: { uid: string; uuid: string; mail: string; name: string }[];
+  groups: { cn: string; members: number[]; children: string[] }[];
+}
+
+/**
+ * N users, G groups: a tree of regional customer groups under `customers` (ten children each), two
+ * very large groups (a third and a fifth of everyone), every user in one regional group, every 7th in
+ * ten more, 1 % in the licensed group as well.
+ */
+function generate(): Model {
+  const users = Array.from({ length: USERS }, (_, i) => ({ uid: `u${String(i).padStart(7, '0')}`, uuid: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, mail: `u${i}@example.org`, name: `User ${i}` }));
+  const regions = GROUPS - 4;
+  const groups: Model['groups'] = [
+    { cn: 'customers', members: [], children: [] },
+    { cn: 'jira-servicedesk-users', members: [], children: [] },
+    { cn: 'big-third', members: [], children: [] },
+    { cn: 'big-fifth', members: [], children: [] },
+  ];
+  for (let r = 0; r < regions; r++) {
+    groups.push({ cn: `region-${r}`, members: [], children: [] });
+    const parent = r < 10 ? groups[0] : groups[4 + Math.floor((r - 10) / 10)];
+    parent?.children.push(`region-${r}`);
+  }
+  for (let i = 0; i < USERS; i++) {
+    groups[4 + (i % regions)]?.members.push(i);
+    if (i % 7 === 0) for (let k = 1; k <= 10; k++) groups[4 + ((i + k * 13) % regions)]?.members.push(i);
+    if (i % 3 === 0) groups[2]?.members.push(i);
+    if (i % 5 === 0) groups[3]?.members.push(i);
+    if (i % 100 === 42) groups[1]?.members.push(i);
+  }
+  return { users, groups };
+}
+
+const userDn = (uid: string): string => `uid=${uid},ou=People,dc=example,dc=com`;
+
+function toLdif(model: Model): string {
+  const out = [
+    'dn: dc=example,dc=com', 'objectClass: dcObject', 'objectClass: organization', 'o: Example', 'dc: example', '',
+    'dn: ou=Service,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: Service', '',
+    `dn: ${SVC_DN}`, 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', 'cn: svc-dirbridge', `userPassword: ${SVC_PW}`, '',
+    'dn: ou=People,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: People', '',
+    'dn: ou=Groups,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: Groups', '',
+  ];
+  for (const u of model.users) out.push(`dn: ${userDn(u.uid)}`, 'objectClass: inetOrgPerson', `uid: ${u.uid}`, `cn: ${u.name}`, `sn: ${u.uid}`, `displayName: ${u.name}`, `mail: ${u.mail}`, `entryUUID: ${u.uuid}`, '');
+  for (const g of model.groups) {
+    out.push(`dn: cn=${g.cn},ou=Groups,dc=example,dc=com`, 'objectClass: groupOfNames', `cn: ${g.cn}`);
+    for (const m of g.members) out.push(`member: ${userDn(model.users[m]?.uid ?? '')}`);
+    for (const c of g.children) out.push(`member: cn=${c},ou=Groups,dc=example,dc=com`);
+    if (g.members.length + g.children.length === 0) out.push(`member: cn=${g.cn},ou=Groups,dc=example,dc=com`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** 1 % of users: half change their mail, a third leave their regional group, the rest are deleted. */
+function changeSet(offset: number): { mail: number[]; leave: number[]; remove: number[] } {
+  const picked = Array.from({ length: Math.max(3, Math.floor(USERS / 100)) }, (_, k) => (offset + k * 97) % USERS);
+  const half = Math.floor(picked.length / 2);
+  const third = Math.floor(picked.length / 3);
+  return { mail: picked.slice(0, half), leave: picked.slice(half, half + third), remove: picked.slice(half + third) };
+}
+
+function regionOf(model: Model, i: number): string {
+  return `region-${i % (model.groups.length - 4)}`;
+}
+
+interface Measure {
+  wallSeconds: number;
+  peakRssMb: number;
+  cpuSeconds: number;
+  readSeconds: number | null;
+  summary: string;
+}
+
+async function dirbridge(config: string, cwd: string, extra: string[] = []): Promise<Measure> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'info', 'sync', '--allow-deactivations', String(USERS), ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let peak = 0;
+  let cpu = 0;
+  const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const poll = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      cpu = (Number(stat[11]) + Number(stat[12])) / ticks;
+    } catch {
+      // the process has just exited
+    }
+  }, 20);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (code !== 0) throw new Error(`dirbridge exited ${String(code)}:\n${stderr.slice(-2000)}\n${stdout.slice(-2000)}`);
+  const times = (msg: string): number[] => stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => Number(/"time":(\d+)/.exec(l)?.[1]));
+  const [readStart] = times('reading directory');
+  const [readEnd] = times('directory read');
+  const incremental = stderr.split('\n').find((l) => l.includes('"msg":"incremental read"'));
+  return {
+    wallSeconds,
+    peakRssMb: Math.round(peak / 1024),
+    cpuSeconds: cpu,
+    readSeconds: readStart !== undefined && readEnd !== undefined ? (readEnd - readStart) / 1000 : incremental === undefined ? null : 0,
+    summary: (/created \d+, updated \d+, reactivated \d+, deactivated \d+, unchanged \d+/.exec(stdout)?.[0] ?? '').replace(/(\w+) (\d+)/g, '$2 $1').replace(/reactivated/, 'react.'),
+  };
+}
+
+function storeUrl(kind: string, mongo: MongoServer | null, name: string, dir: string): string {
+  return kind === 'mongo' ? (mongo as MongoServer).uri(name) : `file:${join(dir, `${name}.db`)}`;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dirbridge-bench-'));
+  const sources = (args.source ?? '').split(',');
+  const stores = (args.store ?? '').split(',');
+  const rows: Record<string, unknown>[] = [];
+  const model = generate();
+  const memberships = model.groups.reduce((n, g) => n + g.members.length, 0);
+  console.log(`dirbridge benchmark: ${USERS} users, ${model.groups.length} groups, ${memberships} memberships; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+  const mongo = stores.includes('mongo') ? await startMongoServer() : null;
+  let slapd: Slapd | null = null;
+  const fixtures: { crowd: CrowdFixture | null } = { crowd: null };
+  let floorSeconds: number | null = null;
+  try {
+    if (sources.includes('ldap')) {
+      const t = Date.now();
+      slapd = await startSlapd({ example: toLdif(model), corp: 'dn: dc=corp,dc=example\nobjectClass: dcObject\nobjectClass: organization\no: Corp\ndc: corp\n' }, { sizeLimit: PAGE });
+      console.log(`slapd loaded with slapadd in ${((Date.now() - t) / 1000).toFixed(1)} s (not timed below)`);
+      const f = process.hrtime.bigint();
+      for (const [base, filter, attrs] of [
+        ['ou=People,dc=example,dc=com', '(objectClass=inetOrgPerson)', ['entryUUID', 'uid', 'mail', 'displayName', 'objectClass', 'memberOf', 'pwdAccountLockedTime']],
+        ['ou=Groups,dc=example,dc=com', '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', ['cn', 'objectClass', 'member', 'uniqueMember', 'memberUid']],
+      ] as const) {
+        execFileSync('ldapsearch', ['-x', '-LLL', '-H', slapd.ldapUrl, '-D', SVC_DN, '-w', SVC_PW, '-b', base, '-E', `pr=${PAGE}/noprompt`, filter, ...attrs], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 2 ** 30 });
+      }
+      floorSeconds = Number(process.hrtime.bigint() - f) / 1e9;
+      console.log(`floor: ldapsearch (paged ${PAGE}) reads users and groups in ${floorSeconds.toFixed(2)} s`);
+    }
+    for (const source of sources) {
+      for (const store of stores) {
+        const name = `${source}_${store}`;
+        const configPath = join(dir, `${name}.yml`);
+        const directory =
+          source === 'ldap'
+            ? `{ id: corp, type: ldap, url: "${(slapd as Slapd).ldapUrl}", tls: { allowPlaintext: true }, bind: { dn: "${SVC_DN}", password: "${SVC_PW}" }, users: { baseDn: "ou=People,dc=example,dc=com" }, groups: { baseDn: "ou=Groups,dc=example,dc=com" }, pageSize: ${PAGE} }`
+            : `{ id: corp, type: crowd, url: "${await crowdUrl()}", application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" }, pageSize: ${PAGE} }`;
+        writeFileSync(configPath, `store: { url: "${storeUrl(store, mongo, name, dir)}" }\ndirectories:\n  - ${directory}\nroles: { customer: { groups: [customers] } }\nlicensing: { licensedGroups: [jira-servicedesk-users] }\n`);
+        const record = (scenario: string, m: Measure): void => {
+          const row = { source, store, scenario, ...m, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: source === 'ldap' && m.readSeconds !== null && floorSeconds !== null && scenario !== 'incremental 1%' ? Number((m.readSeconds / floorSeconds).toFixed(2)) : null };
+          rows.push(row);
+          console.log(`${source.padEnd(6)} ${store.padEnd(7)} ${scenario.padEnd(16)} ${m.wallSeconds.toFixed(2).padStart(7)} s ${String(row.usersPerSecond).padStart(8)} users/s ${String(m.peakRssMb).padStart(5)} MB  cpu ${m.cpuSeconds.toFixed(1).padStart(5)} s  read ${m.readSeconds === null ? '   -' : m.readSeconds.toFixed(2)} s${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}  ${m.summary}`);
+        };
+        record('first full sync', await dirbridge(configPath, dir, ['--mode', 'incremental']));
+        record('no-change resync', await dirbridge(configPath, dir));
+        if (source === 'ldap') applyLdapChanges(slapd as Slapd, changeSet(11 + stores.indexOf(store) * 5));
+        else applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(11 + stores.indexOf(store) * 5));
+        record('1% changed, full', await dirbridge(configPath, dir));
+        if (source === 'crowd') {
+          applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(5000 + stores.indexOf(store) * 7));
+          record('incremental 1%', await dirbridge(configPath, dir, ['--mode', 'incremental']));
+        }
+      }
+    }
+  } finally {
+    await slapd?.stop();
+    await fixtures.crowd?.close();
+    await mongo?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (args.out !== undefined) {
+    const versions = { node: process.version, dirbridge: (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version, slapd: execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? null };
+    writeFileSync(args.out, `${JSON.stringify({ users: USERS, groups: model.groups.length, memberships, cores: cpus().length, versions, floorSeconds, rows }, null, 2)}\n`);
+    console.log(`results written to ${args.out}`);
+  }
+
+  async function crowdUrl(): Promise<string> {
+    if (fixtures.crowd === null) {
+      const users: FixtureUser[] = model.users.map((u) => ({ name: u.uid, key: u.uuid, email: u.mail, displayName: u.name }));
+      const groups: FixtureGroup[] = model.groups.map((g) => ({ name: g.cn, users: g.members.map((m) => model.users[m]?.uid ?? ''), groups: [...g.children] }));
+      fixtures.crowd = await startCrowdFixture({ users, groups });
+    }
+    return fixtures.crowd.url;
+  }
+
+  function applyLdapChanges(server: Slapd, set: ReturnType<typeof changeSet>): void {
+    const ops: string[] = [];
+    for (const i of set.mail) ops.push(`dn: ${userDn(model.users[i]?.uid ?? '')}\nchangetype: modify\nreplace: mail\nmail: changed-${i}@example.org\n`);
+    for (const i of set.leave) ops.push(`dn: cn=${regionOf(model, i)},ou=Groups,dc=example,dc=com\nchangetype: modify\ndelete: member\nmember: ${userDn(model.users[i]?.uid ?? '')}\n`);
+    for (const i of set.remove) ops.push(`dn: ${userDn(model.users[i]?.uid ?? '')}\nchangetype: delete\n`);
+    execFileSync('ldapmodify', ['-c', '-x', '-H', server.ldapUrl, '-D', ROOT_DN, '-w', ROOT_PW], { input: ops.join('\n'), stdio: ['pipe', 'ignore', 'ignore'] });
+  }
+
+  function applyCrowdChanges(fixture: CrowdFixture, set: ReturnType<typeof changeSet>): void {
+    for (const i of set.mail) if (fixture.users.some((u) => u.name === model.users[i]?.uid)) fixture.change.updateUser(model.users[i]?.uid ?? '', { email: `changed-${i}@example.org` });
+    for (const i of set.leave) if (fixture.groups.find((g) => g.name === regionOf(model, i))?.users.includes(model.users[i]?.uid ?? '')) fixture.change.removeMember(regionOf(model, i), model.users[i]?.uid ?? '');
+    for (const i of set.remove) if (fixture.users.some((u) => u.name === model.users[i]?.uid)) fixture.change.deleteUser(model.users[i]?.uid ?? '');
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
