@@ -29,7 +29,6 @@ export const ERROR_CATALOG = {
   ERR_CROWD_PERMISSION: { exit: EXIT.failure, retryable: false, summary: 'Crowd refused the request (HTTP 403): address not allowed, or the application lacks a permission.' },
   ERR_CROWD_RESPONSE: { exit: EXIT.failure, retryable: true, summary: 'Crowd answered something unexpected (status, body, or a page that does not fit the read).' },
   ERR_STORE: { exit: EXIT.failure, retryable: true, summary: 'The store could not be opened, read or written.' },
-  ERR_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'The user or customer asked about does not exist.' },
   ERR_PLAN_REJECTED: { exit: EXIT.planRejected, retryable: false, summary: 'A safety rule rejected the plan; nothing was applied.' },
   ERR_PLAN_STALE: { exit: EXIT.planRejected, retryable: false, summary: 'The store changed since the saved plan was made; nothing was applied.' },
   ERR_AUDIT_FINDINGS: { exit: EXIT.auditFindings, retryable: false, summary: 'The seat audit found customers that consume (or would consume) a licence seat.' },

@@ -126,6 +126,7 @@ describe('dirbridge CLI (subprocess)', () => {
     ws.cli('sync');
     const audit = ws.cli('audit', 'seats');
     expect(audit.status).toBe(4);
+    expect(audit.stderr).toBe('dirbridge: ERR_AUDIT_FINDINGS: the seat audit status is leak (--fail-on leak)\n');
     expect(audit.stdout).toMatch(/^Seat audit .*: LEAK/);
     expect(audit.stdout).toContain('3. store        PASS  0 of 237 active customers carry a licensed group');
     expect(audit.stdout).toContain('4. after apply  PASS');

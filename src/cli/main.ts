@@ -142,7 +142,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           print(args.json ? JSON.stringify(audit, null, 2) : args.csv ? auditCsv(audit) : formatAudit(audit));
           const failOn = args.failOn;
           const fails = failOn === 'never' ? false : failOn === 'violation' ? audit.status === 'violation' : audit.status !== 'pass';
-          if (fails) exitCode = EXIT.auditFindings;
+          if (fails) {
+            exitCode = EXIT.auditFindings;
+            io.stderr.write(`dirbridge: ERR_AUDIT_FINDINGS: the seat audit status is ${audit.status} (--fail-on ${failOn})\n`);
+          }
         });
       },
     )

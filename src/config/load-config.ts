@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { resolveConfigPath } from '../../connectors/shared/paths.js';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { DirbridgeError } from '../errors.js';
@@ -60,11 +61,6 @@ export function policyFromConfig(config: DirbridgeConfig): SyncPolicy {
     aggregateMemberships: config.aggregateMemberships,
     safety: config.safety,
   };
-}
-
-/** A `file:` URL or path in the config, resolved against the config file's directory. */
-export function resolveConfigPath(baseDir: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
 interface ResolveContext {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { DirbridgeError } from '../errors.js';
 import type { SyncStore } from '../ports/store.js';
-import { resolveConfigPath } from '../config/load-config.js';
+import { resolveConfigPath } from '../../connectors/shared/paths.js';
 import { openMongoStore } from './mongodb/mongo-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 
