@@ -69,9 +69,3 @@ export class DirbridgeError extends Error {
 export function isDirbridgeError(value: unknown): value is DirbridgeError {
   return value instanceof DirbridgeError;
 }
-
-/** Wraps anything thrown by a library at an adapter edge, once. */
-export function toDirbridgeError(value: unknown, code: ErrorCode, message: string): DirbridgeError {
-  if (isDirbridgeError(value)) return value;
-  return new DirbridgeError(code, message, { cause: value });
-}

@@ -160,7 +160,7 @@ function statusError(where: string, path: string, status: number, body: unknown,
 }
 
 /** Crowd's error entity, in JSON or XML: `{reason, message}` / `<error><reason/><message/></error>`. */
-export function crowdReason(body: unknown): { reason: string; message: string } | null {
+function crowdReason(body: unknown): { reason: string; message: string } | null {
   if (body !== null && typeof body === 'object' && typeof (body as { reason?: unknown }).reason === 'string') {
     return { reason: (body as { reason: string }).reason, message: String((body as { message?: unknown }).message ?? '') };
   }

@@ -318,7 +318,7 @@ export function applyPlanToCurrent(current: readonly CurrentCustomer[], plan: Sy
   return [...byKey.values()];
 }
 
-export function actionTarget(action: PlanAction): { directoryId: string; externalId: string; username: string } {
+function actionTarget(action: PlanAction): { directoryId: string; externalId: string; username: string } {
   return action.kind === 'deactivate' ? action : action.customer;
 }
 
