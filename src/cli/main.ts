@@ -52,17 +52,27 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     if (io.stderr.isTTY === true) io.stderr.write('\r\x1b[K');
   };
 
-  const withContext = async <T>(args: GlobalArgs, fn: (ctx: Context) => Promise<T>): Promise<T> => {
+  /** Loads the config (remembering its secrets for scrubbing) and makes the JSON logger. */
+  const configAndLogger = (args: GlobalArgs, log: { defaultLevel: LogLevel; stdout?: boolean } = { defaultLevel: 'warn' }) => {
     const loaded = loadConfig(args.config, { env: io.env });
     secrets = loaded.secrets;
-    const logger = createLogger({ level: args.logLevel ?? loaded.config.logging.level ?? 'warn', secrets });
+    const logger = createLogger({
+      level: args.logLevel ?? loaded.config.logging.level ?? log.defaultLevel,
+      secrets,
+      ...(log.stdout === true ? { destination: pino.destination({ fd: 1, sync: true }), base: { pid: process.pid } } : {}),
+    });
+    return { loaded, logger };
+  };
+
+  const withContext = async <T>(args: GlobalArgs, fn: (ctx: Context) => Promise<T>, log?: { defaultLevel: LogLevel; stdout?: boolean }): Promise<T> => {
+    const { loaded, logger } = configAndLogger(args, log);
     const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
     const deps: EngineDeps = {
       loaded,
       store,
       logger,
       openConnector: (dir) => openConnector(dir, { logger, baseDir: loaded.baseDir }),
-      onProgress: progress,
+      ...(log?.stdout === true ? {} : { onProgress: progress }),
     };
     try {
       return await fn({ loaded, store, deps, storeLabel: store.label });
@@ -189,10 +199,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     .command('directories <action> <id>', 'directories test ID: read a directory and report what it found', (y) =>
       y.positional('action', { choices: ['test'] as const, demandOption: true }).positional('id', { type: 'string', demandOption: true }),
       async (args) => {
-        const loaded = loadConfig(args.config, { env: io.env });
-        secrets = loaded.secrets;
+        const { loaded, logger } = configAndLogger(args as unknown as GlobalArgs);
         const [dir] = selectDirectories(loaded, [args.id]);
-        const logger = createLogger({ level: (args.logLevel as LogLevel | undefined) ?? loaded.config.logging.level ?? 'warn', secrets });
         const connector = openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
         try {
           const check = await connector.check();
@@ -221,24 +229,25 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     .command('serve', 'Run the config\'s schedules until stopped, with /healthz, /readyz, /metrics and /runs on an HTTP port', (y) =>
       y.option('port', { type: 'number', describe: 'HTTP port (default service.port, 8080); 0 picks a free one' }),
       async (args) => {
-        const loaded = loadConfig(args.config, { env: io.env });
-        secrets = loaded.secrets;
-        const logger = createLogger({ level: (args.logLevel as LogLevel | undefined) ?? loaded.config.logging.level ?? 'info', secrets, destination: pino.destination({ fd: 1, sync: true }), base: { pid: process.pid } });
-        const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
-        const deps: EngineDeps = { loaded, store, logger, openConnector: (dir) => openConnector(dir, { logger, baseDir: loaded.baseDir }) };
-        const service = await startService(deps, { port: args.port ?? loaded.config.service.port, host: loaded.config.service.host });
-        const signal = await new Promise<NodeJS.Signals>((resolve) => {
-          process.once('SIGTERM', resolve);
-          process.once('SIGINT', resolve);
-        });
-        const force = (): never => process.exit(130);
-        process.once('SIGTERM', force);
-        process.once('SIGINT', force);
-        logger.info({ signal, gracePeriodSeconds: loaded.config.service.gracePeriodSeconds }, 'stopping: no new runs; waiting for the current one');
-        const { drained } = await service.stop();
-        await store.close();
-        logger.info({ drained }, drained ? 'stopped' : 'stopped before the current run finished (grace period over); its leases expire on their own');
-        if (!drained) exitCode = EXIT.failure;
+        await withContext(
+          args as unknown as GlobalArgs,
+          async ({ loaded, deps }) => {
+            const { logger } = deps;
+            const service = await startService(deps, { port: args.port ?? loaded.config.service.port, host: loaded.config.service.host });
+            const signal = await new Promise<NodeJS.Signals>((resolve) => {
+              process.once('SIGTERM', resolve);
+              process.once('SIGINT', resolve);
+            });
+            const force = (): never => process.exit(130);
+            process.once('SIGTERM', force);
+            process.once('SIGINT', force);
+            logger.info({ signal, gracePeriodSeconds: loaded.config.service.gracePeriodSeconds }, 'stopping: no new runs; waiting for the current one');
+            const { drained } = await service.stop();
+            logger.info({ drained }, drained ? 'stopped' : 'stopped before the current run finished (grace period over); its leases expire on their own');
+            if (!drained) exitCode = EXIT.failure;
+          },
+          { defaultLevel: 'info', stdout: true },
+        );
       },
     )
     .command('config <action>', 'config validate | config schema', (y) =>

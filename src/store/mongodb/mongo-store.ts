@@ -1,4 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
+import { normalizeGroupName } from '../../core/group-name.js';
 import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction } from '../../core/model.js';
 import { DirbridgeError } from '../../errors.js';
 import {
@@ -90,7 +91,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         type: [String],
         required: true,
         validate: {
-          validator: (groups: string[]) => !groups.some((g) => licensed.has(g.normalize('NFKC').trim().toLowerCase())),
+          validator: (groups: string[]) => !groups.some((g) => licensed.has(normalizeGroupName(g))),
           message: 'a customer cannot carry a licensed group',
         },
       },
@@ -335,9 +336,8 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
 
     pruneLeases: (prefix) =>
       wrap('prune leases', async () => {
-        const names = (await Leases.find({ expiresAt: { $lt: new Date(serverNow()) } }, { _id: 1 }).lean()).map((l) => String(l._id)).filter((id) => id.startsWith(prefix));
-        if (names.length === 0) return 0;
-        return (await Leases.deleteMany({ _id: { $in: names } })).deletedCount;
+        const result = await Leases.deleteMany({ _id: { $regex: `^${escapeRegExp(prefix)}` }, expiresAt: { $lt: new Date(serverNow()) } });
+        return result.deletedCount;
       }),
 
     async close() {
