@@ -146,15 +146,23 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
 /** An ldapts entry → lower-cased attribute names without options (ranges are handled before). */
 export function toDirectoryEntry(entry: Entry): DirectoryEntry {
   const attributes = new Map<string, AttributeValue[]>();
-  for (const [key, value] of Object.entries(entry)) {
+  for (const key in entry) {
     if (key === 'dn') continue;
-    const name = (key.split(';')[0] as string).toLowerCase();
-    const list = Array.isArray(value) ? value : [value];
-    const existing = attributes.get(name) ?? [];
-    existing.push(...list.map((v) => (Buffer.isBuffer(v) ? new Uint8Array(v) : String(v))));
-    attributes.set(name, existing);
+    const value = entry[key];
+    const semicolon = key.indexOf(';');
+    const name = (semicolon < 0 ? key : key.slice(0, semicolon)).toLowerCase();
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    // ldapts hands over strings unless asked for buffers: keep its array then, it is not used again.
+    const list = values.every((v) => typeof v === 'string') ? (values as string[]) : values.map(asAttributeValue);
+    const existing = attributes.get(name);
+    if (existing === undefined) attributes.set(name, list);
+    else for (const v of list) existing.push(v);
   }
   return { dn: entry.dn, attributes };
+}
+
+function asAttributeValue(value: unknown): AttributeValue {
+  return typeof value === 'string' ? value : Buffer.isBuffer(value) ? new Uint8Array(value) : String(value);
 }
 
 function unique(list: readonly (string | null | undefined)[]): string[] {

@@ -16,7 +16,10 @@ export class EntryMappingError extends Error {
 interface PendingGroup {
   readonly id: string;
   readonly name: string;
-  readonly memberDns: string[];
+  /** Members already known as users (externalIds). */
+  readonly userIds: string[];
+  /** Normalised member DNs not (yet) known as users: child groups, users read later, or nothing. */
+  readonly otherDns: string[];
   readonly memberUids: string[];
 }
 
@@ -30,7 +33,7 @@ export class SnapshotBuilder {
   private readonly groups = new Map<string, PendingGroup>();
   private readonly userByDn = new Map<string, string>();
   private readonly userByName = new Map<string, string>();
-  private readonly memberOf: [string, string[]][] = [];
+  private readonly memberOf: [string, readonly string[]][] = [];
   private readonly userClasses: Set<string>;
   private readonly groupClasses: Set<string>;
   private readonly seenIds = new Set<string>();
@@ -89,9 +92,20 @@ export class SnapshotBuilder {
     const m = this.mapping;
     const id = normalizeDn(entry.dn);
     const name = first(entry, m.groupName) ?? firstRdnValue(entry.dn);
-    const memberDns = m.memberDnAttributes.flatMap((a) => values(entry, a).map(normalizeDn));
+    // Users are usually read before groups: resolve what is known now and keep only the rest, so the
+    // builder does not hold a normalised DN string per membership.
+    const userIds: string[] = [];
+    const otherDns: string[] = [];
+    for (const attribute of m.memberDnAttributes) {
+      for (const raw of values(entry, attribute)) {
+        const dn = normalizeDn(raw);
+        const userId = this.userByDn.get(dn);
+        if (userId !== undefined) userIds.push(userId);
+        else otherDns.push(dn);
+      }
+    }
     const memberUids = m.memberUidAttribute === null ? [] : values(entry, m.memberUidAttribute).map((u) => u.toLowerCase());
-    this.groups.set(id, { id, name, memberDns, memberUids });
+    this.groups.set(id, { id, name, userIds, otherDns, memberUids });
   }
 
   build(): DirectorySnapshot {
@@ -99,7 +113,7 @@ export class SnapshotBuilder {
     for (const [userId, groupDns] of this.memberOf) {
       for (const raw of groupDns) {
         const dn = normalizeDn(raw);
-        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), memberDns: [], memberUids: [] });
+        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), userIds: [], otherDns: [], memberUids: [] });
         const list = extraUsers.get(dn) ?? [];
         list.push(userId);
         extraUsers.set(dn, list);
@@ -107,9 +121,9 @@ export class SnapshotBuilder {
     }
     const groups: DirectoryGroup[] = [];
     for (const g of this.groups.values()) {
-      const users = new Set<string>();
+      const users = new Set<string>(g.userIds);
       const children = new Set<string>();
-      for (const dn of g.memberDns) {
+      for (const dn of g.otherDns) {
         const userId = this.userByDn.get(dn);
         if (userId !== undefined) users.add(userId);
         else if (this.groups.has(dn)) children.add(dn);
@@ -129,12 +143,21 @@ export class SnapshotBuilder {
   }
 }
 
-function values(entry: DirectoryEntry, attribute: string): string[] {
-  return (entry.attributes.get(attribute.toLowerCase()) ?? []).map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')));
+const NO_VALUES: readonly string[] = [];
+
+function values(entry: DirectoryEntry, attribute: string): readonly string[] {
+  const list = entry.attributes.get(attribute.toLowerCase());
+  if (list === undefined) return NO_VALUES;
+  return list.every((v) => typeof v === 'string') ? (list as readonly string[]) : list.map(asText);
 }
 
 function first(entry: DirectoryEntry, attribute: string): string | null {
-  return values(entry, attribute)[0] ?? null;
+  const value = entry.attributes.get(attribute.toLowerCase())?.[0];
+  return value === undefined ? null : asText(value);
+}
+
+function asText(value: AttributeValue): string {
+  return typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
 }
 
 function identity(entry: DirectoryEntry, attribute: string): string | null {
@@ -168,10 +191,14 @@ function isDisabled(entry: DirectoryEntry, mapping: AttributeMapping): boolean {
 
 /** A DN reduced for comparison: RDNs split on unescaped commas, trimmed, lower-cased. */
 export function normalizeDn(dn: string): string {
+  // Without escapes or whitespace there is nothing to split around: lower-casing is the whole job.
+  if (!NEEDS_SPLIT.test(dn)) return dn.toLowerCase();
   return splitDn(dn)
     .map((rdn) => rdn.trim().toLowerCase().replace(/\s*=\s*/, '='))
     .join(',');
 }
+
+const NEEDS_SPLIT = /[\\\s]/;
 
 function splitDn(dn: string): string[] {
   const parts: string[] = [];

@@ -1,18 +1,64 @@
 /**
  * A fast, pure 53-bit string hash (cyrb53), hex encoded. Used only to detect that a customer changed,
- * never for security. Two runs of different lengths go into one value so field boundaries count.
+ * never for security. The value is the hash of `JSON.stringify(parts)`, so field boundaries count; the
+ * JSON text is fed piece by piece instead of being built, and only a string that JSON would escape
+ * goes through `JSON.stringify`.
  */
 export function contentHash(parts: readonly (string | null | readonly string[])[]): string {
-  const text = JSON.stringify(parts);
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
+  const mix = (ch: number): void => {
     h1 = Math.imul(h1 ^ ch, 2654435761);
     h2 = Math.imul(h2 ^ ch, 1597334677);
+  };
+  const feedRaw = (text: string): void => {
+    for (let i = 0; i < text.length; i++) mix(text.charCodeAt(i));
+  };
+  const feedString = (text: string): void => {
+    const s1 = h1;
+    const s2 = h2;
+    mix(QUOTE);
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch < 0x20 || ch === QUOTE || ch === BACKSLASH || (ch >= 0xd800 && ch <= 0xdfff)) {
+        // JSON escapes this character (or may, for a surrogate): start the string again from its JSON text.
+        h1 = s1;
+        h2 = s2;
+        feedRaw(JSON.stringify(text));
+        return;
+      }
+      mix(ch);
+    }
+    mix(QUOTE);
+  };
+  mix(OPEN);
+  for (let p = 0; p < parts.length; p++) {
+    if (p > 0) mix(COMMA);
+    const part = parts[p];
+    if (part === null || part === undefined) feedRaw('null');
+    else if (typeof part === 'string') feedString(part);
+    else {
+      mix(OPEN);
+      for (let i = 0; i < part.length; i++) {
+        if (i > 0) mix(COMMA);
+        feedString(part[i] as string);
+      }
+      mix(CLOSE);
+    }
   }
+  mix(CLOSE);
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  const value = 4294967296 * (2097151 & h2) + (h1 >>> 0);
-  return value.toString(16).padStart(14, '0');
+  // The 53-bit value (2097151 & h2) * 2^32 + (h1 >>> 0) as 14 hex digits; Number#toString(16) is
+  // much slower than a byte table.
+  const hi = 2097151 & h2;
+  return HEX[hi >>> 16]! + HEX[(hi >>> 8) & 255]! + HEX[hi & 255]! + HEX[h1 >>> 24]! + HEX[(h1 >>> 16) & 255]! + HEX[(h1 >>> 8) & 255]! + HEX[h1 & 255]!;
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;

@@ -75,12 +75,14 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   const snapshots = new Map(input.snapshots.map((s) => [s.directoryId, s]));
   const failed = new Set(input.failedDirectories ?? []);
   const currentByDir = groupBy(input.current, (c) => c.directoryId);
+  const absentReason = new ByCustomer<DeactivationReason>();
 
-  // 1. Directory order decides who owns a username; lower copies are shadowed.
+  // 1. Directory order decides who owns a username; lower copies are shadowed. Inside one directory the
+  //    smallest externalId wins, so the outcome does not depend on the order users were read in.
   const winners = new Map<string, Winner>();
+  /** Every read copy of a username held by more than one user (aggregating mode unions them). */
   const copies = new Map<string, Winner[]>();
   const shadowed: ShadowedUser[] = [];
-  const absentReason = new Map<string, DeactivationReason>();
   for (const dir of policy.directories) {
     const snapshot = snapshots.get(dir.id);
     if (snapshot === undefined) {
@@ -93,20 +95,24 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       }
       continue;
     }
-    const users = [...snapshot.users].sort((a, b) => compare(a.externalId, b.externalId));
-    for (const user of users) {
+    for (const user of snapshot.users) {
       const name = normalizeUsername(user.username);
       const entry = { directoryId: dir.id, user };
-      const list = copies.get(name) ?? [];
-      list.push(entry);
-      copies.set(name, list);
       const winner = winners.get(name);
       if (winner === undefined) {
         winners.set(name, entry);
-      } else {
-        shadowed.push({ username: user.username, directoryId: dir.id, externalId: user.externalId, shadowedBy: winner.directoryId });
-        absentReason.set(customerKey(dir.id, user.externalId), 'shadowed');
+        continue;
       }
+      const list = copies.get(name);
+      if (list === undefined) copies.set(name, [winner, entry]);
+      else list.push(entry);
+      let loser = entry;
+      if (winner.directoryId === dir.id && compare(user.externalId, winner.user.externalId) < 0) {
+        winners.set(name, entry);
+        loser = winner;
+      }
+      shadowed.push({ username: loser.user.username, directoryId: dir.id, externalId: loser.user.externalId, shadowedBy: loser === winner ? dir.id : winner.directoryId });
+      absentReason.set(dir.id, loser.user.externalId, 'shadowed');
     }
   }
 
@@ -115,28 +121,40 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   const indexes = new Map<string, MembershipIndex>();
   for (const snapshot of input.snapshots) indexes.set(snapshot.directoryId, resolveMemberships(snapshot, targets));
   const allUsersDirs = new Set(policy.directories.filter((d) => d.allUsers).map((d) => d.id));
+  // The indexes only ever name target groups, a handful of spellings: normalise each once.
+  const roles = new Map<string, { customer: boolean; licensed: boolean }>();
+  const roleOf = (group: string): { customer: boolean; licensed: boolean } => {
+    let role = roles.get(group);
+    if (role === undefined) {
+      const normal = normalizeGroupName(group);
+      role = { customer: customerNames.has(normal), licensed: licensedNames.has(normal) };
+      roles.set(group, role);
+    }
+    return role;
+  };
 
-  const desired = new Map<string, CustomerRecord>();
+  const desired = new ByCustomer<CustomerRecord>();
   const seatLeaks: SeatLeak[] = [];
   for (const [name, winner] of winners) {
     const index = indexes.get(winner.directoryId);
     if (index === undefined) continue;
-    const sources = policy.aggregateMemberships ? (copies.get(name) ?? [winner]) : [winner];
-    const groups = new Set<string>();
-    for (const source of sources) {
-      for (const g of indexes.get(source.directoryId)?.groupsOf(source.user.externalId) ?? []) groups.add(g);
-    }
-    const customerGroups = [...groups].filter((g) => customerNames.has(normalizeGroupName(g))).sort();
-    const licensedGroups = [...groups].filter((g) => licensedNames.has(normalizeGroupName(g))).sort();
-    const key = customerKey(winner.directoryId, winner.user.externalId);
     const { user } = winner;
+    const sources = policy.aggregateMemberships ? copies.get(name) : undefined;
+    let groups = index.groupsOf(user.externalId);
+    if (sources !== undefined) {
+      const union = new Set<string>();
+      for (const source of sources) for (const g of indexes.get(source.directoryId)?.groupsOf(source.user.externalId) ?? []) union.add(g);
+      groups = [...union].sort(compare);
+    }
+    const customerGroups = groups.filter((g) => roleOf(g).customer);
+    const licensedGroups = groups.filter((g) => roleOf(g).licensed);
 
     if (user.disabled) {
-      absentReason.set(key, 'disabled-in-directory');
+      absentReason.set(winner.directoryId, user.externalId, 'disabled-in-directory');
       continue;
     }
     if (!allUsersDirs.has(winner.directoryId) && customerGroups.length === 0) {
-      absentReason.set(key, 'left-customer-groups');
+      absentReason.set(winner.directoryId, user.externalId, 'left-customer-groups');
       continue;
     }
     if (licensedGroups.length > 0) {
@@ -150,12 +168,13 @@ export function planSync(input: PlanSyncInput): SyncPlan {
         outcome: outcome[policy.onLicensedMembership],
       });
       if (policy.onLicensedMembership !== 'strip') {
-        absentReason.set(key, 'licensed-membership');
+        absentReason.set(winner.directoryId, user.externalId, 'licensed-membership');
         continue;
       }
     }
     // The customer record only ever carries customer groups, never a licensed one.
-    desired.set(key, toCustomerRecord(winner.directoryId, user, customerGroups.filter((g) => !licensedNames.has(normalizeGroupName(g)))));
+    const carried = licensedGroups.length === 0 ? customerGroups : customerGroups.filter((g) => !roleOf(g).licensed);
+    desired.set(winner.directoryId, user.externalId, toCustomerRecord(winner.directoryId, user, carried));
   }
 
   // 3. Read status and the count-drop gate, per directory.
@@ -202,15 +221,12 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     }
   }
 
-  // 4. Diff desired against current.
+  // 4. Diff desired against current. What is left of `desired` afterwards is new.
   const actions: PlanAction[] = [];
   let unchanged = 0;
   let withheld = 0;
-  const currentKeys = new Set<string>();
   for (const c of input.current) {
-    const key = customerKey(c.directoryId, c.externalId);
-    currentKeys.add(key);
-    const want = desired.get(key);
+    const want = desired.take(c.directoryId, c.externalId);
     if (want !== undefined) {
       if (!c.active) actions.push({ kind: 'reactivate', customer: want });
       else if (c.hash !== want.hash) actions.push({ kind: 'update', customer: want, previousUsername: c.username });
@@ -232,12 +248,10 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       directoryId: c.directoryId,
       externalId: c.externalId,
       username: c.username,
-      reason: absentReason.get(key) ?? 'missing-from-directory',
+      reason: absentReason.get(c.directoryId, c.externalId) ?? 'missing-from-directory',
     });
   }
-  for (const [key, customer] of desired) {
-    if (!currentKeys.has(key)) actions.push({ kind: 'create', customer });
-  }
+  for (const customer of desired.values()) actions.push({ kind: 'create', customer });
   actions.sort(compareActions);
 
   // 5. Safety rules that reject the whole plan.
@@ -335,6 +349,39 @@ function compareActions(a: PlanAction, b: PlanAction): number {
 
 function placeholderUser(c: CurrentCustomer): DirectoryUser {
   return { externalId: c.externalId, username: c.username, email: null, displayName: null, disabled: false, location: null };
+}
+
+/**
+ * Values keyed by (directory, externalId), nested so that lookups hash the ids the directory and the
+ * store already hold instead of building a combined key string per customer.
+ */
+class ByCustomer<T> {
+  private readonly byDirectory = new Map<string, Map<string, T>>();
+
+  get(directoryId: string, externalId: string): T | undefined {
+    return this.byDirectory.get(directoryId)?.get(externalId);
+  }
+
+  set(directoryId: string, externalId: string, value: T): void {
+    let inner = this.byDirectory.get(directoryId);
+    if (inner === undefined) {
+      inner = new Map();
+      this.byDirectory.set(directoryId, inner);
+    }
+    inner.set(externalId, value);
+  }
+
+  /** Gets and removes. */
+  take(directoryId: string, externalId: string): T | undefined {
+    const inner = this.byDirectory.get(directoryId);
+    const value = inner?.get(externalId);
+    if (value !== undefined) inner?.delete(externalId);
+    return value;
+  }
+
+  *values(): IterableIterator<T> {
+    for (const inner of this.byDirectory.values()) yield* inner.values();
+  }
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

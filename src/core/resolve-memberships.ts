@@ -17,23 +17,23 @@ const EMPTY: readonly string[] = Object.freeze([]);
 export function resolveMemberships(snapshot: DirectorySnapshot, targetNames: readonly string[]): MembershipIndex {
   const wanted = new Set(targetNames.map(normalizeGroupName));
   const byId = new Map(snapshot.groups.map((g) => [g.id, g]));
-  const result = new Map<string, Set<string>>();
+  // One member set per target name (two groups may share a name), not one set of names per user: the
+  // targets are few, the users many.
+  const members = new Map<string, Set<string>>();
 
   for (const target of snapshot.groups) {
     if (!wanted.has(normalizeGroupName(target.name))) continue;
+    let users = members.get(target.name);
+    if (users === undefined) {
+      users = new Set();
+      members.set(target.name, users);
+    }
     const seen = new Set<string>([target.id]);
     const queue = [target.id];
     for (let i = 0; i < queue.length; i++) {
       const group = byId.get(queue[i] as string);
       if (group === undefined) continue;
-      for (const userId of group.memberUserIds) {
-        let names = result.get(userId);
-        if (names === undefined) {
-          names = new Set();
-          result.set(userId, names);
-        }
-        names.add(target.name);
-      }
+      for (const userId of group.memberUserIds) users.add(userId);
       for (const childId of group.memberGroupIds) {
         if (!seen.has(childId)) {
           seen.add(childId);
@@ -43,9 +43,19 @@ export function resolveMemberships(snapshot: DirectorySnapshot, targetNames: rea
     }
   }
 
-  const sorted = new Map<string, readonly string[]>();
-  for (const [userId, names] of result) sorted.set(userId, [...names].sort());
-  return { groupsOf: (externalId) => sorted.get(externalId) ?? EMPTY };
+  const targets = [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, users]) => ({ only: Object.freeze([name]), name, users }));
+  return {
+    groupsOf(externalId) {
+      let found: string[] | null = null;
+      let single: readonly string[] = EMPTY;
+      for (const target of targets) {
+        if (!target.users.has(externalId)) continue;
+        if (single === EMPTY) single = target.only;
+        else (found ??= [...single]).push(target.name);
+      }
+      return found ?? single;
+    },
+  };
 }
 
 /**

@@ -4,7 +4,8 @@
  * server, and times the dirbridge CLI as a subprocess: first full sync, no-change resync, resync
  * after 1 % of users changed, and for Crowd the same 1 % change as an incremental sync; for each
  * store. Peak RSS and CPU come from /proc while the process runs. The floor is OpenLDAP's own
- * ldapsearch reading the same entries with paging.
+ * ldapsearch reading the same entries with paging. `--profile DIR` writes a V8 CPU profile of every
+ * dirbridge run into DIR (open it in Chrome DevTools, or summarise it with scripts/cpu-profile-top.mjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     source: { type: 'string', default: 'ldap,crowd' },
     store: { type: 'string', default: 'sqlite,mongo' },
     out: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const USERS = Number(args.users);
@@ -106,7 +108,8 @@ interface Measure {
 
 async function dirbridge(config: string, cwd: string, extra: string[] = []): Promise<Measure> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'info', 'sync', '--allow-deactivations', String(USERS), ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profile = args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args.profile];
+  const child = spawn(process.execPath, [...profile, BIN, '--config', config, '--log-level', 'info', 'sync', '--allow-deactivations', String(USERS), ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

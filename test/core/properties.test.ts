@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { contentHash } from '../../src/core/content-hash.js';
 import { normalizeGroupName } from '../../src/core/group-name.js';
 import type { CurrentCustomer, DirectorySnapshot, SyncPolicy } from '../../src/core/model.js';
 import { applyPlanToCurrent, planSync } from '../../src/core/plan-sync.js';
@@ -98,5 +99,34 @@ describe('planSync properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('contentHash', () => {
+  /** The reference definition: cyrb53 over the parts' JSON text. */
+  function reference(parts: readonly (string | null | readonly string[])[]): string {
+    const text = JSON.stringify(parts);
+    let h1 = 0xdeadbeef;
+    let h2 = 0x41c6ce57;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, '0');
+  }
+  // Any UTF-16 code units: quotes, backslashes, control characters, lone and paired surrogates.
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u0001', '\ud800', '\udc00', 'é', 'a') }));
+  const parts = fc.array(fc.oneof(text, fc.constant(null), fc.array(text, { maxLength: 3 })), { maxLength: 8 });
+
+  it('equals cyrb53 of the JSON text of the parts, for any strings', () => {
+    fc.assert(fc.property(parts, (p) => contentHash(p) === reference(p)), { numRuns: 2000 });
+  });
+
+  it('changes when a field boundary moves', () => {
+    expect(contentHash(['ab', 'c'])).not.toBe(contentHash(['a', 'bc']));
+    expect(contentHash([null])).not.toBe(contentHash(['null']));
   });
 });
