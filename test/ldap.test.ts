@@ -199,8 +199,8 @@ describe('a directory outage in the middle of a sync', () => {
       loaded,
       store,
       logger,
-      openConnector: (d: DirectoryConfig) => {
-        const real = openConnector(d, { logger, baseDir: dir });
+      openConnector: async (d: DirectoryConfig) => {
+        const real = await openConnector(d, { logger, baseDir: dir });
         return {
           ...real,
           fetchSnapshot: () =>

@@ -3,9 +3,9 @@ import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src
 import { applyEvents, InconsistentEventStream, toUser } from './apply-events.js';
 import { parseEvents } from './events-xml.js';
 import { DirbridgeError } from '../../src/errors.js';
-import type { ChangesResult, ConnectorContext, ConnectorDefinition, CursorResult, FetchOptions, IncrementalConnector } from '../../src/ports/directory-connector.js';
+import type { ChangesResult, ConnectorContext, CursorResult, FetchOptions, IncrementalConnector } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
-import { crowdConfigSchema, type CrowdConfig } from './config.js';
+import type { CrowdConfig } from './config.js';
 import { createCrowdClient, CrowdHttpError, type CrowdClient, type Params } from './crowd-client.js';
 import { parseMemberships } from './membership-xml.js';
 
@@ -211,8 +211,3 @@ function wrapResponse(directoryId: string, error: unknown): DirbridgeError {
   if (error instanceof CrowdHttpError) return new DirbridgeError('ERR_CROWD_RESPONSE', error.message, { cause: error });
   return new DirbridgeError('ERR_CROWD_RESPONSE', `directory ${directoryId}: the membership document is malformed (${(error as Error).message})`, { cause: error });
 }
-
-export const crowdConnector: ConnectorDefinition<typeof crowdConfigSchema> = {
-  configSchema: crowdConfigSchema,
-  open: (config, context) => openCrowdConnector(config.id, config, context),
-};

@@ -3,11 +3,11 @@ import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { AndFilter, Client, EqualityFilter, FilterParser, OrFilter, type Entry, type Filter } from 'ldapts';
 import type { DirectorySnapshot } from '../../src/core/model.js';
-import type { ConnectorContext, ConnectorDefinition, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
+import type { ConnectorContext, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import { describeMapping, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
 import { EntryMappingError, SnapshotBuilder, type AttributeValue, type DirectoryEntry } from '../shared/snapshot-builder.js';
-import { ldapConfigSchema, validateLdapConfig, type LdapConfig } from './config.js';
+import type { LdapConfig } from './config.js';
 import { ldapError } from './ldap-errors.js';
 import { readRangedValues } from './ranged-values.js';
 
@@ -168,9 +168,3 @@ function asAttributeValue(value: unknown): AttributeValue {
 function unique(list: readonly (string | null | undefined)[]): string[] {
   return [...new Set(list.filter((a): a is string => a !== null && a !== undefined))];
 }
-
-export const ldapConnector: ConnectorDefinition<typeof ldapConfigSchema> = {
-  configSchema: ldapConfigSchema,
-  validate: validateLdapConfig,
-  open: (config, context) => openLdapConnector(config.id, config, context),
-};

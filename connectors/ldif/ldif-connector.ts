@@ -3,11 +3,11 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { DirbridgeError } from '../../src/errors.js';
 import type { DirectorySnapshot } from '../../src/core/model.js';
-import type { ConnectorContext, ConnectorDefinition, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
+import type { ConnectorContext, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import { describeMapping, resolveMapping } from '../shared/profiles.js';
 import { EntryMappingError, SnapshotBuilder } from '../shared/snapshot-builder.js';
-import { ldifConfigSchema, type LdifConfig } from './config.js';
+import type { LdifConfig } from './config.js';
 import { LdifSyntaxError, parseLdif } from './ldif-parser.js';
 
 /** An LDIF export read as a directory: the offline source, and the demo's. */
@@ -62,8 +62,3 @@ export function openLdifConnector(id: string, config: LdifConfig, context: Conne
     async close() {},
   };
 }
-
-export const ldifConnector: ConnectorDefinition<typeof ldifConfigSchema> = {
-  configSchema: ldifConfigSchema,
-  open: (config, context) => openLdifConnector(config.id, config, context),
-};

@@ -12,7 +12,6 @@ import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
 import { DirbridgeError, EXIT, isDirbridgeError, type ExitCode } from '../errors.js';
 import { pino } from 'pino';
 import { createLogger, createScrubber, type LogLevel } from '../logger.js';
-import { startService } from '../service/service.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
 import { auditCsv, formatAudit, formatCustomers, formatExplanation, formatRuns, formatSyncResult } from './format.js';
@@ -201,7 +200,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
       async (args) => {
         const { loaded, logger } = configAndLogger(args as unknown as GlobalArgs);
         const [dir] = selectDirectories(loaded, [args.id]);
-        const connector = openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
+        const connector = await openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
         try {
           const check = await connector.check();
           print(args.json ? JSON.stringify(check, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups${check.partial ? ' (first page of each search)' : ''}`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`)].join('\n'));
@@ -233,6 +232,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           args as unknown as GlobalArgs,
           async ({ loaded, deps }) => {
             const { logger } = deps;
+            // The service (HTTP, cron, metrics) loads only for `serve`.
+            const { startService } = await import('../service/service.js');
             const service = await startService(deps, { port: args.port ?? loaded.config.service.port, host: loaded.config.service.host });
             const signal = await new Promise<NodeJS.Signals>((resolve) => {
               process.once('SIGTERM', resolve);

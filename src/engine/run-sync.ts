@@ -12,7 +12,7 @@ import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSn
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
   readonly store: SyncStore;
-  readonly openConnector: (dir: DirectoryConfig) => DirectoryConnector;
+  readonly openConnector: (dir: DirectoryConfig) => Promise<DirectoryConnector>;
   readonly logger: Logger;
   readonly clock?: () => Date;
   readonly trigger?: RunRecord['actor']['trigger'];
@@ -123,7 +123,7 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
   const result: ReadResult = { snapshots: [], failures: [], reads: [], deactivationScope: {}, toSave: [] };
   for (const dir of dirs) {
     const dirLog = log.child({ directory: dir.id });
-    const connector = deps.openConnector(dir);
+    const connector = await deps.openConnector(dir);
     const onProgress = ({ users, groups }: { users: number; groups: number }): void => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`);
     try {
       let note: string | null = null;

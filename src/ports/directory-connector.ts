@@ -54,7 +54,7 @@ export interface ConnectorDefinition<Schema extends z.ZodObject = z.ZodObject> {
   readonly configSchema: Schema;
   /** Rules across keys, checked once the shape is valid. */
   readonly validate?: (config: z.output<Schema>) => ConfigProblem[];
-  open(config: z.output<Schema> & { readonly id: string }, context: ConnectorContext): DirectoryConnector;
+  open(config: z.output<Schema> & { readonly id: string }, context: ConnectorContext): Promise<DirectoryConnector>;
 }
 
 /** What an incremental read returns: the directory as it is now, rebuilt from the last snapshot and the changes. */
