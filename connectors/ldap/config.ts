@@ -45,6 +45,12 @@ export const ldapConfigSchema = z
     users: searchScope('users'),
     groups: searchScope('groups').optional().describe("Omit when groups are not readable: memberships then come from the users' memberOf."),
     pageSize: z.int().min(1).max(10_000).default(500).describe('Entries per page of the paged search.'),
+    groupPageSize: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(50)
+      .describe('Groups per page. A page is held whole until it is complete, and a page of big groups holds every member DN: smaller pages bound memory.'),
     timeouts: z
       .strictObject({
         connectSeconds: z.number().positive().default(10),

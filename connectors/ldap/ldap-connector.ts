@@ -90,6 +90,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     withClient(async (client) => {
       const builder = new SnapshotBuilder(id, mapping);
       const pageSize = options.firstPageOnly === true ? Math.min(config.pageSize, 100) : config.pageSize;
+      const groupPageSize = options.firstPageOnly === true ? Math.min(config.groupPageSize, 100) : config.groupPageSize;
       const add = (entry: DirectoryEntry): void => {
         try {
           builder.add(entry);
@@ -104,7 +105,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
         if (options.firstPageOnly === true) break;
       }
       if (config.groups !== undefined) {
-        for await (const entries of search(client, config.groups, mapping.groupObjectClasses, groupAttributes, pageSize, options.signal)) {
+        for await (const entries of search(client, config.groups, mapping.groupObjectClasses, groupAttributes, groupPageSize, options.signal)) {
           for (const entry of entries) add(await withRanges(client, entry, mapping));
           options.onProgress?.(builder.counts);
           if (options.firstPageOnly === true) break;

@@ -81,7 +81,11 @@ export class SnapshotBuilder {
       location: entry.dn,
     });
     this.userByDn.set(normalizeDn(entry.dn), externalId);
-    if (!this.userByName.has(username.toLowerCase())) this.userByName.set(username.toLowerCase(), externalId);
+    // Usernames are looked up only to resolve memberUid values.
+    if (m.memberUidAttribute !== null) {
+      const key = username.toLowerCase();
+      if (!this.userByName.has(key)) this.userByName.set(key, externalId);
+    }
     if (m.memberOfAttribute !== null) {
       const groups = values(entry, m.memberOfAttribute);
       if (groups.length > 0) this.memberOf.push([externalId, groups]);
@@ -121,6 +125,12 @@ export class SnapshotBuilder {
     }
     const groups: DirectoryGroup[] = [];
     for (const g of this.groups.values()) {
+      const extra = extraUsers.get(g.id);
+      if (g.otherDns.length === 0 && g.memberUids.length === 0 && extra === undefined && this.mapping.memberDnAttributes.length === 1) {
+        // One attribute's values are a set already: no copy needed.
+        groups.push({ id: g.id, name: g.name, memberUserIds: g.userIds, memberGroupIds: [] });
+        continue;
+      }
       const users = new Set<string>(g.userIds);
       const children = new Set<string>();
       for (const dn of g.otherDns) {
@@ -132,7 +142,7 @@ export class SnapshotBuilder {
         const userId = this.userByName.get(uid);
         if (userId !== undefined) users.add(userId);
       }
-      for (const userId of extraUsers.get(g.id) ?? []) users.add(userId);
+      for (const userId of extra ?? []) users.add(userId);
       groups.push({ id: g.id, name: g.name, memberUserIds: [...users], memberGroupIds: [...children] });
     }
     return { directoryId: this.directoryId, users: this.users, groups };

@@ -2,35 +2,12 @@
  * A fast, pure 53-bit string hash (cyrb53), hex encoded. Used only to detect that a customer changed,
  * never for security. The value is the hash of `JSON.stringify(parts)`, so field boundaries count; the
  * JSON text is fed piece by piece instead of being built, and only a string that JSON would escape
- * goes through `JSON.stringify`.
+ * goes through `JSON.stringify`. (The running state lives in two module variables so that a call
+ * allocates nothing but its result; the function is synchronous, so calls cannot interleave.)
  */
 export function contentHash(parts: readonly (string | null | readonly string[])[]): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  const mix = (ch: number): void => {
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  };
-  const feedRaw = (text: string): void => {
-    for (let i = 0; i < text.length; i++) mix(text.charCodeAt(i));
-  };
-  const feedString = (text: string): void => {
-    const s1 = h1;
-    const s2 = h2;
-    mix(QUOTE);
-    for (let i = 0; i < text.length; i++) {
-      const ch = text.charCodeAt(i);
-      if (ch < 0x20 || ch === QUOTE || ch === BACKSLASH || (ch >= 0xd800 && ch <= 0xdfff)) {
-        // JSON escapes this character (or may, for a surrogate): start the string again from its JSON text.
-        h1 = s1;
-        h2 = s2;
-        feedRaw(JSON.stringify(text));
-        return;
-      }
-      mix(ch);
-    }
-    mix(QUOTE);
-  };
+  h1 = 0xdeadbeef;
+  h2 = 0x41c6ce57;
   mix(OPEN);
   for (let p = 0; p < parts.length; p++) {
     if (p > 0) mix(COMMA);
@@ -47,18 +24,47 @@ export function contentHash(parts: readonly (string | null | readonly string[])[
     }
   }
   mix(CLOSE);
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  // The 53-bit value (2097151 & h2) * 2^32 + (h1 >>> 0) as 14 hex digits; Number#toString(16) is
-  // much slower than a byte table.
-  const hi = 2097151 & h2;
-  return HEX[hi >>> 16]! + HEX[(hi >>> 8) & 255]! + HEX[hi & 255]! + HEX[h1 >>> 24]! + HEX[(h1 >>> 16) & 255]! + HEX[(h1 >>> 8) & 255]! + HEX[h1 & 255]!;
+  const a = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  const b = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(a ^ (a >>> 13), 3266489909);
+  // The 53-bit value (2097151 & b) * 2^32 + (a >>> 0) as 14 hex digits; Number#toString(16) is much
+  // slower than a byte table.
+  const hi = 2097151 & b;
+  return HEX[hi >>> 16]! + HEX[(hi >>> 8) & 255]! + HEX[hi & 255]! + HEX[a >>> 24]! + HEX[(a >>> 16) & 255]! + HEX[(a >>> 8) & 255]! + HEX[a & 255]!;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+let h1 = 0;
+let h2 = 0;
+
+function mix(ch: number): void {
+  h1 = Math.imul(h1 ^ ch, 2654435761);
+  h2 = Math.imul(h2 ^ ch, 1597334677);
+}
+
+function feedRaw(text: string): void {
+  for (let i = 0; i < text.length; i++) mix(text.charCodeAt(i));
+}
+
+function feedString(text: string): void {
+  const s1 = h1;
+  const s2 = h2;
+  mix(QUOTE);
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch < 0x20 || ch === QUOTE || ch === BACKSLASH || (ch >= 0xd800 && ch <= 0xdfff)) {
+      // JSON escapes this character (or may, for a surrogate): start the string again from its JSON text.
+      h1 = s1;
+      h2 = s2;
+      feedRaw(JSON.stringify(text));
+      return;
+    }
+    mix(ch);
+  }
+  mix(QUOTE);
+}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const OPEN = 0x5b;
 const CLOSE = 0x5d;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -42,6 +42,13 @@ export interface PlanSyncInput {
 /** Below this many active customers the percentage limit on deactivations does not apply. */
 export const PERCENT_RULE_MIN_POPULATION = 100;
 
+const NONE: readonly string[] = Object.freeze([]);
+
+interface GroupSplit {
+  readonly customer: readonly string[];
+  readonly licensed: readonly string[];
+}
+
 const KIND_ORDER = { create: 0, reactivate: 1, update: 2, deactivate: 3 } as const;
 
 export function toCustomerRecord(directoryId: string, user: DirectoryUser, groups: readonly string[]): CustomerRecord {
@@ -121,16 +128,25 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   const indexes = new Map<string, MembershipIndex>();
   for (const snapshot of input.snapshots) indexes.set(snapshot.directoryId, resolveMemberships(snapshot, targets));
   const allUsersDirs = new Set(policy.directories.filter((d) => d.allUsers).map((d) => d.id));
-  // The indexes only ever name target groups, a handful of spellings: normalise each once.
-  const roles = new Map<string, { customer: boolean; licensed: boolean }>();
-  const roleOf = (group: string): { customer: boolean; licensed: boolean } => {
+  // The indexes only ever name target groups, a handful of spellings: normalise each once. Most users
+  // are in one target group; their split is shared rather than built per user.
+  const roles = new Map<string, { customer: boolean; licensed: boolean; alone: GroupSplit }>();
+  const roleOf = (group: string): { customer: boolean; licensed: boolean; alone: GroupSplit } => {
     let role = roles.get(group);
     if (role === undefined) {
       const normal = normalizeGroupName(group);
-      role = { customer: customerNames.has(normal), licensed: licensedNames.has(normal) };
+      const customer = customerNames.has(normal);
+      const licensed = licensedNames.has(normal);
+      const only = Object.freeze([group]);
+      role = { customer, licensed, alone: { customer: customer ? only : NONE, licensed: licensed ? only : NONE } };
       roles.set(group, role);
     }
     return role;
+  };
+  const split = (groups: readonly string[]): GroupSplit => {
+    if (groups.length === 0) return { customer: NONE, licensed: NONE };
+    if (groups.length === 1) return roleOf(groups[0] as string).alone;
+    return { customer: groups.filter((g) => roleOf(g).customer), licensed: groups.filter((g) => roleOf(g).licensed) };
   };
 
   const desired = new ByCustomer<CustomerRecord>();
@@ -146,8 +162,7 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       for (const source of sources) for (const g of indexes.get(source.directoryId)?.groupsOf(source.user.externalId) ?? []) union.add(g);
       groups = [...union].sort(compare);
     }
-    const customerGroups = groups.filter((g) => roleOf(g).customer);
-    const licensedGroups = groups.filter((g) => roleOf(g).licensed);
+    const { customer: customerGroups, licensed: licensedGroups } = split(groups);
 
     if (user.disabled) {
       absentReason.set(winner.directoryId, user.externalId, 'disabled-in-directory');

@@ -75,7 +75,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       deactivationScope: read.deactivationScope,
       ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
     });
-    log.info({ summary: plan.summary, violations: plan.violations.length }, 'plan made');
+    log.info({ summary: plan.summary, violations: plan.violations.length, ...memoryFields() }, 'plan made');
 
     const base = { runId, plan, failures, storeRevision, reads: read.reads };
     if (plan.violations.length > 0) {
@@ -162,7 +162,7 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
         result.snapshots.push(await connector.fetchSnapshot({ onProgress }));
       }
       const snapshot = result.snapshots[result.snapshots.length - 1] as DirectorySnapshot;
-      dirLog.info({ users: snapshot.users.length, groups: snapshot.groups.length }, 'directory read');
+      dirLog.info({ users: snapshot.users.length, groups: snapshot.groups.length, ...memoryFields() }, 'directory read');
       result.reads.push({ directoryId: dir.id, mode: 'full', note });
     } catch (error) {
       const wrapped = isDirbridgeError(error) ? error : new DirbridgeError('ERR_DIRECTORY_READ', `directory ${dir.id}: ${(error as Error).message}`, { cause: error });
@@ -214,7 +214,7 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
   }
   const outcome: RunOutcome = ctx.partial ? 'partial' : 'success';
   await ctx.record({ outcome, plan: ctx.plan, written, verification: 'passed', error: null });
-  deps.logger.info({ runId: ctx.runId, outcome, written, summary: ctx.plan.summary }, 'sync finished');
+  deps.logger.info({ runId: ctx.runId, outcome, written, summary: ctx.plan.summary, ...memoryFields() }, 'sync finished');
   return { outcome, written };
 }
 
@@ -235,6 +235,12 @@ export function recorder(deps: EngineDeps, runId: string, startedAt: Date): Reco
       ...fields,
     });
   };
+}
+
+/** The process's memory at a phase boundary, for the run log (MiB): resident set and live JS heap. */
+function memoryFields(): { rssMb: number; heapMb: number } {
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rssMb: Math.round(rss / 2 ** 20), heapMb: Math.round(heapUsed / 2 ** 20) };
 }
 
 export function selectDirectories(loaded: LoadedConfig, ids: readonly string[] | undefined): DirectoryConfig[] {

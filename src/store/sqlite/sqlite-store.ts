@@ -155,9 +155,14 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       return wrap('load customers', () => {
         const rows = db.prepare('SELECT directory_id, external_id, username, hash, active FROM customers').raw().iterate();
         const out: CurrentCustomer[] = [];
+        // One copy of each directory id, not one per customer.
+        const directoryIds = new Map<string, string>();
         for (const row of rows as Iterable<unknown[]>) {
+          const directoryId = row[0] as string;
+          let shared = directoryIds.get(directoryId);
+          if (shared === undefined) directoryIds.set(directoryId, (shared = directoryId));
           out.push({
-            directoryId: row[0] as string,
+            directoryId: shared,
             externalId: row[1] as string,
             username: row[2] as string,
             hash: row[3] as string,
