@@ -106,6 +106,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.findLicensedCustomers(LICENSED, 10)).toEqual([]);
     });
 
+    it('finds stored customers carrying a group that has since become licensed, whatever its spelling', async () => {
+      await store.applyActions([create('u1', 'ann', ['customers', 'Partners ']), create('u2', 'bob'), create('u3', 'cy', ['say "hi"\\'])], { runId: 'r1', now: NOW });
+      const found = await store.findLicensedCustomers(['partners', ' Say "Hi"\\'], 10);
+      expect(found.map((c) => c.username).sort()).toEqual(['ann', 'cy']);
+      expect(await store.findLicensedCustomers(['partner', 'say'], 10)).toEqual([]);
+    });
+
     it('exports and imports whole customers, keeping state and timestamps', async () => {
       await store.applyActions([create('u1', 'ann'), create('u2', 'bob'), create('u3', 'cy')], { runId: 'r1', now: NOW });
       await store.applyActions([{ kind: 'deactivate', directoryId: 'dir-a', externalId: 'u2', username: 'bob', reason: 'shadowed' }], { runId: 'r2', now: '2026-11-23T00:00:00.000Z' });

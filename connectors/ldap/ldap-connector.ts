@@ -105,6 +105,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
         if (options.firstPageOnly === true) break;
       }
       if (config.groups !== undefined) {
+        if (options.firstPageOnly !== true) log.info({ users: builder.counts.users }, 'users read, reading groups');
         for await (const entries of search(client, config.groups, mapping.groupObjectClasses, groupAttributes, groupPageSize, options.signal)) {
           for (const entry of entries) add(await withRanges(client, entry, mapping));
           options.onProgress?.(builder.counts);

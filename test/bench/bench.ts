@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     store: { type: 'string', default: 'sqlite,mongo' },
     out: { type: 'string' },
     profile: { type: 'string' },
+    'group-scaling': { type: 'boolean', default: false },
   },
 });
 const USERS = Number(args.users);
@@ -41,9 +42,9 @@ interface Model {
  * very large groups (a third and a fifth of everyone), every user in one regional group, every 7th in
  * ten more, 1 % in the licensed group as well.
  */
-function generate(): Model {
+function generate(groupCount: number): Model {
   const users = Array.from({ length: USERS }, (_, i) => ({ uid: `u${String(i).padStart(7, '0')}`, uuid: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, mail: `u${i}@example.org`, name: `User ${i}` }));
-  const regions = GROUPS - 4;
+  const regions = groupCount - 4;
   const groups: Model['groups'] = [
     { cn: 'customers', members: [], children: [] },
     { cn: 'jira-servicedesk-users', members: [], children: [] },
@@ -103,6 +104,10 @@ interface Measure {
   peakRssMb: number;
   cpuSeconds: number;
   readSeconds: number | null;
+  /** LDAP: from the end of the user search to the snapshot built (group search and member resolution). */
+  groupSeconds: number | null;
+  /** From the snapshot read to the plan made (store load, membership resolution, diff). */
+  planSeconds: number | null;
   summary: string;
 }
 
@@ -134,14 +139,28 @@ async function dirbridge(config: string, cwd: string, extra: string[] = []): Pro
   const times = (msg: string): number[] => stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => Number(/"time":(\d+)/.exec(l)?.[1]));
   const [readStart] = times('reading directory');
   const [readEnd] = times('directory read');
+  const [usersRead] = times('users read, reading groups');
+  const [planned] = times('plan made');
   const incremental = stderr.split('\n').find((l) => l.includes('"msg":"incremental read"'));
   return {
     wallSeconds,
     peakRssMb: Math.round(peak / 1024),
     cpuSeconds: cpu,
     readSeconds: readStart !== undefined && readEnd !== undefined ? (readEnd - readStart) / 1000 : incremental === undefined ? null : 0,
+    groupSeconds: usersRead !== undefined && readEnd !== undefined ? (readEnd - usersRead) / 1000 : null,
+    planSeconds: readEnd !== undefined && planned !== undefined ? (planned - readEnd) / 1000 : null,
     summary: (/created \d+, updated \d+, reactivated \d+, deactivated \d+, unchanged \d+/.exec(stdout)?.[0] ?? '').replace(/(\w+) (\d+)/g, '$2 $1').replace(/reactivated/, 'react.'),
   };
+}
+
+const CORP_LDIF = 'dn: dc=corp,dc=example\nobjectClass: dcObject\nobjectClass: organization\no: Corp\ndc: corp\n';
+
+function ldapDirectory(url: string): string {
+  return `{ id: corp, type: ldap, url: "${url}", tls: { allowPlaintext: true }, bind: { dn: "${SVC_DN}", password: "${SVC_PW}" }, users: { baseDn: "ou=People,dc=example,dc=com" }, groups: { baseDn: "ou=Groups,dc=example,dc=com" }, pageSize: ${PAGE} }`;
+}
+
+function writeConfig(path: string, store: string, directory: string): void {
+  writeFileSync(path, `store: { url: "${store}" }\ndirectories:\n  - ${directory}\nroles: { customer: { groups: [customers] } }\nlicensing: { licensedGroups: [jira-servicedesk-users] }\n`);
 }
 
 function storeUrl(kind: string, mongo: MongoServer | null, name: string, dir: string): string {
@@ -153,7 +172,7 @@ async function main(): Promise<void> {
   const sources = (args.source ?? '').split(',');
   const stores = (args.store ?? '').split(',');
   const rows: Record<string, unknown>[] = [];
-  const model = generate();
+  const model = generate(GROUPS);
   const memberships = model.groups.reduce((n, g) => n + g.members.length, 0);
   console.log(`dirbridge benchmark: ${USERS} users, ${model.groups.length} groups, ${memberships} memberships; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`);
   const mongo = stores.includes('mongo') ? await startMongoServer() : null;
@@ -163,7 +182,7 @@ async function main(): Promise<void> {
   try {
     if (sources.includes('ldap')) {
       const t = Date.now();
-      slapd = await startSlapd({ example: toLdif(model), corp: 'dn: dc=corp,dc=example\nobjectClass: dcObject\nobjectClass: organization\no: Corp\ndc: corp\n' }, { sizeLimit: PAGE });
+      slapd = await startSlapd({ example: toLdif(model), corp: CORP_LDIF }, { sizeLimit: PAGE });
       console.log(`slapd loaded with slapadd in ${((Date.now() - t) / 1000).toFixed(1)} s (not timed below)`);
       const f = process.hrtime.bigint();
       for (const [base, filter, attrs] of [
@@ -179,16 +198,12 @@ async function main(): Promise<void> {
       for (const store of stores) {
         const name = `${source}_${store}`;
         const configPath = join(dir, `${name}.yml`);
-        const directory =
-          source === 'ldap'
-            ? `{ id: corp, type: ldap, url: "${(slapd as Slapd).ldapUrl}", tls: { allowPlaintext: true }, bind: { dn: "${SVC_DN}", password: "${SVC_PW}" }, users: { baseDn: "ou=People,dc=example,dc=com" }, groups: { baseDn: "ou=Groups,dc=example,dc=com" }, pageSize: ${PAGE} }`
-            : `{ id: corp, type: crowd, url: "${await crowdUrl()}", application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" }, pageSize: ${PAGE} }`;
-        writeFileSync(configPath, `store: { url: "${storeUrl(store, mongo, name, dir)}" }\ndirectories:\n  - ${directory}\nroles: { customer: { groups: [customers] } }\nlicensing: { licensedGroups: [jira-servicedesk-users] }\n`);
-        const record = (scenario: string, m: Measure): void => {
-          const row = { source, store, scenario, ...m, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: source === 'ldap' && m.readSeconds !== null && floorSeconds !== null && scenario !== 'incremental 1%' ? Number((m.readSeconds / floorSeconds).toFixed(2)) : null };
-          rows.push(row);
-          console.log(`${source.padEnd(6)} ${store.padEnd(7)} ${scenario.padEnd(16)} ${m.wallSeconds.toFixed(2).padStart(7)} s ${String(row.usersPerSecond).padStart(8)} users/s ${String(m.peakRssMb).padStart(5)} MB  cpu ${m.cpuSeconds.toFixed(1).padStart(5)} s  read ${m.readSeconds === null ? '   -' : m.readSeconds.toFixed(2)} s${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}  ${m.summary}`);
-        };
+        const directory = source === 'ldap' ? ldapDirectory((slapd as Slapd).ldapUrl) : `{ id: corp, type: crowd, url: "${await crowdUrl()}", application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" }, pageSize: ${PAGE} }`;
+        writeConfig(configPath, storeUrl(store, mongo, name, dir), directory);
+        const record = (scenario: string, m: Measure): void => report(source, store, scenario, m);
+        // Read, resolve and plan with nothing written (the store is still empty): the figure to set
+        // against other tools' read-and-flatten passes.
+        if (store === stores[0]) record('dry-run plan', await dirbridge(configPath, dir, ['--dry-run']));
         record('first full sync', await dirbridge(configPath, dir, ['--mode', 'incremental']));
         record('no-change resync', await dirbridge(configPath, dir));
         if (source === 'ldap') applyLdapChanges(slapd as Slapd, changeSet(11 + stores.indexOf(store) * 5));
@@ -198,6 +213,23 @@ async function main(): Promise<void> {
           applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(5000 + stores.indexOf(store) * 7));
           record('incremental 1%', await dirbridge(configPath, dir, ['--mode', 'incremental']));
         }
+      }
+    }
+    if (args['group-scaling'] && sources.includes('ldap')) {
+      // The same users in twice as many groups (the same memberships spread wider, a deeper tree):
+      // the group phase must at most double.
+      const doubled = await startSlapd({ example: toLdif(generate(GROUPS * 2)), corp: CORP_LDIF }, { sizeLimit: PAGE });
+      try {
+        const configPath = join(dir, 'ldap_groups2x.yml');
+        writeConfig(configPath, `file:${join(dir, 'groups2x.db')}`, ldapDirectory(doubled.ldapUrl));
+        const m = await dirbridge(configPath, dir, ['--dry-run']);
+        report('ldap', 'sqlite', `dry-run, ${GROUPS * 2} groups`, m, null);
+        const base = rows.find((r) => r.source === 'ldap' && r.scenario === 'dry-run plan') as Measure | undefined;
+        if (base !== undefined && base.groupSeconds !== null && m.groupSeconds !== null) {
+          console.log(`group scaling: ${GROUPS} → ${GROUPS * 2} groups, group phase ${base.groupSeconds.toFixed(2)} s → ${m.groupSeconds.toFixed(2)} s (${(m.groupSeconds / base.groupSeconds).toFixed(2)}×; target ≤ 2×)`);
+        }
+      } finally {
+        await doubled.stop();
       }
     }
   } finally {
@@ -210,6 +242,17 @@ async function main(): Promise<void> {
     const versions = { node: process.version, dirbridge: (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version, slapd: execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? null };
     writeFileSync(args.out, `${JSON.stringify({ users: USERS, groups: model.groups.length, memberships, cores: cpus().length, versions, floorSeconds, rows }, null, 2)}\n`);
     console.log(`results written to ${args.out}`);
+  }
+
+  /** `floor`: the ldapsearch time of the directory this run read (null: none measured for it). */
+  function report(source: string, store: string, scenario: string, m: Measure, floor = source === 'ldap' ? floorSeconds : null): void {
+    const row = { source, store, scenario, ...m, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: m.readSeconds !== null && floor !== null ? Number((m.readSeconds / floor).toFixed(2)) : null };
+    rows.push(row);
+    const seconds = (label: string, s: number | null): string => (s === null ? '' : `  ${label} ${s.toFixed(2)} s`);
+    console.log(
+      `${source.padEnd(6)} ${store.padEnd(7)} ${scenario.padEnd(18)} ${m.wallSeconds.toFixed(2).padStart(7)} s ${String(row.usersPerSecond).padStart(8)} users/s ${String(m.peakRssMb).padStart(5)} MB  cpu ${m.cpuSeconds.toFixed(1).padStart(5)} s` +
+        `${seconds('read', m.readSeconds)}${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}${seconds('groups', m.groupSeconds)}${seconds('plan', m.planSeconds)}  ${m.summary}`,
+    );
   }
 
   async function crowdUrl(): Promise<string> {

@@ -194,9 +194,12 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
 
     findLicensedCustomers: (licensedGroups, limit) =>
       wrap('check licensed groups', async () => {
-        // Exact spellings are matched server-side; the adapter refuses every variant on write.
-        const names = [...new Set([...licensedGroups, ...normalizedLicensed(licensedGroups)])];
-        const docs = await Customers.find({ groups: { $elemMatch: { $in: names } } }).limit(limit).lean();
+        // Any spelling that differs only in case or surrounding space, as in the embedded store (the
+        // adapter refuses every variant on write; this finds what was stored before a group became licensed).
+        const names = [...normalizedLicensed(licensedGroups)];
+        if (names.length === 0) return [];
+        const spellings = names.map((name) => ({ groups: { $regex: `^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, $options: 'i' } }));
+        const docs = await Customers.find({ $or: spellings }).limit(limit).lean();
         return docs.map(toStored);
       }),
 

@@ -189,11 +189,16 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     },
 
     async findLicensedCustomers(licensedGroups, limit) {
-      const names = normalizedLicensed(licensedGroups);
+      const names = [...normalizedLicensed(licensedGroups)];
+      if (names.length === 0) return [];
+      // A substring test on the stored JSON text passes every row the exact test can match (a licensed
+      // name, as JSON writes it, inside the array's text) and is far cheaper than json_each on every
+      // row: only the rows it passes are decoded.
+      const prefilter = names.map(() => 'instr(lower(c.groups), ?) > 0').join(' OR ');
       return wrap('check licensed groups', () => {
         const rows = db
-          .prepare(`SELECT * FROM customers c WHERE EXISTS (SELECT 1 FROM json_each(c.groups) g WHERE lower(trim(g.value)) IN (SELECT value FROM json_each(?))) LIMIT ?`)
-          .all(JSON.stringify([...names]), limit) as Row[];
+          .prepare(`SELECT * FROM customers c WHERE (${prefilter}) AND EXISTS (SELECT 1 FROM json_each(c.groups) g WHERE lower(trim(g.value)) IN (SELECT value FROM json_each(?))) LIMIT ?`)
+          .all(...names.map((n) => JSON.stringify(n).slice(1, -1)), JSON.stringify(names), limit) as Row[];
         return rows.map(toStored);
       });
     },
