@@ -108,6 +108,9 @@ interface Measure {
   groupSeconds: number | null;
   /** From the snapshot read to the plan made (store load, membership resolution, diff). */
   planSeconds: number | null;
+  /** The run log's own memory figures (MiB) when the snapshot was read and when the plan was made. */
+  atRead: { rssMb: number; heapMb: number } | null;
+  atPlan: { rssMb: number; heapMb: number } | null;
   summary: string;
 }
 
@@ -142,6 +145,10 @@ async function dirbridge(config: string, cwd: string, extra: string[] = []): Pro
   const [usersRead] = times('users read, reading groups');
   const [planned] = times('plan made');
   const incremental = stderr.split('\n').find((l) => l.includes('"msg":"incremental read"'));
+  const memory = (msg: string): { rssMb: number; heapMb: number } | null => {
+    const line = stderr.split('\n').find((l) => l.includes(`"msg":"${msg}"`));
+    return line === undefined ? null : { rssMb: Number(/"rssMb":(\d+)/.exec(line)?.[1]), heapMb: Number(/"heapMb":(\d+)/.exec(line)?.[1]) };
+  };
   return {
     wallSeconds,
     peakRssMb: Math.round(peak / 1024),
@@ -149,6 +156,8 @@ async function dirbridge(config: string, cwd: string, extra: string[] = []): Pro
     readSeconds: readStart !== undefined && readEnd !== undefined ? (readEnd - readStart) / 1000 : incremental === undefined ? null : 0,
     groupSeconds: usersRead !== undefined && readEnd !== undefined ? (readEnd - usersRead) / 1000 : null,
     planSeconds: readEnd !== undefined && planned !== undefined ? (planned - readEnd) / 1000 : null,
+    atRead: memory('directory read'),
+    atPlan: memory('plan made'),
     summary: (/created \d+, updated \d+, reactivated \d+, deactivated \d+, unchanged \d+/.exec(stdout)?.[0] ?? '').replace(/(\w+) (\d+)/g, '$2 $1').replace(/reactivated/, 'react.'),
   };
 }
