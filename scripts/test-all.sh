@@ -34,5 +34,5 @@ npx vitest run --reporter=default --reporter=json --outputFile="$REPORT"
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$REPORT"
 
 step "benchmark, small mode (so that it cannot rot; figures are not asserted)"
-npm run bench -- --users 10000 --groups 100 --store sqlite
+npm run bench -- --users 10000 --groups 100 --store sqlite --group-scaling
 npm run bench -- --users 2000 --groups 40 --store mongo

@@ -60,8 +60,8 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     }
   };
 
-  const userAttributes = unique([mapping.id, mapping.username, mapping.email, mapping.displayName, 'objectClass', mapping.memberOfAttribute, mapping.disabled?.attribute]);
-  const groupAttributes = unique([mapping.groupName, 'objectClass', ...mapping.memberDnAttributes, mapping.memberUidAttribute]);
+  const userAttributes = unique([mapping.id, mapping.username, mapping.email, mapping.displayName, mapping.memberOfAttribute, mapping.disabled?.attribute]);
+  const groupAttributes = unique([mapping.groupName, ...mapping.memberDnAttributes, mapping.memberUidAttribute]);
 
   async function* search(client: Client, scope: Scope, classes: readonly string[], attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]> {
     const byClass: Filter = new OrFilter({ filters: classes.map((c) => new EqualityFilter({ attribute: 'objectClass', value: c })) });
@@ -91,23 +91,26 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
       const builder = new SnapshotBuilder(id, mapping);
       const pageSize = options.firstPageOnly === true ? Math.min(config.pageSize, 100) : config.pageSize;
       const groupPageSize = options.firstPageOnly === true ? Math.min(config.groupPageSize, 100) : config.groupPageSize;
-      const add = (entry: DirectoryEntry): void => {
+      // Each search's filter already selects users or groups by objectClass: its entries are added as
+      // such, and objectClass itself is not fetched (an inetOrgPerson carries four values of it).
+      const add = (kind: 'user' | 'group', entry: DirectoryEntry): void => {
         try {
-          builder.add(entry);
+          if (kind === 'user') builder.addUser(entry);
+          else builder.addGroup(entry);
         } catch (error) {
           if (error instanceof EntryMappingError) throw ldapError(id, config.url, 'search', new Error(error.message));
           throw error;
         }
       };
       for await (const entries of search(client, config.users, mapping.userObjectClasses, userAttributes, pageSize, options.signal)) {
-        for (const entry of entries) add(toDirectoryEntry(entry));
+        for (const entry of entries) add('user', toDirectoryEntry(entry));
         options.onProgress?.(builder.counts);
         if (options.firstPageOnly === true) break;
       }
       if (config.groups !== undefined) {
         if (options.firstPageOnly !== true) log.info({ users: builder.counts.users }, 'users read, reading groups');
         for await (const entries of search(client, config.groups, mapping.groupObjectClasses, groupAttributes, groupPageSize, options.signal)) {
-          for (const entry of entries) add(await withRanges(client, entry, mapping));
+          for (const entry of entries) add('group', await withRanges(client, entry, mapping));
           options.onProgress?.(builder.counts);
           if (options.firstPageOnly === true) break;
         }

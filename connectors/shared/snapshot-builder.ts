@@ -50,7 +50,7 @@ export class SnapshotBuilder {
     return { users: this.users.length, groups: this.groups.size };
   }
 
-  /** Classifies the entry as a user, a group or neither (ignored). */
+  /** Classifies the entry by its objectClass as a user, a group or neither (ignored), and adds it. */
   add(entry: DirectoryEntry): 'user' | 'group' | 'ignored' {
     const classes = values(entry, 'objectClass').map((c) => c.toLowerCase());
     if (classes.some((c) => this.groupClasses.has(c))) {
@@ -64,7 +64,7 @@ export class SnapshotBuilder {
     return 'ignored';
   }
 
-  private addUser(entry: DirectoryEntry): void {
+  addUser(entry: DirectoryEntry): void {
     const m = this.mapping;
     const externalId = identity(entry, m.id);
     if (externalId === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.id} (its stable id)`);
@@ -92,7 +92,7 @@ export class SnapshotBuilder {
     }
   }
 
-  private addGroup(entry: DirectoryEntry): void {
+  addGroup(entry: DirectoryEntry): void {
     const m = this.mapping;
     const id = normalizeDn(entry.dn);
     const name = first(entry, m.groupName) ?? firstRdnValue(entry.dn);

@@ -51,8 +51,12 @@ interface GroupSplit {
 
 const KIND_ORDER = { create: 0, reactivate: 1, update: 2, deactivate: 3 } as const;
 
-export function toCustomerRecord(directoryId: string, user: DirectoryUser, groups: readonly string[]): CustomerRecord {
-  const fields = [directoryId, user.externalId, user.username, user.email, user.displayName, user.location, groups];
+/** What a customer record's `hash` is: a hash of every stored field. */
+function customerHash(directoryId: string, user: DirectoryUser, groups: readonly string[]): string {
+  return contentHash([directoryId, user.externalId, user.username, user.email, user.displayName, user.location, groups]);
+}
+
+export function toCustomerRecord(directoryId: string, user: DirectoryUser, groups: readonly string[], hash = customerHash(directoryId, user, groups)): CustomerRecord {
   return {
     directoryId,
     externalId: user.externalId,
@@ -61,7 +65,7 @@ export function toCustomerRecord(directoryId: string, user: DirectoryUser, group
     displayName: user.displayName,
     location: user.location,
     groups,
-    hash: contentHash(fields),
+    hash,
   };
 }
 
@@ -149,7 +153,13 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     return { customer: groups.filter((g) => roleOf(g).customer), licensed: groups.filter((g) => roleOf(g).licensed) };
   };
 
-  const desired = new ByCustomer<CustomerRecord>();
+  // Stored customers by key; each one a desired customer matches is taken out, so what is left at the
+  // end is the stored customers nobody wants any more. An unchanged customer (the common case) costs a
+  // hash and a lookup: its record is never built.
+  const stored = new ByCustomer<CurrentCustomer>();
+  for (const c of input.current) stored.set(c.directoryId, c.externalId, c);
+  const actions: PlanAction[] = [];
+  let unchanged = 0;
   const seatLeaks: SeatLeak[] = [];
   for (const [name, winner] of winners) {
     const index = indexes.get(winner.directoryId);
@@ -189,7 +199,12 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     }
     // The customer record only ever carries customer groups, never a licensed one.
     const carried = licensedGroups.length === 0 ? customerGroups : customerGroups.filter((g) => !roleOf(g).licensed);
-    desired.set(winner.directoryId, user.externalId, toCustomerRecord(winner.directoryId, user, carried));
+    const hash = customerHash(winner.directoryId, user, carried);
+    const c = stored.take(winner.directoryId, user.externalId);
+    if (c === undefined) actions.push({ kind: 'create', customer: toCustomerRecord(winner.directoryId, user, carried, hash) });
+    else if (!c.active) actions.push({ kind: 'reactivate', customer: toCustomerRecord(winner.directoryId, user, carried, hash) });
+    else if (c.hash !== hash) actions.push({ kind: 'update', customer: toCustomerRecord(winner.directoryId, user, carried, hash), previousUsername: c.username });
+    else unchanged++;
   }
 
   // 3. Read status and the count-drop gate, per directory.
@@ -236,19 +251,10 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     }
   }
 
-  // 4. Diff desired against current. What is left of `desired` afterwards is new.
-  const actions: PlanAction[] = [];
-  let unchanged = 0;
+  // 4. Stored customers no desired customer matched: deactivations, unless a safety rule holds them.
   let withheld = 0;
   for (const c of input.current) {
-    const want = desired.take(c.directoryId, c.externalId);
-    if (want !== undefined) {
-      if (!c.active) actions.push({ kind: 'reactivate', customer: want });
-      else if (c.hash !== want.hash) actions.push({ kind: 'update', customer: want, previousUsername: c.username });
-      else unchanged++;
-      continue;
-    }
-    if (!c.active) continue;
+    if (stored.get(c.directoryId, c.externalId) !== c || !c.active) continue;
     if (!canLoseCustomers.has(c.directoryId)) {
       if (failed.has(c.directoryId) || snapshots.has(c.directoryId)) withheld++;
       continue;
@@ -266,7 +272,6 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       reason: absentReason.get(c.directoryId, c.externalId) ?? 'missing-from-directory',
     });
   }
-  for (const customer of desired.values()) actions.push({ kind: 'create', customer });
   actions.sort(compareActions);
 
   // 5. Safety rules that reject the whole plan.
@@ -392,10 +397,6 @@ class ByCustomer<T> {
     const value = inner?.get(externalId);
     if (value !== undefined) inner?.delete(externalId);
     return value;
-  }
-
-  *values(): IterableIterator<T> {
-    for (const inner of this.byDirectory.values()) yield* inner.values();
   }
 }
 

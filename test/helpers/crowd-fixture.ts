@@ -172,8 +172,10 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Users by name, kept in step by the change API (the benchmark changes thousands of a million users).
+  const byName = new Map(fixture.users.map((u) => [u.name, u]));
   const user = (name: string): FixtureUser => {
-    const found = fixture.users.find((u) => u.name === name);
+    const found = byName.get(name);
     if (found === undefined) throw new Error(`fixture has no user ${name}`);
     return found;
   };
@@ -185,6 +187,7 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
   const change: CrowdFixture['change'] = {
     createUser: (u, groups) => {
       fixture.users.push(u);
+      byName.set(u.name, u);
       record(`<userEvent><operation>CREATED</operation>${userXml(u)}<storedAttributes/><deletedAttributes/></userEvent>`);
       for (const g of groups) change.addMember(g, u.name);
     },
@@ -192,13 +195,21 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
       const u = user(name);
       const oldName = u.name;
       Object.assign(u, changes);
-      for (const g of fixture.groups) g.users = g.users.map((m) => (m === oldName ? u.name : m));
+      if (u.name !== oldName) {
+        byName.delete(oldName);
+        byName.set(u.name, u);
+        for (const g of fixture.groups) g.users = g.users.map((m) => (m === oldName ? u.name : m));
+      }
       record(`<userEvent><operation>UPDATED</operation>${userXml(u)}<storedAttributes/><deletedAttributes/></userEvent>`);
     },
     deleteUser: (name) => {
       const u = user(name);
       fixture.users.splice(fixture.users.indexOf(u), 1);
-      for (const g of fixture.groups) g.users = g.users.filter((m) => m !== name);
+      byName.delete(name);
+      for (const g of fixture.groups) {
+        const at = g.users.indexOf(name);
+        if (at >= 0) g.users.splice(at, 1);
+      }
       record(`<userEvent><operation>DELETED</operation><user name="${esc(name)}"/></userEvent>`);
     },
     addMember: (g, u) => {
