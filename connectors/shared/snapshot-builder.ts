@@ -32,7 +32,6 @@ export class SnapshotBuilder {
   private readonly users: DirectoryUser[] = [];
   private readonly groups = new Map<string, PendingGroup>();
   private readonly userByDn = new Map<string, string>();
-  private readonly userByName = new Map<string, string>();
   private readonly memberOf: [string, readonly string[]][] = [];
   private readonly userClasses: Set<string>;
   private readonly groupClasses: Set<string>;
@@ -81,11 +80,6 @@ export class SnapshotBuilder {
       location: entry.dn,
     });
     this.userByDn.set(normalizeDn(entry.dn), externalId);
-    // Usernames are looked up only to resolve memberUid values.
-    if (m.memberUidAttribute !== null) {
-      const key = username.toLowerCase();
-      if (!this.userByName.has(key)) this.userByName.set(key, externalId);
-    }
     if (m.memberOfAttribute !== null) {
       const groups = values(entry, m.memberOfAttribute);
       if (groups.length > 0) this.memberOf.push([externalId, groups]);
@@ -123,6 +117,15 @@ export class SnapshotBuilder {
         extraUsers.set(dn, list);
       }
     }
+    // Usernames are looked up only to resolve memberUid values: the index is built when a group has any.
+    let userByName: Map<string, string> | null = null;
+    const byName = (): Map<string, string> => {
+      if (userByName === null) {
+        userByName = new Map();
+        for (const u of this.users) if (!userByName.has(u.username.toLowerCase())) userByName.set(u.username.toLowerCase(), u.externalId);
+      }
+      return userByName;
+    };
     const groups: DirectoryGroup[] = [];
     for (const g of this.groups.values()) {
       const extra = extraUsers.get(g.id);
@@ -139,7 +142,7 @@ export class SnapshotBuilder {
         else if (this.groups.has(dn)) children.add(dn);
       }
       for (const uid of g.memberUids) {
-        const userId = this.userByName.get(uid);
+        const userId = byName().get(uid);
         if (userId !== undefined) users.add(userId);
       }
       for (const userId of extra ?? []) users.add(userId);
