@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BIN } from '../helpers/cli.js';
 import { APP_NAME, APP_PASSWORD, startCrowdFixture, type CrowdFixture, type FixtureGroup, type FixtureUser } from '../helpers/crowd-fixture.js';
+import { directorySkeleton } from '../helpers/ldap-fixtures.js';
 import { startMongoServer, type MongoServer } from '../helpers/mongo-server.js';
 import { ROOT_DN, ROOT_PW, startSlapd, SVC_DN, SVC_PW, type Slapd } from '../helpers/slapd.js';
 
@@ -69,13 +70,7 @@ function generate(groupCount: number): Model {
 const userDn = (uid: string): string => `uid=${uid},ou=People,dc=example,dc=com`;
 
 function toLdif(model: Model): string {
-  const out = [
-    'dn: dc=example,dc=com', 'objectClass: dcObject', 'objectClass: organization', 'o: Example', 'dc: example', '',
-    'dn: ou=Service,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: Service', '',
-    `dn: ${SVC_DN}`, 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', 'cn: svc-dirbridge', `userPassword: ${SVC_PW}`, '',
-    'dn: ou=People,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: People', '',
-    'dn: ou=Groups,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: Groups', '',
-  ];
+  const out = directorySkeleton({ suffix: 'dc=example,dc=com', organization: 'Example', units: ['ou=Service,dc=example,dc=com', 'ou=People,dc=example,dc=com', 'ou=Groups,dc=example,dc=com'], serviceAccounts: [SVC_DN] });
   for (const u of model.users) out.push(`dn: ${userDn(u.uid)}`, 'objectClass: inetOrgPerson', `uid: ${u.uid}`, `cn: ${u.name}`, `sn: ${u.uid}`, `displayName: ${u.name}`, `mail: ${u.mail}`, `entryUUID: ${u.uuid}`, '');
   for (const g of model.groups) {
     out.push(`dn: cn=${g.cn},ou=Groups,dc=example,dc=com`, 'objectClass: groupOfNames', `cn: ${g.cn}`);

@@ -9,6 +9,19 @@ export const userDn = (i: number): string => `uid=${uid(i)},${PEOPLE}`;
 const groupDn = (cn: string): string => `cn=${cn},${GROUPS}`;
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
 
+/**
+ * The entries a test directory starts with: its suffix, organisational units (parents before
+ * children) and service accounts that bind with SVC_PW. Names come from each DN's first RDN.
+ */
+export function directorySkeleton(options: { suffix: string; organization: string; units: readonly string[]; serviceAccounts: readonly string[] }): string[] {
+  const rdnValue = (dn: string): string => /^[^=]+=([^,]+)/.exec(dn)?.[1] ?? '';
+  return [
+    `dn: ${options.suffix}`, 'objectClass: dcObject', 'objectClass: organization', `o: ${options.organization}`, `dc: ${rdnValue(options.suffix)}`, '',
+    ...options.units.flatMap((dn) => [`dn: ${dn}`, 'objectClass: organizationalUnit', `ou: ${rdnValue(dn)}`, '']),
+    ...options.serviceAccounts.flatMap((dn) => [`dn: ${dn}`, 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', `cn: ${rdnValue(dn)}`, `userPassword: ${SVC_PW}`, '']),
+  ];
+}
+
 /** 120 users (over the server's size limit of 50) in an OpenLDAP-style tree. */
 export const EXAMPLE_USERS = 120;
 
@@ -28,12 +41,7 @@ export function exampleLdif(): string {
   const memberOf = new Map<string, string[]>();
   for (const [cn, g] of Object.entries(groups)) for (const m of g.members ?? []) memberOf.set(m, [...(memberOf.get(m) ?? []), groupDn(cn)]);
   const out = [
-    'dn: dc=example,dc=com', 'objectClass: dcObject', 'objectClass: organization', 'o: Example', 'dc: example', '',
-    'dn: ou=Service,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: Service', '',
-    ...[SVC_DN, LIMITED_DN].flatMap((dn) => [`dn: ${dn}`, 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', `cn: ${/^cn=([^,]+)/.exec(dn)?.[1] ?? ''}`, `userPassword: ${SVC_PW}`, '']),
-    `dn: ${PEOPLE}`, 'objectClass: organizationalUnit', 'ou: People', '',
-    `dn: ${GROUPS}`, 'objectClass: organizationalUnit', 'ou: Groups', '',
-    'dn: ou=Partners,dc=example,dc=com', 'objectClass: organizationalUnit', 'ou: Partners', '',
+    ...directorySkeleton({ suffix: 'dc=example,dc=com', organization: 'Example', units: ['ou=Service,dc=example,dc=com', PEOPLE, GROUPS, 'ou=Partners,dc=example,dc=com'], serviceAccounts: [SVC_DN, LIMITED_DN] }),
     'dn: ou=Elsewhere,ou=Partners,dc=example,dc=com', 'objectClass: referral', 'objectClass: extensibleObject', 'ou: Elsewhere', 'ref: ldap://127.0.0.2:1/ou=Elsewhere,dc=other,dc=com', '',
   ];
   for (const i of range(0, EXAMPLE_USERS)) {
@@ -59,11 +67,7 @@ export function corpLdif(): string {
   const ad = (dn: string): string[] => ['instanceType: 4', 'nTSecurityDescriptor:: AAAA', `objectCategory: CN=Person,CN=Schema,CN=Configuration,DC=corp,DC=example`, `distinguishedName: ${dn}`];
   const userDnAd = (i: number): string => `CN=Corp User ${i},OU=Users,DC=corp,DC=example`;
   const out = [
-    'dn: dc=corp,dc=example', 'objectClass: dcObject', 'objectClass: organization', 'o: Corp', 'dc: corp', '',
-    'dn: OU=Service,DC=corp,DC=example', 'objectClass: organizationalUnit', 'ou: Service', '',
-    `dn: ${AD_SVC_DN}`, 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', 'cn: svc-dirbridge', `userPassword: ${SVC_PW}`, '',
-    'dn: OU=Users,DC=corp,DC=example', 'objectClass: organizationalUnit', 'ou: Users', '',
-    'dn: OU=Groups,DC=corp,DC=example', 'objectClass: organizationalUnit', 'ou: Groups', '',
+    ...directorySkeleton({ suffix: 'dc=corp,dc=example', organization: 'Corp', units: ['OU=Service,DC=corp,DC=example', 'OU=Users,DC=corp,DC=example', 'OU=Groups,DC=corp,DC=example'], serviceAccounts: [AD_SVC_DN] }),
   ];
   for (const i of range(0, CORP_USERS)) {
     out.push(
