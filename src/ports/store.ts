@@ -1,7 +1,7 @@
 import type { CurrentCustomer, CustomerRecord, DeactivationReason, DirectorySnapshot, PlanAction, SyncPlan } from '../core/model.js';
 
 /**
- * The store port, shaped to the domain. Every adapter passes test/store-conformance.ts unchanged.
+ * The store port, shaped to the domain. Every adapter passes test/helpers/store-conformance.ts unchanged.
  *
  * - `loadCurrent` is compact (ids, username, content hash, state): never whole documents.
  * - `applyActions` is idempotent and needs no multi-document transaction: writes are upserts keyed by

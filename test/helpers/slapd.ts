@@ -1,8 +1,9 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
+import { allOnPath, checkBinary, isRejected } from './server-binaries.js';
 
 /**
  * A real OpenLDAP slapd for the LDAP tests: config generated into a temp dir (mdb, memberof and
@@ -31,12 +32,28 @@ export interface Slapd {
   stop(): Promise<void>;
 }
 
-const INSTALL_HINT = 'OpenLDAP slapd is not installed: run `npm run test:all` (it installs the Debian packages slapd and ldap-utils when missing), or `apt-get install slapd ldap-utils`.';
+const INSTALL_HINT = 'Fix: run `npm run test:all` (it installs or repairs the Debian packages slapd and ldap-utils), or `apt-get install slapd ldap-utils`.';
+export const SCHEMAS = ['core', 'cosine', 'inetorgperson', 'nis', 'msuser'].map((name) => `/etc/ldap/schema/${name}.schema`);
+
+/** slapd checked before it is started: it must answer -VV as OpenLDAP 2.x, with the tools and schemas the harness uses. */
+export function findSlapd(): { slapd: string; slapadd: string } {
+  const problems: string[] = [];
+  const slapd = ['/usr/sbin/slapd', ...allOnPath('slapd')].find((p) => existsSync(p));
+  if (slapd === undefined) problems.push('slapd is not installed');
+  else {
+    const checked = checkBinary(slapd, { what: 'OpenLDAP slapd 2.x', args: ['-VV'], expect: /OpenLDAP: slapd 2\./ });
+    if (isRejected(checked)) problems.push(checked.reason);
+  }
+  const slapadd = ['/usr/sbin/slapadd', ...allOnPath('slapadd')].find((p) => existsSync(p));
+  if (slapadd === undefined) problems.push('slapadd is not installed');
+  for (const tool of ['ldapmodify', 'openssl']) if (allOnPath(tool).length === 0) problems.push(`${tool} is not on PATH`);
+  for (const schema of SCHEMAS) if (!existsSync(schema)) problems.push(`${schema} is missing`);
+  if (slapd === undefined || slapadd === undefined || problems.length > 0) throw new Error(`OpenLDAP is not usable for the LDAP tests: ${problems.join('; ')}. ${INSTALL_HINT}`);
+  return { slapd, slapadd };
+}
 
 export async function startSlapd(data: { example: string; corp: string }, options: { sizeLimit?: number } = {}): Promise<Slapd> {
-  const slapd = ['/usr/sbin/slapd', which('slapd')].find((p): p is string => p !== null && existsSync(p));
-  const slapadd = ['/usr/sbin/slapadd', which('slapadd')].find((p): p is string => p !== null && existsSync(p));
-  if (slapd === undefined || slapadd === undefined || which('ldapmodify') === null) throw new Error(INSTALL_HINT);
+  const { slapd, slapadd } = findSlapd();
 
   const dir = mkdtempSync(join(tmpdir(), 'dirbridge-slapd-'));
   const caFile = makeCertificates(dir);
@@ -79,11 +96,7 @@ function slapdConf(dir: string, sizeLimit: number): string {
 access to dn.base="" by * read
 access to attrs=userPassword by self read by anonymous auth by * none
 access to dn.subtree="${suffix}" by dn.exact="${svc}" read by dn.exact="${LIMITED_DN}" read by * none`;
-  return `include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-include /etc/ldap/schema/nis.schema
-include /etc/ldap/schema/msuser.schema
+  return `${SCHEMAS.map((schema) => `include ${schema}`).join('\n')}
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
@@ -126,9 +139,4 @@ function makeCertificates(dir: string): string {
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:ldap.test\n');
   run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
   return join(dir, 'ca.pem');
-}
-
-function which(command: string): string | null {
-  const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : null;
 }

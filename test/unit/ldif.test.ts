@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseLdif } from '../connectors/ldif/ldif-parser.js';
-import { openLdifConnector } from '../connectors/ldif/ldif-connector.js';
-import { ldifConfigSchema } from '../connectors/ldif/config.js';
-import { guidToString, normalizeDn } from '../connectors/shared/snapshot-builder.js';
-import { DirbridgeError } from '../src/errors.js';
-import { createLogger } from '../src/logger.js';
-import { resolveMemberships } from '../src/core/resolve-memberships.js';
+import { parseLdif } from '../../connectors/ldif/ldif-parser.js';
+import { openLdifConnector } from '../../connectors/ldif/ldif-connector.js';
+import { ldifConfigSchema } from '../../connectors/ldif/config.js';
+import { guidToString, normalizeDn } from '../../connectors/shared/snapshot-builder.js';
+import { DirbridgeError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import { resolveMemberships } from '../../src/core/resolve-memberships.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dirbridge-ldif-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -75,7 +75,7 @@ describe('LDIF parser (RFC 2849)', () => {
 
 describe('LDIF connector', () => {
   it('reads the sample directory: nested groups with a cycle, posixGroup members, disabled users', async () => {
-    const sample = openLdifConnector('sample', ldifConfigSchema.parse({ type: 'ldif', path: join(import.meta.dirname, '..', 'config', 'examples', 'sample-directory.ldif') }), { logger, baseDir: tmp });
+    const sample = openLdifConnector('sample', ldifConfigSchema.parse({ type: 'ldif', path: join(import.meta.dirname, '..', '..', 'config', 'examples', 'sample-directory.ldif') }), { logger, baseDir: tmp });
     const snapshot = await sample.fetchSnapshot();
     expect(snapshot.users).toHaveLength(305);
     expect(snapshot.groups).toHaveLength(8);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { openMongoStore } from '../src/store/mongodb/mongo-store.js';
-import { redactMongoUrl } from '../src/store/mongodb/redact-url.js';
-import { isDirbridgeError } from '../src/errors.js';
-import { describeStoreConformance, LICENSED } from './store-conformance.js';
-import { useMongoServer } from './helpers/mongo-server.js';
+import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
+import { redactMongoUrl } from '../../src/store/mongodb/redact-url.js';
+import { isDirbridgeError } from '../../src/errors.js';
+import { describeStoreConformance, LICENSED } from '../helpers/store-conformance.js';
+import { useMongoServer } from '../helpers/mongo-server.js';
 
 const mongo = useMongoServer();
 let n = 0;

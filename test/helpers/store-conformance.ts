@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CurrentCustomer, PlanAction, SyncPlan } from '../src/core/model.js';
-import { applyPlanToCurrent, toCustomerRecord } from '../src/core/plan-sync.js';
-import type { RunRecord, SyncStore } from '../src/ports/store.js';
-import { isDirbridgeError } from '../src/errors.js';
-import { user } from './helpers/fixtures.js';
+import type { CurrentCustomer, PlanAction, SyncPlan } from '../../src/core/model.js';
+import { applyPlanToCurrent, toCustomerRecord } from '../../src/core/plan-sync.js';
+import type { RunRecord, SyncStore } from '../../src/ports/store.js';
+import { isDirbridgeError } from '../../src/errors.js';
+import { user } from './fixtures.js';
 
 export const LICENSED = ['jira-users', 'jira-servicedesk-users'];
 

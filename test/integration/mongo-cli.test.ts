@@ -3,11 +3,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openMongoStore } from '../src/store/mongodb/mongo-store.js';
-import type { CustomerPage } from '../src/ports/store.js';
-import { BIN, defaultConfig, makeWorkspace, runCli, runCliAsync } from './helpers/cli.js';
-import { generateLdif } from './helpers/generate-ldif.js';
-import { useMongoServer } from './helpers/mongo-server.js';
+import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
+import type { CustomerPage } from '../../src/ports/store.js';
+import { BIN, defaultConfig, makeWorkspace, runCli, runCliAsync } from '../helpers/cli.js';
+import { generateLdif } from '../helpers/generate-ldif.js';
+import { useMongoServer } from '../helpers/mongo-server.js';
 
 const dirs: string[] = [];
 const mongo = useMongoServer();

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { describeStoreConformance, LICENSED } from './store-conformance.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { describeStoreConformance, LICENSED } from '../helpers/store-conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dirbridge-sqlite-'));
 let n = 0;

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import mongoose from 'mongoose';
-import type { RunRecord } from '../src/ports/store.js';
-import { BIN, makeWorkspace, runCliAsync } from './helpers/cli.js';
-import { generateLdif } from './helpers/generate-ldif.js';
-import { useMongoServer } from './helpers/mongo-server.js';
+import type { RunRecord } from '../../src/ports/store.js';
+import { BIN, makeWorkspace, runCliAsync } from '../helpers/cli.js';
+import { generateLdif } from '../helpers/generate-ldif.js';
+import { useMongoServer } from '../helpers/mongo-server.js';
 
 const TOKEN = 'trigger-token-S3NTINEL-0123';
 const dirs: string[] = [];

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load-config.js';
-import { runCli } from './helpers/cli.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import { runCli } from '../helpers/cli.js';
 
 interface Container {
   args: string[];
@@ -16,7 +16,7 @@ interface Workload {
   spec: { template: { spec: { containers: Container[] } } };
 }
 
-const DEPLOY = join(import.meta.dirname, '..', 'deploy');
+const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy');
 const read = (...path: string[]) => readFileSync(join(DEPLOY, ...path), 'utf8');
 
 function unitFile(name: string): Map<string, string[]> {

@@ -1,9 +1,9 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { CustomerPage } from '../src/ports/store.js';
-import { defaultConfig, editLdif, makeWorkspace, removeEntry, runCli } from './helpers/cli.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { CustomerPage } from '../../src/ports/store.js';
+import { defaultConfig, editLdif, makeWorkspace, removeEntry, runCli } from '../helpers/cli.js';
 
 const workspaces: string[] = [];
 afterAll(() => {

@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../src/config/load-config.js';
-import { configSchema } from '../src/config/schema.js';
-import { DirbridgeError } from '../src/errors.js';
+import { loadConfig, parseConfig } from '../../src/config/load-config.js';
+import { configSchema } from '../../src/config/schema.js';
+import { DirbridgeError } from '../../src/errors.js';
 
-const EXAMPLES = join(import.meta.dirname, '..', 'config', 'examples');
+const EXAMPLES = join(import.meta.dirname, '..', '..', 'config', 'examples');
 
 const minimal = (extra = ''): string => `
 directories:
@@ -95,7 +95,7 @@ schedules:
   });
 
   it('resolves ${env:…} and ${file:…} secret references, reporting the missing ones by path', () => {
-    const dir = join(import.meta.dirname, 'fixtures');
+    const dir = join(import.meta.dirname, '..', 'fixtures');
     const text = minimal().replace('./x.ldif', '${env:LDIF_DIR}/x-${file:secret.txt}.ldif');
     const loaded = parseConfig(text, { path: join(dir, 'dirbridge.yml'), env: { LDIF_DIR: '/data' } });
     const directory = loaded.config.directories[0];
@@ -120,7 +120,7 @@ schedules:
   });
 
   it('keeps the committed JSON Schema for editors in step with the zod schema', () => {
-    const committed = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'config', 'dirbridge.schema.json'), 'utf8')) as unknown;
+    const committed = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'config', 'dirbridge.schema.json'), 'utf8')) as unknown;
     expect(committed).toEqual(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }));
   });
 });

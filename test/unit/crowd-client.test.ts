@@ -1,13 +1,10 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { crowdConfigSchema } from '../connectors/crowd/config.js';
-import { openCrowdConnector, USER_AGENT } from '../connectors/crowd/crowd-connector.js';
-import { resolveMemberships } from '../src/core/resolve-memberships.js';
-import { DirbridgeError } from '../src/errors.js';
-import { createLogger } from '../src/logger.js';
-// The fixture runs in this process: CLI subprocesses must be awaited, never run synchronously.
-import { makeWorkspace, runCliAsync } from './helpers/cli.js';
-import { APP_NAME, APP_PASSWORD, sampleCrowdDirectory, startCrowdFixture, type CrowdFixture } from './helpers/crowd-fixture.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { crowdConfigSchema } from '../../connectors/crowd/config.js';
+import { openCrowdConnector, USER_AGENT } from '../../connectors/crowd/crowd-connector.js';
+import { DirbridgeError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import { APP_NAME, APP_PASSWORD } from '../helpers/crowd-fixture.js';
 
 const logger = createLogger({ level: 'silent' });
 const CROWD = 'https://crowd.test';
@@ -26,17 +23,6 @@ async function failure(promise: Promise<unknown>): Promise<DirbridgeError> {
   expect(JSON.stringify(error) + String((error as Error).message)).not.toContain(APP_PASSWORD);
   return error as DirbridgeError;
 }
-
-const crowdConfig = (url: string, password: string): string => `store: { url: "file:./store.db" }
-directories:
-  - id: crowd
-    type: crowd
-    url: ${url}
-    application: { name: ${APP_NAME}, password: "${password}" }
-    retries: { max: 4, baseDelayMs: 5 }
-roles: { customer: { groups: [helpdesk-customers] } }
-licensing: { licensedGroups: [jira-servicedesk-users] }
-`;
 
 const users = (names: string[], key = 'users') => ({ expand: 'user', [key]: names.map((name, i) => ({ name, key: `1:${name}`, active: i !== 1, email: `${name}@x.org`, 'display-name': name.toUpperCase() })) });
 const groups = (names: string[], key = 'groups') => ({ expand: 'group', [key]: names.map((name) => ({ name, active: true, type: 'GROUP' })) });
@@ -190,114 +176,3 @@ describe('Crowd client and connector (nock)', () => {
   });
 });
 
-describe('Crowd connector against the fixture server', () => {
-  let fixture: CrowdFixture;
-  beforeEach(async () => {
-    fixture = await startCrowdFixture(sampleCrowdDirectory());
-  });
-  afterEach(async () => {
-    await fixture.close();
-  });
-
-  it('retries a connection reset', async () => {
-    fixture.faults.resetNext = 2;
-    expect((await connector(fixture.url, { pageSize: 100 }).fetchSnapshot()).users).toHaveLength(32);
-    expect(fixture.requests.filter((r) => r.startsWith('GET search?entity-type=user'))).toHaveLength(3 + 1);
-  });
-
-  it('reads the same snapshot through the bulk document, per-group reads, and a capped page size', async () => {
-    const bulk = await connector(fixture.url, { pageSize: 7 }).fetchSnapshot();
-    const index = resolveMemberships(bulk, ['helpdesk-customers']);
-    expect(bulk.users.filter((u) => index.groupsOf(u.externalId).length > 0).map((u) => u.username)).toHaveLength(21); // 20 customers + agent.smith, through the cycle
-    expect(bulk.groups.map((g) => g.name)).not.toContain('old-customers'); // inactive groups grant nothing
-    expect(bulk.users.find((u) => u.username === 'nokey.user')?.externalId).toBe('nokey.user');
-    fixture.faults.noBulkMembership = true;
-    fixture.faults.maxResultsCap = 3;
-    const perGroup = await connector(fixture.url, { pageSize: 7 }).fetchSnapshot();
-    expect(perGroup).toEqual(bulk);
-    expect(fixture.requests.some((r) => r.startsWith('GET group/user/direct?groupname=emea-customers'))).toBe(true);
-  });
-
-  it('syncs through the CLI; a 5xx burst is retried and succeeds; a wrong password fails fast with no retries and no secret in the output', async () => {
-    const ws = makeWorkspace(crowdConfig(fixture.url, '${env:CROWD_PW}'));
-    fixture.faults.failNext = 3;
-    const ok = await runCliAsync(['--config', ws.config, '--log-level', 'info', 'sync'], { cwd: ws.dir, env: { CROWD_PW: APP_PASSWORD } });
-    expect(ok.status).toBe(0);
-    expect(ok.stdout).toContain('created 20, updated 0'); // 21 members, cust003 inactive in Crowd
-    expect(ok.stdout).toContain('agent.smith (crowd): customer via helpdesk-customers; licensed via jira-servicedesk-users → stripped');
-    expect(ok.stderr.match(/retrying a Crowd request/g)).toHaveLength(3);
-
-    const before = fixture.requests.length;
-    const bad = await runCliAsync(['--config', ws.config, '--log-level', 'trace', 'sync'], { cwd: ws.dir, env: { CROWD_PW: `${APP_PASSWORD}-old` } });
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('ERR_CROWD_AUTH');
-    expect(bad.stdout).toContain('withheld 20');
-    expect(fixture.requests.length - before).toBe(1);
-    expect(`${ok.stdout}${ok.stderr}${bad.stdout}${bad.stderr}`).not.toContain(APP_PASSWORD);
-
-    fixture.faults.forbidden = true;
-    const probe = await runCliAsync(['--config', ws.config, 'directories', 'test', 'crowd'], { cwd: ws.dir, env: { CROWD_PW: APP_PASSWORD } });
-    expect(probe.status).toBe(1);
-    expect(probe.stderr).toContain('ERR_CROWD_PERMISSION');
-    fixture.faults.forbidden = false;
-    const probed = await runCliAsync(['--config', ws.config, 'directories', 'test', 'crowd'], { cwd: ws.dir, env: { CROWD_PW: APP_PASSWORD } });
-    expect(probed.stdout).toMatch(/^crowd: OK, 32 users, 4 groups \(first page of each search\)/);
-  });
-
-  describe('incremental sync from the event stream', () => {
-    const setup = () => {
-      const ws = makeWorkspace(crowdConfig(fixture.url, APP_PASSWORD));
-      return (...args: string[]) => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir });
-    };
-
-    it('picks up a create, a rename, a deactivation, a removal from a customer group and a nested group, with the result of a full sync', async () => {
-      const cli = setup();
-      const first = await cli('sync', '--mode', 'incremental');
-      expect(first.stdout).toContain('crowd: full read: no stored snapshot and event token yet');
-      expect(first.stdout).toContain('created 20, updated 0');
-
-      fixture.change.createUser({ name: 'new.customer', key: '1:new', email: 'new@example.org', displayName: 'New Customer' }, ['helpdesk-customers']);
-      fixture.change.updateUser('cust001', { name: 'cust001-renamed', displayName: 'Renamed Customer' });
-      fixture.change.updateUser('cust002', { active: false });
-      fixture.change.removeMember('emea-customers', 'cust015');
-      fixture.change.createGroup('apac-customers', ['cust025', 'cust026']);
-      fixture.change.nestGroup('apac-customers', 'helpdesk-customers');
-      const searchesBefore = fixture.requests.filter((r) => r.startsWith('GET search')).length;
-
-      const incremental = await cli('sync', '--mode', 'incremental');
-      expect(incremental.status).toBe(0);
-      expect(incremental.stdout).toContain('crowd: incremental read, 9 changes');
-      expect(incremental.stdout).toContain('created 3, updated 1, reactivated 0, deactivated 2, unchanged 17, withheld 0');
-      expect(incremental.stdout).toContain('~ update     cust001-renamed (crowd) renamed from cust001');
-      expect(incremental.stdout).toContain('- deactivate cust002 (crowd): disabled-in-directory');
-      expect(incremental.stdout).toContain('- deactivate cust015 (crowd): left-customer-groups');
-      expect(fixture.requests.filter((r) => r.startsWith('GET search')).length).toBe(searchesBefore); // no full read
-
-      const full = await cli('sync');
-      expect(full.stdout).toContain('created 0, updated 0, reactivated 0, deactivated 0, unchanged 21, withheld 0');
-      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: incremental read, 0 changes');
-    });
-
-    it('falls back to a full read and says why: expired token, inconsistent stream, no event API, incremental unavailable', async () => {
-      const cli = setup();
-      await cli('sync', '--mode', 'incremental');
-      fixture.change.removeMember('helpdesk-customers', 'cust000');
-      fixture.expireEvents();
-      const expired = await cli('sync', '--mode', 'incremental');
-      expect(expired.stdout).toContain('crowd: full read: the event token expired (EVENT_TOKEN_EXPIRED)');
-      expect(expired.stdout).toContain('deactivated 1');
-
-      fixture.change.bogusEvent();
-      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: the event stream does not fit the last snapshot: adding cust001 to helpdesk-customers twice');
-
-      fixture.faults.noEvents = true;
-      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: Crowd has no event API (REST < 1.2)');
-      fixture.faults.noEvents = false;
-
-      fixture.faults.incrementalUnavailable = true;
-      const fresh = setup();
-      await fresh('sync', '--mode', 'incremental');
-      expect((await fresh('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: no stored snapshot and event token yet');
-    });
-  });
-});
