@@ -17,6 +17,7 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
   for (const f of result.failures) lines.push(`  ${f.directoryId}: ${f.code}: ${f.message}`);
   lines.push('', 'Changes', `  ${formatSummary(plan)}`);
   lines.push(...formatActions(plan.actions));
+  lines.push(...formatRefused(plan));
   lines.push('', ...formatSeatSection(plan));
   if (plan.violations.length > 0) {
     lines.push('', 'Plan REJECTED by safety rules (nothing was applied):');
@@ -28,7 +29,15 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
 
 export function formatSummary(plan: SyncPlan): string {
   const s = plan.summary;
-  return `created ${s.create}, updated ${s.update}, reactivated ${s.reactivate}, deactivated ${s.deactivate}, unchanged ${s.unchanged}, withheld ${s.withheld}`;
+  return `created ${s.create}, updated ${s.update}, reactivated ${s.reactivate}, deactivated ${s.deactivate}, unchanged ${s.unchanged}, withheld ${s.withheld}${s.refused > 0 ? `, refused ${s.refused}` : ''}`;
+}
+
+function formatRefused(plan: SyncPlan): string[] {
+  if (plan.refused.length === 0) return [];
+  const lines = ['', `Refused: ${plan.refused.length} user(s) with a value over its field limit (not written; a stored customer is left as it is)`];
+  for (const r of plan.refused.slice(0, SHOWN_ACTIONS)) lines.push(`  ! ${r.username} (${r.directoryId}): ${r.reason}`);
+  if (plan.refused.length > SHOWN_ACTIONS) lines.push(`  … and ${plan.refused.length - SHOWN_ACTIONS} more (use --json for all)`);
+  return lines;
 }
 
 function formatActions(actions: readonly PlanAction[]): string[] {

@@ -115,6 +115,26 @@ export interface ShadowedUser {
   readonly shadowedBy: string;
 }
 
+/** A customer record field with a length limit (src/core/field-limits.ts). */
+export type LimitedField = 'username' | 'email' | 'displayName' | 'externalId' | 'location' | 'group';
+
+export interface RefusedField {
+  readonly field: LimitedField;
+  readonly length: number;
+  readonly limit: number;
+}
+
+/** A directory user with a value over its field limit: never written; a stored customer is left as it is. */
+export interface RefusedUser {
+  readonly directoryId: string;
+  /** Shortened to 64 characters and an ellipsis when longer. */
+  readonly externalId: string;
+  /** Shortened to 64 characters and an ellipsis when longer. */
+  readonly username: string;
+  readonly fields: readonly RefusedField[];
+  readonly reason: string;
+}
+
 export type ViolationKind = 'empty-snapshot' | 'too-many-deactivations' | 'seat-leak';
 
 export interface Violation {
@@ -144,6 +164,8 @@ export interface PlanSummary {
   readonly withheld: number;
   readonly seatLeaks: number;
   readonly shadowed: number;
+  /** Users with a value over its field limit: not written. */
+  readonly refused: number;
 }
 
 export interface SyncPlan {
@@ -152,6 +174,7 @@ export interface SyncPlan {
   readonly directories: readonly DirectoryPlanStatus[];
   readonly seatLeaks: readonly SeatLeak[];
   readonly shadowed: readonly ShadowedUser[];
+  readonly refused: readonly RefusedUser[];
   /** Any violation rejects the whole plan: nothing is applied. */
   readonly violations: readonly Violation[];
 }

@@ -7,6 +7,7 @@ import {
   type DirectorySnapshot,
   type DirectoryUser,
   type PlanAction,
+  type RefusedUser,
   type SeatLeak,
   type ShadowedUser,
   type SyncPlan,
@@ -14,6 +15,7 @@ import {
   type Violation,
 } from './model.js';
 import { contentHash } from './content-hash.js';
+import { fieldsOverLimit, toRefusedUser } from './field-limits.js';
 import { normalizeGroupName, normalizeUsername } from './group-name.js';
 import { resolveMemberships, type MembershipIndex } from './resolve-memberships.js';
 
@@ -161,6 +163,7 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   const actions: PlanAction[] = [];
   let unchanged = 0;
   const seatLeaks: SeatLeak[] = [];
+  const refused: RefusedUser[] = [];
   for (const [name, winner] of winners) {
     const index = indexes.get(winner.directoryId);
     if (index === undefined) continue;
@@ -199,6 +202,13 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     }
     // The customer record only ever carries customer groups, never a licensed one.
     const carried = licensedGroups.length === 0 ? customerGroups : customerGroups.filter((g) => !roleOf(g).licensed);
+    const over = fieldsOverLimit(user, carried);
+    if (over.length > 0) {
+      // Never written; a stored customer is taken out of the leftovers, so it is not deactivated either.
+      refused.push(toRefusedUser(winner.directoryId, user, over));
+      stored.take(winner.directoryId, user.externalId);
+      continue;
+    }
     const hash = customerHash(winner.directoryId, user, carried);
     const c = stored.take(winner.directoryId, user.externalId);
     if (c === undefined) actions.push({ kind: 'create', customer: toCustomerRecord(winner.directoryId, user, carried, hash) });
@@ -322,10 +332,12 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       withheld,
       seatLeaks: seatLeaks.length,
       shadowed: shadowed.length,
+      refused: refused.length,
     },
     directories,
     seatLeaks,
     shadowed,
+    refused: refused.sort((a, b) => compare(a.directoryId, b.directoryId) || compare(a.username, b.username) || compare(a.externalId, b.externalId)),
     violations,
   };
 }

@@ -15,6 +15,7 @@ const planFileSchema = z.object({
     actions: z.array(z.object({ kind: z.enum(['create', 'update', 'reactivate', 'deactivate']) }).loose()),
     directories: z.array(z.object({ directoryId: z.string(), status: z.string() }).loose()),
     violations: z.array(z.unknown()),
+    refused: z.array(z.unknown()).default([]), // plans saved before field limits have none
   }).loose(),
 });
 

@@ -19,10 +19,11 @@ const create = (id: string, username = id, groups: string[] = ['customers'], dir
 
 const asPlan = (actions: PlanAction[]): SyncPlan => ({
   actions,
-  summary: { create: 0, update: 0, reactivate: 0, deactivate: 0, unchanged: 0, withheld: 0, seatLeaks: 0, shadowed: 0 },
+  summary: { create: 0, update: 0, reactivate: 0, deactivate: 0, unchanged: 0, withheld: 0, seatLeaks: 0, shadowed: 0, refused: 0 },
   directories: [],
   seatLeaks: [],
   shadowed: [],
+  refused: [],
   violations: [],
 });
 
