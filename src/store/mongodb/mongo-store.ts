@@ -533,7 +533,12 @@ function connectionError(where: string, cause: unknown): DirbridgeError {
     return new DirbridgeError('ERR_STORE', `MongoDB at ${where} is unreachable (no server answered within the selection timeout)`, { cause });
   }
   if (e.name === 'MongoParseError' || e.name === 'MongoAPIError') {
-    return new DirbridgeError('ERR_CONFIG', `store.url is not a valid MongoDB connection string (${where})`, { cause });
+    return new DirbridgeError(
+      'ERR_CONFIG',
+      `store.url is not a valid MongoDB connection string (${where}). Fix: percent-encode the user name and password in it ` +
+        '(@ %40, / %2F, : %3A, ? %3F, # %23, [ %5B, ] %5D, %25 for %), or give the password as its own ${env:NAME} reference, which dirbridge encodes',
+      { cause },
+    );
   }
   return new DirbridgeError('ERR_STORE', `cannot connect to MongoDB at ${where} (${e.name ?? 'error'})`, { cause });
 }
