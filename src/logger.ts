@@ -1,4 +1,6 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { escapeControlCharacters } from './control-characters.js';
+import { createScrubber, type Scrubbing } from './secret-values.js';
 
 export type Logger = PinoLogger;
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -16,41 +18,26 @@ export const REDACT_PATHS = [
   '*.config.auth',
 ];
 
-/**
- * Removes every known secret value (resolved from `${env:…}` / `${file:…}` references) from a text:
- * the last line of defence for log lines and error messages.
- */
-export function createScrubber(secrets: Iterable<string>): (text: string) => string {
-  const needles = new Set<string>();
-  for (const secret of secrets) {
-    if (secret.length < 4) continue; // too short to scrub without mangling ordinary text
-    needles.add(secret);
-    needles.add(JSON.stringify(secret).slice(1, -1));
-    needles.add(encodeURIComponent(secret));
-  }
-  const sorted = [...needles].sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const needle of sorted) if (out.includes(needle)) out = out.split(needle).join('[redacted]');
-    return out;
-  };
-}
+export { createScrubber } from './secret-values.js';
 
 export interface LoggerOptions {
   readonly level: LogLevel;
-  readonly secrets?: Iterable<string>;
+  /** Secret values to scrub from every line: a fixed list, or the live set a loaded config keeps. */
+  readonly secrets?: Iterable<string> | Scrubbing;
   readonly destination?: DestinationStream;
   readonly base?: Record<string, unknown>;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const scrub = createScrubber(options.secrets ?? []);
+  const { secrets } = options;
+  const scrub = secrets !== undefined && 'scrub' in secrets ? (line: string) => secrets.scrub(line) : createScrubber(secrets ?? []);
   return pino(
     {
       level: options.level,
       base: options.base ?? null,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      hooks: { streamWrite: scrub },
+      // Secrets scrubbed, and control characters from directory data escaped (JSON leaves C1 and DEL as they are).
+      hooks: { streamWrite: (line) => escapeControlCharacters(scrub(line)) },
     },
     options.destination ?? pino.destination({ fd: 2, sync: true }),
   );
