@@ -1,13 +1,12 @@
 import { z } from 'zod';
+import { secret } from '../../src/config/secret-positions.js';
 
 export const crowdConfigSchema = z.strictObject({
   type: z.literal('crowd'),
-  url: z
-    .url({ protocol: /^https?$/ })
-    .describe('Crowd base URL including its context path, e.g. https://crowd.example.com/crowd.'),
+  url: secret(z.url({ protocol: /^https?$/ }), 'url-userinfo').describe('Crowd base URL including its context path, e.g. https://crowd.example.com/crowd.'),
   application: z.strictObject({
     name: z.string().min(1).describe('The application name configured in Crowd (not a user).'),
-    password: z.string().min(1).describe('The application password, as a secret reference: ${env:CROWD_APP_PASSWORD}.'),
+    password: secret(z.string().min(1)).describe('The application password, as a secret reference: ${env:CROWD_APP_PASSWORD}.'),
   }),
   tls: z
     .strictObject({

@@ -1,5 +1,6 @@
 import { FilterParser } from 'ldapts';
 import { z } from 'zod';
+import { secret } from '../../src/config/secret-positions.js';
 import type { ConfigProblem } from '../../src/ports/directory-connector.js';
 import { attributeOverridesSchema, PROFILE_NAMES } from '../shared/profiles.js';
 
@@ -24,10 +25,9 @@ const searchScope = (what: string) =>
 export const ldapConfigSchema = z
   .strictObject({
     type: z.literal('ldap'),
-    url: z
-      .string()
-      .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/, 'ldaps://host:636 or ldap://host:389 (scheme, host and port only)')
-      .describe('ldaps://host:636, or ldap://host:389 with startTls: true.'),
+    url: secret(z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/, 'ldaps://host:636 or ldap://host:389 (scheme, host and port only)'), 'url-userinfo').describe(
+      'ldaps://host:636, or ldap://host:389 with startTls: true.',
+    ),
     profile: z.enum(PROFILE_NAMES).default('openldap'),
     startTls: z.boolean().default(false).describe('Upgrade an ldap:// connection with StartTLS before binding.'),
     tls: z
@@ -40,7 +40,7 @@ export const ldapConfigSchema = z
       .prefault({}),
     bind: z.strictObject({
       dn: z.string().min(1).describe('The service account, e.g. cn=svc-dirbridge,ou=Service,dc=example,dc=com.'),
-      password: z.string().min(1).describe('A secret reference: ${env:LDAP_BIND_PASSWORD} or ${file:/run/secrets/ldap}.'),
+      password: secret(z.string().min(1)).describe('A secret reference: ${env:LDAP_BIND_PASSWORD} or ${file:/run/secrets/ldap}.'),
     }),
     users: searchScope('users'),
     groups: searchScope('groups').optional().describe("Omit when groups are not readable: memberships then come from the users' memberOf."),

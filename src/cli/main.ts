@@ -11,7 +11,10 @@ import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncRe
 import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
 import { DirbridgeError, EXIT, isDirbridgeError, type ExitCode } from '../errors.js';
 import { pino } from 'pino';
-import { createLogger, createScrubber, type LogLevel } from '../logger.js';
+import { escapeControlCharacters } from '../control-characters.js';
+import { urlPasswordForms } from '../config/references.js';
+import { createLogger, type LogLevel } from '../logger.js';
+import type { Scrubbing } from '../secret-values.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
 import { auditCsv, formatAudit, formatCustomers, formatExplanation, formatRuns, formatSyncResult } from './format.js';
@@ -39,9 +42,15 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** Runs the CLI and resolves with the exit code; never throws. */
 export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode> {
-  let secrets: readonly string[] = [];
+  // Data a command was asked for is printed as it is; error and warning lines are scrubbed of the
+  // secrets known by then. Either way, control characters from directory data are escaped.
+  let secrets: Scrubbing | null = null;
+  const scrub = (text: string): string => (secrets === null ? text : secrets.scrub(text));
   const print = (text: string): void => {
-    io.stdout.write(`${createScrubber(secrets)(text)}\n`);
+    io.stdout.write(`${escapeControlCharacters(text)}\n`);
+  };
+  const printError = (text: string): void => {
+    io.stderr.write(`${escapeControlCharacters(scrub(text))}\n`);
   };
   let exitCode: ExitCode = EXIT.ok;
   const progress = (text: string): void => {
@@ -57,20 +66,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     secrets = loaded.secrets;
     const logger = createLogger({
       level: args.logLevel ?? loaded.config.logging.level ?? log.defaultLevel,
-      secrets,
+      secrets: loaded.secrets,
       ...(log.stdout === true ? { destination: pino.destination({ fd: 1, sync: true }), base: { pid: process.pid } } : {}),
     });
+    loaded.secrets.onWarning((warning) => logger.warn(warning));
     return { loaded, logger };
   };
 
   const withContext = async <T>(args: GlobalArgs, fn: (ctx: Context) => Promise<T>, log?: { defaultLevel: LogLevel; stdout?: boolean }): Promise<T> => {
     const { loaded, logger } = configAndLogger(args, log);
-    const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
+    // Secrets are resolved where they are used: the store's here, a directory's when it is read.
+    const store = await openStore({ url: loaded.resolveSecrets(loaded.config.store).url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
     const deps: EngineDeps = {
       loaded,
       store,
       logger,
-      openConnector: (dir) => openConnector(dir, { logger, baseDir: loaded.baseDir }),
+      openConnector: (dir) => openConnector(loaded.resolveSecrets(dir), { logger, baseDir: loaded.baseDir }),
       ...(log?.stdout === true ? {} : { onProgress: progress }),
     };
     try {
@@ -153,7 +164,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           const fails = failOn === 'never' ? false : failOn === 'violation' ? audit.status === 'violation' : audit.status !== 'pass';
           if (fails) {
             exitCode = EXIT.auditFindings;
-            io.stderr.write(`dirbridge: ERR_AUDIT_FINDINGS: the seat audit status is ${audit.status} (--fail-on ${failOn})\n`);
+            printError(`dirbridge: ERR_AUDIT_FINDINGS: the seat audit status is ${audit.status} (--fail-on ${failOn})`);
           }
         });
       },
@@ -185,7 +196,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const explanation = explainUser(args.user, policyFromConfig(ctx.loaded.config), snapshots);
         const stored = await ctx.store.findByUsername(args.user);
         print(args.json ? JSON.stringify({ ...explanation, stored, unreadDirectories: failures }, null, 2) : formatExplanation(explanation, stored));
-        for (const f of failures) io.stderr.write(`warning: ${f.directoryId} could not be read (${f.code}); the explanation ignores it\n`);
+        for (const f of failures) printError(`warning: ${f.directoryId} could not be read (${f.code}); the explanation ignores it`);
         if (explanation.verdict === 'not-found' && stored.length === 0) exitCode = EXIT.failure;
       });
     })
@@ -200,7 +211,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
       async (args) => {
         const { loaded, logger } = configAndLogger(args as unknown as GlobalArgs);
         const [dir] = selectDirectories(loaded, [args.id]);
-        const connector = await openConnector(dir as NonNullable<typeof dir>, { logger, baseDir: loaded.baseDir });
+        const connector = await openConnector(loaded.resolveSecrets(dir as NonNullable<typeof dir>), { logger, baseDir: loaded.baseDir });
         try {
           const check = await connector.check();
           print(args.json ? JSON.stringify(check, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups${check.partial ? ' (first page of each search)' : ''}`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`)].join('\n'));
@@ -213,6 +224,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
       y.positional('action', { choices: ['migrate-from'] as const, demandOption: true }).positional('from', { type: 'string', demandOption: true, describe: 'Source store URL; a relative file: path resolves against the current directory' }),
       async (args) => {
         await withContext(args as unknown as GlobalArgs, async (ctx) => {
+          for (const form of urlPasswordForms(args.from)) ctx.loaded.secrets.add(form, 'the source store URL');
           const source = await openStore({ url: args.from, baseDir: process.cwd(), licensedGroups: ctx.loaded.config.licensing.licensedGroups });
           try {
             if (source.label === ctx.store.label) throw new DirbridgeError('ERR_USAGE', 'the source is the configured store itself');
@@ -262,8 +274,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         }
         const loaded = loadConfig(args.config, { env: io.env });
         secrets = loaded.secrets;
+        const warnings: string[] = [];
+        loaded.secrets.onWarning((warning) => warnings.push(warning));
+        loaded.checkSecrets(); // every secret reference, whichever command would need it
         const c = loaded.config;
-        print(args.json ? JSON.stringify({ valid: true, path: loaded.path }) : `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`);
+        for (const warning of warnings) printError(`warning: ${warning}`);
+        print(args.json ? JSON.stringify({ valid: true, path: loaded.path, warnings }) : `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`);
       },
     )
     .demandCommand(1, 'Name a command (dirbridge --help lists them)')
@@ -282,9 +298,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
   } catch (error) {
     endProgress();
     const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', `unexpected error: ${(error as Error).stack ?? String(error)}`);
-    const scrub = createScrubber(secrets);
-    io.stderr.write(`${scrub(`dirbridge: ${e.code}: ${e.message}`)}\n`);
-    if (argv.includes('--json')) io.stdout.write(`${scrub(JSON.stringify({ error: { code: e.code, message: e.message, retryable: e.retryable } }))}\n`);
+    printError(`dirbridge: ${e.code}: ${e.message}`);
+    if (argv.includes('--json')) print(scrub(JSON.stringify({ error: { code: e.code, message: e.message, retryable: e.retryable } })));
     return e.exitCode;
   }
 }

@@ -4,6 +4,7 @@ import { connectorRegistry } from '../../connectors/registry.js';
 import { normalizeGroupName } from '../core/group-name.js';
 import { missingGenericAttributes } from '../../connectors/shared/profiles.js';
 import type { ConnectorDefinition } from '../ports/directory-connector.js';
+import { secret } from './secret-positions.js';
 
 export const DEFAULT_LICENSED_GROUPS = [
   'jira-servicedesk-users',
@@ -14,7 +15,7 @@ export const DEFAULT_LICENSED_GROUPS = [
   'service-desk-agents',
 ];
 
-const groupName = z.string().trim().min(1, 'a group name cannot be empty');
+const groupName = z.string().trim().min(1, 'a group name cannot be empty').max(255, 'a group name has at most 255 characters');
 
 const directoryCommon = {
   id: z
@@ -33,10 +34,10 @@ const directorySchema = z.discriminatedUnion('type', [
   connectorRegistry.crowd.configSchema.extend(directoryCommon),
 ]);
 
-const storeUrl = z
-  .string()
-  .regex(/^(file:|mongodb:\/\/|mongodb\+srv:\/\/)/, 'a store URL: file:./data/dirbridge.db (embedded SQLite) or mongodb://user:${env:MONGO_PW}@host/dirbridge')
-  .describe('Where customers are kept: file:PATH (embedded SQLite, relative to the config file) or a MongoDB connection string.');
+const storeUrl = secret(
+  z.string().regex(/^(file:|mongodb:\/\/|mongodb\+srv:\/\/)/, 'a store URL: file:./data/dirbridge.db (embedded SQLite) or mongodb://user:${env:MONGO_PW}@host/dirbridge'),
+  'url-userinfo',
+).describe('Where customers are kept: file:PATH (embedded SQLite, relative to the config file) or a MongoDB connection string; its password is a secret.');
 
 export const configSchema = z
   .strictObject({
@@ -55,11 +56,16 @@ export const configSchema = z
       .array(directorySchema)
       .min(1, 'list at least one directory')
       .describe('Directories in precedence order: the first one holding a username wins, lower copies are shadowed.'),
-    roles: z.strictObject({
-      customer: z.strictObject({
-        groups: z.array(groupName).default([]).describe('Default groups: their members, nested groups included, become customers.'),
-      }),
-    }),
+    roles: z
+      .strictObject({
+        customer: z
+          .strictObject({
+            groups: z.array(groupName).default([]).describe('Default groups: their members, nested groups included, become customers.'),
+          })
+          .prefault({}),
+      })
+      .prefault({})
+      .describe('Default: no default groups (then a directory needs allUsers: true).'),
     licensing: z
       .strictObject({
         licensedGroups: z
@@ -108,7 +114,7 @@ export const configSchema = z
         port: z.int().min(0).max(65535).default(8080).describe('HTTP port of `dirbridge serve` (/healthz, /readyz, /metrics, /runs).'),
         host: z.string().default('0.0.0.0'),
         gracePeriodSeconds: z.number().min(0).default(30).describe('On SIGTERM / SIGINT, how long the current run may take to finish.'),
-        triggerToken: z.string().min(16).optional().describe('Bearer token for POST /runs (a secret reference); manual runs are off without one.'),
+        triggerToken: secret(z.string().min(16)).optional().describe('Bearer token for POST /runs (a secret reference); manual runs are off without one.'),
       })
       .prefault({})
       .describe('The `dirbridge serve` daemon.'),

@@ -167,7 +167,7 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
     } catch (error) {
       const wrapped = isDirbridgeError(error) ? error : new DirbridgeError('ERR_DIRECTORY_READ', `directory ${dir.id}: ${(error as Error).message}`, { cause: error });
       dirLog.error({ code: wrapped.code }, wrapped.message);
-      result.failures.push({ directoryId: dir.id, code: wrapped.code, message: wrapped.message });
+      result.failures.push({ directoryId: dir.id, code: wrapped.code, message: deps.loaded.secrets.scrub(wrapped.message) });
     } finally {
       await connector.close();
     }
@@ -233,6 +233,7 @@ export function recorder(deps: EngineDeps, runId: string, startedAt: Date): Reco
       seatLeaks: plan?.seatLeaks ?? [],
       violations: plan?.violations ?? [],
       ...fields,
+      error: fields.error === null ? null : { ...fields.error, message: deps.loaded.secrets.scrub(fields.error.message) },
     });
   };
 }

@@ -26,7 +26,7 @@ const TICK_LEASE_MS = 60 * 60 * 1000;
  */
 export async function startService(deps: EngineDeps, options: ServiceOptions): Promise<RunningService> {
   const { config } = deps.loaded;
-  const service = config.service;
+  const service = deps.loaded.resolveSecrets(config.service); // the trigger token, resolved now
   const log = deps.logger;
   const metrics = createMetrics(deps.store);
   const owner = leaseOwner();

@@ -189,10 +189,17 @@ describe('dirbridge CLI (subprocess)', () => {
 
   it('never prints a secret: not in errors, not in trace logs', () => {
     const sentinel = 'S3NTINEL-9f1e2d3c';
-    const ws = workspace(defaultConfig().replace('path: ./directory.ldif', 'path: ./missing-${env:SECRET_PART}.ldif'));
-    const result = runCli(['--config', ws.config, '--log-level', 'trace', 'sync'], { cwd: ws.dir, env: { SECRET_PART: sentinel } });
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain('cannot read LDIF file');
+    // The bind password's variable also sits in a filter that fails validation: the message quoting the filter is scrubbed.
+    const ldap = `  - id: corp
+    type: ldap
+    url: ldaps://127.0.0.1:1
+    bind: { dn: "cn=svc,dc=example,dc=com", password: "\${env:SECRET_PART}" }
+    users: { baseDn: "dc=example,dc=com", filter: "(uid=\${env:SECRET_PART}" }
+roles:`;
+    const ws = workspace(defaultConfig().replace('roles:', ldap));
+    const result = runCli(['--config', ws.config, '--log-level', 'trace', '--json', 'sync'], { cwd: ws.dir, env: { SECRET_PART: sentinel } });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('directories[1].users.filter: not a valid LDAP filter');
     expect(result.stderr).toContain('[redacted]');
     expect(`${result.stdout}\n${result.stderr}`).not.toContain(sentinel);
   });
