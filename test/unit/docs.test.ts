@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { listSecretPositions } from '../../src/config/secret-positions.js';
 import { ERROR_CATALOG } from '../../src/errors.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -33,5 +35,13 @@ describe('layout rules (ESLint)', () => {
     expect(core?.messages.map((m) => m.ruleId)).toEqual(['no-restricted-imports', 'no-restricted-imports', 'no-restricted-globals', 'no-restricted-properties']);
     const [connector] = await eslint.lintText("import { openStore } from '../../src/store/open-store.js';\nexport const s = openStore;\n", { filePath: join(ROOT, 'connectors/ldif/probe.ts') });
     expect(connector?.messages.map((m) => m.ruleId)).toEqual(['no-restricted-imports']);
+  });
+});
+
+describe('README: secret positions', () => {
+  it('lists exactly the secret positions the config schema marks', () => {
+    const block = readme.slice(readme.indexOf('<!-- secret-positions:start -->'), readme.indexOf('<!-- secret-positions:end -->'));
+    const documented = [...block.matchAll(/^- `([^`]+)`( \(user information\))?$/gm)].map((m) => `${m[1]}${m[2] ?? ''}`);
+    expect(documented).toEqual(listSecretPositions(configSchema));
   });
 });
