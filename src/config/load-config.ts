@@ -52,7 +52,26 @@ interface DeferredSecret extends SecretPosition {
 
 export function parseConfig(text: string, options: LoadOptions & { path: string }): LoadedConfig {
   const { path } = options;
-  const baseDir = dirname(resolve(path));
+  const ctx: ReferenceContext = { env: options.env ?? process.env, baseDir: dirname(resolve(path)) };
+  const { raw, positions } = readYaml(text, path);
+  const secrets = new SecretValues();
+  const problems: string[] = [];
+  const deferred = deferSecrets(raw, positions, ctx);
+  const resolved = resolveReferences(raw, [], { ...ctx, secrets, problems, deferred });
+  for (const position of positions) registerWrittenSecret(getAt(resolved, position.path), position, deferred, secrets);
+  if (problems.length > 0) throw configError(path, problems.map(secrets.scrub), 'ERR_SECRET');
+  const result = configSchema.safeParse(resolved);
+  if (!result.success) throw configError(path, result.error.issues.map((issue) => secrets.scrub(formatIssue(issue))));
+
+  for (const slot of deferred.slots.values()) if (slot.kind === 'value') setAt(result.data, slot.path, `\u0000unresolved secret at ${formatPath(slot.path)}\u0000`);
+  const paths = new WeakMap<object, ConfigPath>();
+  const config = deepFreeze(result.data, [], paths);
+  const resolveSecrets = secretResolver(path, { ...ctx, secrets }, deferred, paths);
+  return { config, path, baseDir: ctx.baseDir, secrets, resolveSecrets, checkSecrets: () => void resolveSecrets(config) };
+}
+
+/** The YAML as plain data, with scalars written as numbers or booleans where text is expected read as written. */
+function readYaml(text: string, path: string): { raw: unknown; positions: SecretPosition[] } {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0] ?? ''}`);
@@ -66,33 +85,22 @@ export function parseConfig(text: string, options: LoadOptions & { path: string 
     },
     secret: (position) => positions.push(position),
   });
+  return { raw, positions };
+}
 
-  const ctx: ReferenceContext = { env: options.env ?? process.env, baseDir };
-  const secrets = new SecretValues();
-  const problems: string[] = [];
-  const deferred = deferSecrets(raw, positions, ctx);
-  const resolved = resolveReferences(raw, [], { ...ctx, secrets, problems, deferred });
-  for (const position of positions) registerWrittenSecret(getAt(resolved, position.path), position, deferred, secrets);
-  if (problems.length > 0) throw configError(path, problems.map(secrets.scrub), 'ERR_SECRET');
-  const result = configSchema.safeParse(resolved);
-  if (!result.success) throw configError(path, result.error.issues.map((issue) => secrets.scrub(formatIssue(issue))));
-
-  for (const slot of deferred.slots.values()) if (slot.kind === 'value') setAt(result.data, slot.path, `\u0000unresolved secret at ${formatPath(slot.path)}\u0000`);
-  const paths = new WeakMap<object, ConfigPath>();
-  const config = deepFreeze(result.data, [], paths);
-  const resolveSecrets = <T>(node: T): T => {
+/** `LoadedConfig.resolveSecrets` over one loaded config. */
+function secretResolver(path: string, ctx: ReferenceContext & { secrets: SecretValues }, deferred: Deferral, paths: WeakMap<object, ConfigPath>) {
+  return <T>(node: T): T => {
     const base = node !== null && typeof node === 'object' ? paths.get(node) : undefined;
     if (base === undefined) return node;
     const slots = [...deferred.slots.values()].filter((s) => base.every((key, i) => s.path[i] === key));
     if (slots.length === 0) return node;
-    const found = resolveDeferred(slots, { ...ctx, secrets });
-    if (found.missing.length > 0) throw configError(path, found.missing, 'ERR_SECRET');
-    if (found.invalid.length > 0) throw configError(path, found.invalid);
+    const found = resolveDeferred(slots, ctx);
+    if (found.missing.length + found.invalid.length > 0) throw configError(path, [...found.missing, ...found.invalid], found.missing.length > 0 ? 'ERR_SECRET' : 'ERR_CONFIG');
     const copy = structuredClone(node) as T;
     for (const [slot, value] of found.values) setAt(copy, slot.path.slice(base.length), value);
     return deepFreeze(copy, [], new WeakMap());
   };
-  return { config, path, baseDir, secrets, resolveSecrets, checkSecrets: () => void resolveSecrets(config) };
 }
 
 /** The planner's view of a config. */

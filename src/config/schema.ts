@@ -114,7 +114,7 @@ export const configSchema = z
         port: z.int().min(0).max(65535).default(8080).describe('HTTP port of `dirbridge serve` (/healthz, /readyz, /metrics, /runs).'),
         host: z.string().default('0.0.0.0'),
         gracePeriodSeconds: z.number().min(0).default(30).describe('On SIGTERM / SIGINT, how long the current run may take to finish.'),
-        triggerToken: secret(z.string().min(16)).optional().describe('Bearer token for POST /runs (a secret reference); manual runs are off without one.'),
+        triggerToken: secret(z.string().min(16, 'at least 16 characters: use a long random token')).optional().describe('Bearer token for POST /runs (a secret reference); manual runs are off without one.'),
       })
       .prefault({})
       .describe('The `dirbridge serve` daemon.'),

@@ -145,9 +145,10 @@ service: { triggerToken: "\${file:/nonexistent/token}" }
     expect(error?.details?.['problems']).toEqual([
       'store.url: environment variable MONGO_PW is not set. Fix: export MONGO_PW=… before running dirbridge',
       'directories[1].bind.password: environment variable LDAP_PW is not set. Fix: export LDAP_PW=… before running dirbridge',
+      'service.triggerToken: at least 16 characters: use a long random token',
     ]);
     const invalid = parseConfig(twoDirectories.replace('${file:/nonexistent/token}', '${env:TOKEN}'), { path: PATH, env: { MONGO_HOST: 'h', MONGO_PW: 'mongo-S3NT-pw', LDAP_PW: 'ldap-S3NT-pw', TOKEN: 'too-short' } });
-    expect(() => invalid.checkSecrets()).toThrow(/service\.triggerToken: Too small: expected string to have >=16 characters/);
+    expect(() => invalid.checkSecrets()).toThrow(/service\.triggerToken: at least 16 characters/);
   });
 
   it('warns, naming the position, when a secret is too short or too common to be scrubbed safely', () => {
