@@ -85,7 +85,7 @@ export class SecretValues implements Scrubbing, Iterable<string> {
     const weakness = secretWeakness(value);
     if (weakness !== null) {
       this.warn(
-        where,
+        value,
         `${where}: this secret is ${weakness}, so it cannot be told apart from ordinary text and is not scrubbed from log lines and error messages. Fix: use a long random secret`,
       );
     }
@@ -106,9 +106,10 @@ export class SecretValues implements Scrubbing, Iterable<string> {
     return this.values[Symbol.iterator]();
   }
 
-  private warn(where: string, warning: string): void {
-    if (this.warned.has(where)) return;
-    this.warned.add(where);
+  /** Once per secret, naming the first position it was found at. */
+  private warn(value: string, warning: string): void {
+    if (this.warned.has(value)) return;
+    this.warned.add(value);
     if (this.sink === null) this.pending.push(warning);
     else this.sink(warning);
   }

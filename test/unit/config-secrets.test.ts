@@ -158,5 +158,7 @@ service: { triggerToken: "\${file:/nonexistent/token}" }
     expect(warnings).toEqual([expect.stringMatching(/^directories\[1\]\.bind\.password: this secret is a common password, so it cannot be told apart from ordinary text/)]);
     loaded.resolveSecrets(loaded.config.store);
     expect(warnings[1]).toMatch(/^store\.url \(\$\{env:MONGO_PW\}\): this secret is shorter than 8 characters/);
+    loaded.resolveSecrets(loaded.config.store); // resolved again, as every run does: warned once
+    expect(warnings).toHaveLength(2);
   });
 });
