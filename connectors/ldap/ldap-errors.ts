@@ -12,6 +12,16 @@ const TLS_CODES = new Set([
   'EPROTO',
 ]);
 
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'ECONNABORTED', 'EPIPE']);
+
+/**
+ * ldapts reports a broken socket as a plain Error without a code, whatever the operation in flight:
+ * "Socket error. Message type: BindRequest (0x60)\nread ECONNRESET", "Connection closed before message
+ * response was received…", "Socket connection not established", "Connection timeout". In any phase
+ * that is a lost connection (retryable), never a refused bind or a failed search.
+ */
+const CONNECTION_LOST = /timeout|connection closed|socket error|socket connection not established|ECONNRESET|EPIPE/i;
+
 /**
  * ldapts and socket errors → one precise DirbridgeError, wrapped once at the connector edge.
  * Messages name the directory, the URL and the DN involved, never the password.
@@ -26,8 +36,9 @@ export function ldapError(directoryId: string, url: string, phase: 'connect' | '
   if (/timed out/i.test(e.message ?? '')) {
     return new DirbridgeError('ERR_LDAP_CONNECT', `${where} stopped answering during ${phase} (timeouts.operationSeconds / connectSeconds): the read is incomplete`, { cause, retryable: true });
   }
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT' || e.code === 'ECONNRESET' || /timeout|connection closed|Connection closed/i.test(e.message ?? '')) {
-    const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : e.code === 'ECONNRESET' ? 'connection reset' : (e.message ?? String(e.code));
+  if ((typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) || CONNECTION_LOST.test(e.message ?? '')) {
+    const reset = e.code === 'ECONNRESET' || /ECONNRESET/.test(e.message ?? '');
+    const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : reset ? 'connection reset' : (e.message ?? String(e.code)).split('\n')[0];
     return new DirbridgeError('ERR_LDAP_CONNECT', `${where} is unreachable during ${phase}: ${why}`, { cause, retryable: true });
   }
   switch (e.name) {
