@@ -25,6 +25,14 @@ export interface CrowdClientOptions {
 
 export type Params = Record<string, string | number>;
 
+/** Per call: the caller's abort signal (a run being stopped). */
+export interface RequestOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** `GET` answered in JSON (parsed) or as text (XML, or whatever a proxy put in the way). */
+export type Document = { readonly kind: 'json'; readonly body: object } | { readonly kind: 'text'; readonly text: string };
+
 /** An HTTP answer the caller may handle (404 on an optional endpoint, 410 on an expired token). */
 export class CrowdHttpError extends Error {
   override name = 'CrowdHttpError';
@@ -41,10 +49,25 @@ export class CrowdHttpError extends Error {
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
 
 /**
+ * A path segment as RFC 3986 allows it (pchar): unreserved characters, sub-delims, ":" and "@" go out
+ * as they are, everything else percent-encoded. `encodeURIComponent` would also encode ":" and "@",
+ * and a server or proxy that does not decode them sees another value (Crowd's event tokens contain ":").
+ */
+export function encodePathSegment(value: string): string {
+  return encodeURIComponent(value).replace(/%(3A|40|24|26|2B|2C|3B|3D)/gi, (escaped) => decodeURIComponent(escaped));
+}
+
+/**
  * The Crowd REST client (`/rest/usermanagement/1`): HTTP Basic auth as the application, JSON unless
- * asked for XML, timeouts, keep-alive, a CA file, retries with backoff and jitter for 5xx, timeouts
- * and connection resets only, a concurrency limit. Errors never carry the request config (where axios
+ * asked for XML, keep-alive, a CA file, retries with backoff and jitter for 5xx, timeouts and
+ * connection resets only, a concurrency limit. Errors never carry the request config (where axios
  * keeps the Authorization header): they are rebuilt from method, path, status and Crowd's reason.
+ *
+ * Every attempt has a whole-request deadline (`timeoutMs`): connecting, the headers and the whole body,
+ * a streamed XML body included. An idle timeout would let a server that sends a byte now and then keep
+ * a run (and its lease) alive indefinitely. A JSON answer that misses it is retried like a timeout; a
+ * streamed body that misses it fails its reader with ERR_CROWD_CONNECT. The caller's abort signal ends
+ * a request at once, with the signal's reason, and is never retried.
  */
 export function createCrowdClient(options: CrowdClientOptions) {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -53,7 +76,6 @@ export function createCrowdClient(options: CrowdClientOptions) {
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: options.concurrency, rejectUnauthorized: options.rejectUnauthorized, ...(options.ca === undefined ? {} : { ca: options.ca }) });
   const http: AxiosInstance = axios.create({
     auth: { username: options.applicationName, password: options.applicationPassword },
-    timeout: options.timeoutMs,
     maxRedirects: 0,
     validateStatus: () => true,
     headers: { 'User-Agent': options.userAgent },
@@ -85,25 +107,37 @@ export function createCrowdClient(options: CrowdClientOptions) {
     return target;
   };
 
-  async function request<T>(path: string, params: Params, accept: 'json' | 'xml'): Promise<AxiosResponse<T>> {
+  const deadlineText = `no complete answer within ${options.timeoutMs / 1000} s (timeouts.requestSeconds)`;
+
+  async function request<T>(path: string, params: Params, kind: 'json' | 'text' | 'xml', signal: AbortSignal | undefined): Promise<AxiosResponse<T>> {
     const target = url(path, params);
     for (let attempt = 0; ; attempt++) {
-      let response: AxiosResponse<T> | undefined;
+      signal?.throwIfAborted();
+      const deadline = startDeadline(options.timeoutMs, signal, () => new DirbridgeError('ERR_CROWD_CONNECT', `${where}: GET ${path}: ${deadlineText}: the read is incomplete`, { retryable: true }));
       let failure: string;
       try {
-        response = await limited(() =>
+        const response = await limited(() =>
           http.get<T>(target.toString(), {
-            headers: { Accept: accept === 'json' ? 'application/json' : 'application/xml' },
-            responseType: accept === 'json' ? 'json' : 'stream',
+            headers: { Accept: kind === 'xml' ? 'application/xml' : 'application/json' },
+            responseType: kind === 'xml' ? 'stream' : kind === 'text' ? 'text' : 'json',
+            signal: deadline.signal,
           }),
         );
-        if (response.status < 500) return response;
+        if (response.status < 500) {
+          if (kind === 'xml') deadline.follow(response.data as Readable);
+          else deadline.clear();
+          return response;
+        }
+        deadline.clear();
         failure = `HTTP ${response.status}`;
-        if (accept === 'xml') (response.data as Readable).destroy();
+        if (kind === 'xml') (response.data as Readable).destroy();
       } catch (error) {
+        deadline.clear();
+        signal?.throwIfAborted();
         const code = (error as { code?: string }).code ?? '';
-        if (!RETRYABLE_CODES.has(code) && !/timeout/i.test((error as Error).message)) throw transportError(where, path, error);
-        failure = code === '' ? 'timeout' : code;
+        if (deadline.expired) failure = deadlineText;
+        else if (!RETRYABLE_CODES.has(code) && !/timeout/i.test((error as Error).message)) throw transportError(where, path, error);
+        else failure = code === '' ? 'timeout' : code;
       }
       if (attempt >= options.retries) {
         throw new DirbridgeError('ERR_CROWD_CONNECT', `${where}: GET ${path} failed ${attempt + 1} times (last: ${failure}); giving up`, { retryable: true });
@@ -114,20 +148,39 @@ export function createCrowdClient(options: CrowdClientOptions) {
     }
   }
 
-  async function getJson<T>(path: string, params: Params = {}): Promise<T> {
-    const response = await request<unknown>(path, params, 'json');
-    if (response.status !== 200) throw statusError(where, path, response.status, response.data, response.headers['www-authenticate'] !== undefined);
+  const authenticationChallenged = (response: AxiosResponse): boolean => response.headers['www-authenticate'] !== undefined;
+
+  async function getJson<T>(path: string, params: Params = {}, opts: RequestOptions = {}): Promise<T> {
+    const response = await request<unknown>(path, params, 'json', opts.signal);
+    if (response.status !== 200) throw statusError(where, path, response.status, response.data, authenticationChallenged(response));
     if (typeof response.data !== 'object' || response.data === null) {
       throw new DirbridgeError('ERR_CROWD_RESPONSE', `${where}: GET ${path} did not return JSON (a proxy or login page in the way?)`);
     }
     return response.data as T;
   }
 
-  async function getXml(path: string, params: Params = {}): Promise<Readable> {
-    const response = await request<Readable>(path, params, 'xml');
+  /**
+   * Asks for JSON and takes whatever comes: Crowd versions differ in what some resources produce (an
+   * `<events …/>` document where JSON was asked for). The caller reads the text.
+   */
+  async function getDocument(path: string, opts: RequestOptions = {}): Promise<Document> {
+    const response = await request<string>(path, {}, 'text', opts.signal);
+    if (response.status !== 200) throw statusError(where, path, response.status, response.data, authenticationChallenged(response));
+    const text = String(response.data);
+    try {
+      const body: unknown = JSON.parse(text);
+      if (typeof body === 'object' && body !== null) return { kind: 'json', body };
+    } catch {
+      // not JSON: the caller decides whether it is the XML it can read
+    }
+    return { kind: 'text', text };
+  }
+
+  async function getXml(path: string, params: Params = {}, opts: RequestOptions = {}): Promise<Readable> {
+    const response = await request<Readable>(path, params, 'xml', opts.signal);
     if (response.status !== 200) {
       const body = await readText(response.data).catch(() => '');
-      throw statusError(where, path, response.status, body, response.headers['www-authenticate'] !== undefined);
+      throw statusError(where, path, response.status, body, authenticationChallenged(response));
     }
     return response.data;
   }
@@ -138,10 +191,51 @@ export function createCrowdClient(options: CrowdClientOptions) {
     httpsAgent.destroy();
   };
 
-  return { getJson, getXml, where, close };
+  return { getJson, getDocument, getXml, where, close };
 }
 
 export type CrowdClient = ReturnType<typeof createCrowdClient>;
+
+interface Deadline {
+  /** Aborts the request when the deadline passes or the caller's signal fires. */
+  readonly signal: AbortSignal;
+  readonly expired: boolean;
+  /** Keeps the deadline running over a streamed body: the stream is destroyed when it passes. */
+  follow(stream: Readable): void;
+  clear(): void;
+}
+
+function startDeadline(ms: number, caller: AbortSignal | undefined, expiredError: () => Error): Deadline {
+  const controller = new AbortController();
+  let expired = false;
+  let stream: Readable | null = null;
+  // A followed stream is destroyed with the reason before axios aborts it (with a reason of its own).
+  const timer = setTimeout(() => {
+    expired = true;
+    stream?.destroy(expiredError());
+    controller.abort();
+  }, ms);
+  const onAbort = (): void => {
+    stream?.destroy(caller?.reason instanceof Error ? caller.reason : new Error('aborted'));
+    controller.abort(caller?.reason);
+  };
+  caller?.addEventListener('abort', onAbort, { once: true });
+  const clear = (): void => {
+    clearTimeout(timer);
+    caller?.removeEventListener('abort', onAbort);
+  };
+  return {
+    signal: controller.signal,
+    get expired() {
+      return expired;
+    },
+    follow(s) {
+      stream = s;
+      s.once('close', clear);
+    },
+    clear,
+  };
+}
 
 function statusError(where: string, path: string, status: number, body: unknown, basicChallenge: boolean): Error {
   const reason = crowdReason(body);

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
 import { applyEvents, InconsistentEventStream, toUser } from './apply-events.js';
-import { parseEvents } from './events-xml.js';
+import { parseEvents, parseEventToken, type EventTokenAnswer } from './events-xml.js';
 import { DirbridgeError } from '../../src/errors.js';
-import type { ChangesResult, ConnectorContext, CursorResult, FetchOptions, IncrementalConnector } from '../../src/ports/directory-connector.js';
+import type { ChangesResult, ConnectorContext, CursorResult, FetchOptions, IncrementalConnector, ReadOptions } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import type { CrowdConfig } from './config.js';
-import { createCrowdClient, CrowdHttpError, type CrowdClient, type Params } from './crowd-client.js';
+import { createCrowdClient, CrowdHttpError, encodePathSegment, type CrowdClient, type Params } from './crowd-client.js';
 import { parseMemberships } from './membership-xml.js';
 
 interface CrowdUser {
@@ -61,8 +61,8 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
   const readAll = async (options: FetchOptions & { firstPageOnly?: boolean }) => {
     const users: DirectoryUser[] = [];
     const byName = new Map<string, string>();
-    for await (const page of pages<CrowdUser>(client, 'search', { 'entity-type': 'user', expand: 'user' }, 'user', config.pageSize, options.firstPageOnly === true)) {
-      options.signal?.throwIfAborted();
+    const list = { pageSize: config.pageSize, firstOnly: options.firstPageOnly === true, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+    for await (const page of pages<CrowdUser>(client, 'search', { 'entity-type': 'user', expand: 'user' }, 'user', list)) {
       for (const u of page) {
         const user = userFromJson(id, u);
         if (byName.has(user.username.toLowerCase())) throw incomplete(id, `the user ${user.username} came back twice: the user list changed while it was paged`);
@@ -72,16 +72,17 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
       options.onProgress?.({ users: users.length, groups: 0 });
     }
     const groups: CrowdGroup[] = [];
-    for await (const page of pages<CrowdGroup>(client, 'search', { 'entity-type': 'group', expand: 'group' }, 'group', config.pageSize, options.firstPageOnly === true)) {
+    for await (const page of pages<CrowdGroup>(client, 'search', { 'entity-type': 'group', expand: 'group' }, 'group', list)) {
       groups.push(...page.filter((g) => typeof g.name === 'string' && g.active !== false));
     }
     return { users, groups, byName };
   };
 
-  const memberships = async (groups: readonly CrowdGroup[]): Promise<Map<string, { users: string[]; groups: string[] }>> => {
+  const memberships = async (groups: readonly CrowdGroup[], signal: AbortSignal | undefined): Promise<Map<string, { users: string[]; groups: string[] }>> => {
     const out = new Map<string, { users: string[]; groups: string[] }>();
+    const opts = signal === undefined ? {} : { signal };
     try {
-      for await (const m of parseMemberships(await client.getXml('group/membership'))) out.set(m.group.toLowerCase(), { users: m.users, groups: m.groups });
+      for await (const m of parseMemberships(await client.getXml('group/membership', {}, opts))) out.set(m.group.toLowerCase(), { users: m.users, groups: m.groups });
       return out;
     } catch (error) {
       if (!(error instanceof CrowdHttpError && error.status === 404)) throw wrapResponse(id, error);
@@ -92,8 +93,9 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
         const name = String(g.name);
         const users: string[] = [];
         const children: string[] = [];
-        for await (const page of pages<{ name?: string }>(client, 'group/user/direct', { groupname: name }, 'user', config.pageSize, false)) users.push(...page.flatMap((u) => (u.name === undefined ? [] : [u.name])));
-        for await (const page of pages<{ name?: string }>(client, 'group/child-group/direct', { groupname: name }, 'group', config.pageSize, false)) children.push(...page.flatMap((c) => (c.name === undefined ? [] : [c.name])));
+        const list = { pageSize: config.pageSize, firstOnly: false, ...opts };
+        for await (const page of pages<{ name?: string }>(client, 'group/user/direct', { groupname: name }, 'user', list)) users.push(...page.flatMap((u) => (u.name === undefined ? [] : [u.name])));
+        for await (const page of pages<{ name?: string }>(client, 'group/child-group/direct', { groupname: name }, 'group', list)) children.push(...page.flatMap((c) => (c.name === undefined ? [] : [c.name])));
         out.set(name.toLowerCase(), { users, groups: children });
       }),
     );
@@ -115,7 +117,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
     },
     async fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot> {
       const { users, groups, byName } = await read(options);
-      const members = await memberships(groups);
+      const members = await memberships(groups, options?.signal);
       const known = new Set(groups.map((g) => String(g.name).toLowerCase()));
       const snapshotGroups: DirectoryGroup[] = groups.map((g) => {
         const m = members.get(String(g.name).toLowerCase()) ?? { users: [], groups: [] };
@@ -132,23 +134,33 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
       options?.onProgress?.({ users: users.length, groups: snapshotGroups.length });
       return { directoryId: id, users, groups: snapshotGroups };
     },
-    async currentCursor(): Promise<CursorResult> {
+    /**
+     * The token is needed only by the next incremental run: any answer that yields none (no event API,
+     * an HTML page, a 5xx after the retries, a permission refused) is "no token" with the reason, never
+     * a failed read. Only wrong application credentials and an abort are errors.
+     */
+    async currentCursor(options: ReadOptions = {}): Promise<CursorResult> {
+      let answer: EventTokenAnswer;
       try {
-        const body = await client.getJson<{ incrementalSynchronisationAvailable?: boolean; newEventToken?: string }>('event');
-        if (body.incrementalSynchronisationAvailable === false) return { cursor: null, reason: 'Crowd reports that incremental synchronisation is not available' };
-        if (body.incrementalSynchronisationAvailable !== true) return { cursor: null, reason: 'Crowd does not guarantee incremental synchronisation (no incrementalSynchronisationAvailable flag)' };
-        if (typeof body.newEventToken !== 'string' || body.newEventToken === '') return { cursor: null, reason: 'Crowd gave no event token' };
-        return { cursor: body.newEventToken };
+        const document = await client.getDocument('event', options);
+        answer = document.kind === 'json' ? (document.body as EventTokenAnswer) : parseEventToken(document.text);
       } catch (error) {
-        if (error instanceof CrowdHttpError && error.status === 404) return { cursor: null, reason: 'Crowd has no event API (REST < 1.2)' };
-        throw wrapResponse(id, error);
+        options.signal?.throwIfAborted();
+        if (error instanceof DirbridgeError && error.code === 'ERR_CROWD_AUTH') throw error;
+        return { cursor: null, reason: noTokenReason(error) };
       }
+      if (answer.incrementalSynchronisationAvailable === false) return { cursor: null, reason: 'Crowd reports that incremental synchronisation is not available' };
+      if (answer.incrementalSynchronisationAvailable !== true) return { cursor: null, reason: 'Crowd does not guarantee incremental synchronisation (no incrementalSynchronisationAvailable flag)' };
+      if (typeof answer.newEventToken !== 'string' || answer.newEventToken === '') return { cursor: null, reason: 'Crowd gave no event token' };
+      return { cursor: answer.newEventToken };
     },
-    async fetchChangesSince(previous: DirectorySnapshot, cursor: string): Promise<ChangesResult> {
+    async fetchChangesSince(previous: DirectorySnapshot, cursor: string, options: ReadOptions = {}): Promise<ChangesResult> {
       let list;
       try {
-        list = await parseEvents(await client.getXml(`event/${encodeURIComponent(cursor)}`));
+        // The token goes out as Crowd issued it: its ":" stays a ":" (a server that does not decode %3A answers 410).
+        list = await parseEvents(await client.getXml(`event/${encodePathSegment(cursor)}`, {}, options));
       } catch (error) {
+        options.signal?.throwIfAborted();
         if (error instanceof CrowdHttpError && error.status === 410) return { kind: 'full-sync-needed', reason: `the event token expired (${error.reason ?? 'HTTP 410'})` };
         if (error instanceof CrowdHttpError && error.status === 404) return { kind: 'full-sync-needed', reason: 'Crowd has no event API (REST < 1.2)' };
         if (error instanceof CrowdHttpError && error.reason === 'INCREMENTAL_SYNC_NOT_AVAILABLE') return { kind: 'full-sync-needed', reason: 'Crowd reports that incremental synchronisation is not available' };
@@ -176,11 +188,12 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
  * look finished after one page; the price is one extra request for a list that fits one page.) Both list keys are accepted (`users` and Atlassian's
  * newer samples' singular `user`).
  */
-async function* pages<T>(client: CrowdClient, path: string, params: Params, kind: 'user' | 'group', pageSize: number, firstOnly: boolean): AsyncGenerator<T[]> {
+async function* pages<T>(client: CrowdClient, path: string, params: Params, kind: 'user' | 'group', paging: { pageSize: number; firstOnly: boolean; signal?: AbortSignal }): AsyncGenerator<T[]> {
+  const { pageSize, firstOnly } = paging;
   let start = 0;
   let firstLength: number | null = null;
   for (;;) {
-    const body = await client.getJson<Record<string, unknown>>(path, { ...params, 'start-index': start, 'max-results': pageSize });
+    const body = await client.getJson<Record<string, unknown>>(path, { ...params, 'start-index': start, 'max-results': pageSize }, paging);
     const list = body[`${kind}s`] ?? body[kind];
     if (!Array.isArray(list)) throw new DirbridgeError('ERR_CROWD_RESPONSE', `${client.where}: GET ${path} returned no "${kind}s" list`);
     if (list.length > 0) yield list as T[];
@@ -200,6 +213,13 @@ function userFromJson(directoryId: string, u: CrowdUser): DirectoryUser {
     ...(typeof u.email === 'string' ? { email: u.email } : {}),
     displayName: display,
   });
+}
+
+function noTokenReason(error: unknown): string {
+  if (error instanceof CrowdHttpError && error.status === 404) return 'Crowd has no event API (REST < 1.2)';
+  if (error instanceof DirbridgeError && error.code === 'ERR_CROWD_PERMISSION') return `the application may not read events: ${error.message}`;
+  if (error instanceof DirbridgeError || error instanceof CrowdHttpError) return error.message;
+  return `GET event answered neither JSON nor an <events> document (a proxy or login page in the way?)`;
 }
 
 function incomplete(directoryId: string, why: string): DirbridgeError {

@@ -31,6 +31,37 @@ interface Node {
 
 const EVENT_ELEMENTS = new Set(['userEvent', 'groupEvent', 'userMembershipEvent', 'groupMembershipEvent']);
 
+/** What `GET /event` says: the current token, and whether Crowd guarantees incremental synchronisation. */
+export interface EventTokenAnswer {
+  readonly newEventToken?: string;
+  readonly incrementalSynchronisationAvailable?: boolean;
+}
+
+/**
+ * Reads the `<events incrementalSynchronisationAvailable="true" newEventToken="…"/>` document some
+ * Crowd versions answer to `GET /event` whatever was asked for. Anything else (an HTML page, a
+ * truncated document) throws.
+ */
+export function parseEventToken(text: string): EventTokenAnswer {
+  const parser = new SaxesParser();
+  let root: { name: string; attributes: Record<string, string> } | null = null;
+  let error: Error | null = null;
+  parser.on('error', (e) => {
+    error ??= e;
+  });
+  parser.on('opentag', (tag) => {
+    root ??= { name: tag.name, attributes: Object.fromEntries(Object.entries(tag.attributes).map(([k, v]) => [k, String(v)])) };
+  });
+  parser.write(text).close();
+  const found = root as { name: string; attributes: Record<string, string> } | null;
+  if (error !== null || found === null || found.name !== 'events') throw new Error('not an <events> document');
+  const { newEventToken, incrementalSynchronisationAvailable: flag } = found.attributes;
+  return {
+    ...(newEventToken === undefined ? {} : { newEventToken }),
+    ...(flag === undefined ? {} : { incrementalSynchronisationAvailable: flag === 'true' }),
+  };
+}
+
 /** Parses `GET /event/{token}` (`<events newEventToken="…">…</events>`), events in the order received. */
 export async function parseEvents(stream: Readable): Promise<EventList> {
   const parser = new SaxesParser();

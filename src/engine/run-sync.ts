@@ -6,7 +6,7 @@ import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isIncremental, type DirectoryConnector } from '../ports/directory-connector.js';
+import { isIncremental, type CursorResult, type DirectoryConnector, type IncrementalConnector } from '../ports/directory-connector.js';
 import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
 
 export interface EngineDeps {
@@ -150,12 +150,9 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
         const before = await connector.currentCursor();
         dirLog.info('reading directory');
         const snapshot = await connector.fetchSnapshot({ onProgress });
-        const after = await connector.currentCursor();
-        if (before.cursor !== null && after.cursor !== null && before.cursor !== after.cursor) {
-          dirLog.info({ before: before.cursor, after: after.cursor }, 'possible changes during the full read; keeping the later event token');
-        }
-        if (after.cursor === null) dirLog.info({ reason: after.reason }, 'no event token: the next sync will read the whole directory too');
-        else result.toSave.push({ directoryId: dir.id, saved: { snapshot, cursor: after.cursor } });
+        const cursor = await cursorAfterRead(connector, before, dirLog);
+        if (cursor.cursor === null) note = [note, `no event token for the next incremental run: ${cursor.reason}`].filter((n) => n !== null).join('; ');
+        else result.toSave.push({ directoryId: dir.id, saved: { snapshot, cursor: cursor.cursor } });
         result.snapshots.push(snapshot);
       } else {
         dirLog.info('reading directory');
@@ -173,6 +170,25 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
     }
   }
   return result;
+}
+
+/**
+ * The change cursor to keep with a full read: the one taken after it (changes made during the read
+ * are then not replayed), else the one taken before it. The cursor only serves the next incremental
+ * run, so failing to get one is never a failed read: it is logged, and that run reads whole.
+ */
+async function cursorAfterRead(connector: IncrementalConnector, before: CursorResult, log: Logger): Promise<CursorResult> {
+  const after: CursorResult = await connector.currentCursor().catch((error: unknown) => ({ cursor: null, reason: (error as Error).message }));
+  if (before.cursor !== null && after.cursor !== null && before.cursor !== after.cursor) {
+    log.info({ before: before.cursor, after: after.cursor }, 'possible changes during the full read; keeping the later event token');
+  }
+  if (after.cursor !== null) return after;
+  if (before.cursor !== null) {
+    log.warn({ reason: after.reason }, 'no event token after the full read: keeping the one taken before it');
+    return before;
+  }
+  log.warn({ reason: after.reason }, 'no event token: the next incremental run will read the whole directory');
+  return after;
 }
 
 export interface ApplyContext {

@@ -22,8 +22,12 @@ export interface DirectoryConnector {
   close(): Promise<void>;
 }
 
-export interface FetchOptions {
+/** Per call. An aborted signal (a run being stopped) ends the read at once, rejecting with its reason. */
+export interface ReadOptions {
   readonly signal?: AbortSignal;
+}
+
+export interface FetchOptions extends ReadOptions {
   /** Called as entries arrive, for progress lines; never with whole entries. */
   readonly onProgress?: (progress: { readonly users: number; readonly groups: number }) => void;
 }
@@ -77,8 +81,9 @@ export type CursorResult = { readonly cursor: string } | { readonly cursor: null
  * `full-sync-needed` with the reason, and the engine reads the directory whole.
  */
 export interface IncrementalConnector extends DirectoryConnector {
-  currentCursor(): Promise<CursorResult>;
-  fetchChangesSince(previous: DirectorySnapshot, cursor: string): Promise<ChangesResult>;
+  /** The cursor to read changes from next time. Failing to get one is `cursor: null` with the reason, not an error. */
+  currentCursor(options?: ReadOptions): Promise<CursorResult>;
+  fetchChangesSince(previous: DirectorySnapshot, cursor: string, options?: ReadOptions): Promise<ChangesResult>;
 }
 
 export function isIncremental(connector: DirectoryConnector): connector is IncrementalConnector {

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
  * the reference: application Basic auth (401 with a Basic challenge and no JSON body), JSON by
  * default and XML for /group/membership, minimal entities unless expanded, start-index/max-results
  * paging with no total, Crowd's error entity, 404 without a body for endpoints an old server lacks.
- * Fault injection: 5xx bursts, connection resets, latency, a max-results cap, singular list keys.
+ * Fault injection: 5xx bursts, connection resets, latency, a max-results cap, singular list keys, GET
+ * /event in XML or HTML, a token path that is not percent-decoded.
  */
 export interface FixtureUser {
   name: string;
@@ -42,6 +43,10 @@ export interface CrowdFixture {
     incrementalUnavailable: boolean;
     /** No event API at all (404), as on Crowd REST < 1.2. */
     noEvents: boolean;
+    /** How GET /event answers: JSON (the default), XML whatever was asked for (as some versions do), or an HTML page. */
+    eventFormat: 'json' | 'xml' | 'html';
+    /** A server (or proxy) that does not decode the token's path segment: `42%3A7` is then an unknown token (410). */
+    literalTokenPath: boolean;
   };
   /** Directory changes, each recorded as the event Crowd would emit. */
   readonly change: {
@@ -66,7 +71,7 @@ const PREFIX = '/crowd/rest/usermanagement/1/';
 
 export async function startCrowdFixture(data: { users: FixtureUser[]; groups: FixtureGroup[] }): Promise<CrowdFixture> {
   const requests: string[] = [];
-  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false, incrementalUnavailable: false, noEvents: false };
+  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false, incrementalUnavailable: false, noEvents: false, eventFormat: 'json', literalTokenPath: false };
   const TOKEN_BASE = '8047511070899496297';
   const events: string[] = []; // events[n] leads from token n to token n + 1
   let expiredBefore = 0;
@@ -143,14 +148,25 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
         if (path === 'group/user/direct') return json(res, 200, list('user', page(group.users).map((name) => ({ link: self('user', name), name }))));
         return json(res, 200, list('group', page(group.groups).map((name) => ({ link: self('group', name), name }))));
       }
-      case 'event':
+      case 'event': {
         if (faults.noEvents) return notFound(res);
-        if (faults.incrementalUnavailable) return json(res, 200, { incrementalSynchronisationAvailable: false });
-        return json(res, 200, { incrementalSynchronisationAvailable: true, newEventToken: `${TOKEN_BASE}:${events.length}` });
+        const current = faults.incrementalUnavailable ? { incrementalSynchronisationAvailable: false } : { incrementalSynchronisationAvailable: true, newEventToken: `${TOKEN_BASE}:${events.length}` };
+        if (faults.eventFormat === 'json') return json(res, 200, current);
+        if (faults.eventFormat === 'html') {
+          res.writeHead(200, { 'Content-Type': 'text/html' });
+          res.end('<html><body>Single sign-on: please log in</body></html>');
+          return;
+        }
+        const attributes = Object.entries(current).map(([k, v]) => `${k}="${esc(String(v))}"`).join(' ');
+        res.writeHead(200, { 'Content-Type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><events ${attributes}/>`);
+        return;
+      }
       default: {
         if (!path.startsWith('event/')) return notFound(res);
         if (faults.noEvents) return notFound(res);
-        const match = /^(\d+):(\d+)$/.exec(decodeURIComponent(path.slice('event/'.length)));
+        const segment = path.slice('event/'.length);
+        const match = /^(\d+):(\d+)$/.exec(faults.literalTokenPath ? segment : decodeURIComponent(segment));
         const from = match === null || match[1] !== TOKEN_BASE ? -1 : Number(match[2]);
         if (from < expiredBefore || from > events.length) {
           res.writeHead(410, { 'Content-Type': 'application/xml' });

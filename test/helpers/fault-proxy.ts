@@ -15,9 +15,10 @@ import type { AddressInfo } from 'node:net';
  *   reaches the server and no byte of its answer reaches the client.
  * - `black-hole`: accepts the connection and reads what the client sends; never connects upstream and
  *   never answers (a frozen server or a dropped route, without the kernel's refusal).
- * - `slow-drip`: relays the client's bytes at once; the server's answer passes `passBytes` bytes at once,
- *   then `chunkBytes` bytes every `intervalMs` (a server that keeps the connection busy without ever
- *   finishing, the case an idle timeout misses).
+ * - `slow-drip`: relays the client's bytes at once; each answer (what the server sends after the client
+ *   last wrote) passes its first `passBytes` bytes at once (e.g. an HTTP status line and headers), then
+ *   `chunkBytes` bytes every `intervalMs`: a server that keeps the connection busy without ever
+ *   finishing, the case an idle timeout misses.
  */
 export type FaultMode =
   | { readonly kind: 'pass' }
@@ -60,7 +61,11 @@ export async function startFaultProxy(target: { host: string; port: number }, mo
       client.destroy();
       upstream.destroy();
     };
-    upstream.on('close', () => client.end());
+    let upstreamClosed = false;
+    upstream.on('close', () => {
+      upstreamClosed = true;
+      if (current.kind !== 'slow-drip') client.end(); // a drip ends once its queue is out
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('error', closeBoth);
 
@@ -86,14 +91,18 @@ export async function startFaultProxy(target: { host: string; port: number }, mo
       return;
     }
 
-    client.on('data', (chunk: Buffer) => upstream.write(chunk));
     if (current.kind === 'pass') {
+      client.on('data', (chunk: Buffer) => upstream.write(chunk));
       upstream.on('data', (chunk: Buffer) => client.write(chunk));
       return;
     }
-    // slow-drip: queue the answer and let it out a few bytes at a time.
+    // slow-drip: queue each answer and let it out a few bytes at a time.
     let pending = Buffer.alloc(0);
-    let free = current.passBytes ?? 0;
+    let free = 0;
+    client.on('data', (chunk: Buffer) => {
+      free = current.passBytes ?? 0;
+      upstream.write(chunk);
+    });
     upstream.on('data', (chunk: Buffer) => {
       const now = chunk.subarray(0, free);
       free -= now.length;
@@ -101,9 +110,11 @@ export async function startFaultProxy(target: { host: string; port: number }, mo
       pending = Buffer.concat([pending, chunk.subarray(now.length)]);
     });
     const timer = setInterval(() => {
-      if (pending.length === 0) return;
-      client.write(pending.subarray(0, current.chunkBytes));
-      pending = pending.subarray(current.chunkBytes);
+      if (pending.length > 0) {
+        client.write(pending.subarray(0, current.chunkBytes));
+        pending = pending.subarray(current.chunkBytes);
+      }
+      if (pending.length === 0 && upstreamClosed) client.end();
     }, current.intervalMs);
     timers.add(timer);
     client.on('close', () => {

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger.js';
 // The fixture runs in this process: CLI subprocesses must be awaited, never run synchronously.
 import { makeWorkspace, runCliAsync } from '../helpers/cli.js';
 import { APP_NAME, APP_PASSWORD, sampleCrowdDirectory, startCrowdFixture, type CrowdFixture } from '../helpers/crowd-fixture.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -16,13 +17,13 @@ const connector = (url: string, overrides: Record<string, unknown> = {}) =>
     { logger, baseDir: '/' },
   );
 
-const crowdConfig = (url: string, password: string): string => `store: { url: "file:./store.db" }
+const crowdConfig = (url: string, password: string, extra = ''): string => `store: { url: "file:./store.db" }
 directories:
   - id: crowd
     type: crowd
     url: ${url}
     application: { name: ${APP_NAME}, password: "${password}" }
-    retries: { max: 4, baseDelayMs: 5 }
+    retries: { max: 4, baseDelayMs: 5 }${extra}
 roles: { customer: { groups: [helpdesk-customers] } }
 licensing: { licensedGroups: [jira-servicedesk-users] }
 `;
@@ -137,5 +138,68 @@ describe('Crowd connector against the fixture server', () => {
       await fresh('sync', '--mode', 'incremental');
       expect((await fresh('sync', '--mode', 'incremental')).stdout).toContain('crowd: full read: no stored snapshot and event token yet');
     });
+
+    it('the event token lookup failing never fails the read: an HTML page means no token; XML is read', async () => {
+      const cli = setup();
+      fixture.faults.eventFormat = 'html'; // a login page where the token should be
+      const unreadable = await cli('sync');
+      expect(unreadable.status).toBe(0);
+      expect(unreadable.stdout).toContain('created 20, updated 0');
+      expect(unreadable.stdout).toContain('crowd: no event token for the next incremental run: GET event answered neither JSON nor an <events> document');
+      const next = await cli('sync', '--mode', 'incremental');
+      expect(next.status).toBe(0);
+      expect(next.stdout).toContain('crowd: full read: no stored snapshot and event token yet');
+
+      fixture.faults.eventFormat = 'xml'; // answered in XML although JSON was asked for
+      expect((await cli('sync')).status).toBe(0);
+      fixture.change.removeMember('helpdesk-customers', 'cust000');
+      const incremental = await cli('sync', '--mode', 'incremental');
+      expect(incremental.status).toBe(0);
+      expect(incremental.stdout).toContain('crowd: incremental read, 1 changes');
+      expect(incremental.stdout).toContain('- deactivate cust000 (crowd): left-customer-groups');
+    });
+
+    it('sends the token as Crowd issued it: a server that does not decode %3A still reads incrementally', async () => {
+      fixture.faults.literalTokenPath = true;
+      const cli = setup();
+      await cli('sync', '--mode', 'incremental');
+      fixture.change.updateUser('cust004', { displayName: 'Changed Name' });
+      const incremental = await cli('sync', '--mode', 'incremental');
+      expect(incremental.stdout).not.toContain('full read');
+      expect(incremental.stdout).toContain('crowd: incremental read, 1 changes');
+      expect(fixture.requests.filter((r) => r.startsWith('GET event/'))).toEqual([expect.stringMatching(/^GET event\/\d+:\d+$/)]);
+    });
   });
+
+  it('a slow-drip answer meets the whole-request deadline: the run ends, nobody is deactivated', async () => {
+    const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(fixture.url).port) });
+    try {
+      const url = `http://127.0.0.1:${proxy.port}/crowd`;
+      const ws = makeWorkspace(crowdConfig(url, APP_PASSWORD, '\n    timeouts: { requestSeconds: 1 }\n    pageSize: 100'));
+      const cli = (...args: string[]) => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir });
+      expect((await cli('sync')).stdout).toContain('created 20, updated 0');
+
+      // Each answer's status line and headers arrive at once, then its body comes a byte every 0.3 s: an
+      // idle timeout never fires, and a timeout that stops at the headers does not see it.
+      proxy.mode = { kind: 'slow-drip', passBytes: 200, chunkBytes: 1, intervalMs: 300 };
+      const started = Date.now();
+      const dripped = await cli('sync');
+      const seconds = (Date.now() - started) / 1000;
+      expect(dripped.status).toBe(1);
+      expect(dripped.stderr).toContain('ERR_CROWD_CONNECT');
+      expect(dripped.stderr).toContain('no complete answer within 1 s');
+      expect(dripped.stdout).toContain('deactivated 0');
+      expect(dripped.stdout).toContain('withheld 20');
+      // 5 attempts of 1 s each for the token and for the first page, plus backoff and start-up: far from the
+      // minutes the drip would take to deliver one answer (generous: the machine is shared).
+      expect(seconds).toBeLessThan(45);
+
+      proxy.mode = { kind: 'pass' };
+      const after = await cli('sync');
+      expect(after.status).toBe(0); // the lease was released
+      expect(after.stdout).toContain('created 0, updated 0, reactivated 0, deactivated 0, unchanged 20');
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
 });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { crowdConfigSchema } from '../../connectors/crowd/config.js';
@@ -145,7 +146,7 @@ describe('Crowd client and connector (nock)', () => {
       <groupMembershipEvent><operation>CREATED</operation><group name="staff"/><parentGroups><group name="customers"/></parentGroups><childGroups/></groupMembershipEvent>
       <userEvent><operation>UPDATED</operation><user name="bobby"><display-name>Bob B</display-name><email>b@x.org</email><key>1:bob</key><active>false</active></user></userEvent>
     </events>`;
-    nock(CROWD, { reqheaders: { accept: 'application/xml' } }).get(`${API}/event/42%3A8`).reply(200, xml);
+    nock(CROWD, { reqheaders: { accept: 'application/xml' } }).get(`${API}/event/42:8`).reply(200, xml);
     const result = await crowd.fetchChangesSince(previous, '42:8');
     expect(result.kind).toBe('changes');
     if (result.kind !== 'changes') return;
@@ -159,13 +160,13 @@ describe('Crowd client and connector (nock)', () => {
     ]);
     expect(result.changes.snapshot.users.find((u) => u.externalId === '1:bob')).toEqual({ externalId: '1:bob', username: 'bobby', email: 'b@x.org', displayName: 'Bob B', disabled: true, location: null });
 
-    nock(CROWD).get(`${API}/event/42%3A8`).reply(410, '<error><reason>EVENT_TOKEN_EXPIRED</reason><message>expired</message></error>');
+    nock(CROWD).get(`${API}/event/42:8`).reply(410, '<error><reason>EVENT_TOKEN_EXPIRED</reason><message>expired</message></error>');
     expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event token expired (EVENT_TOKEN_EXPIRED)' });
-    nock(CROWD).get(`${API}/event/42%3A8`).reply(404);
+    nock(CROWD).get(`${API}/event/42:8`).reply(404);
     expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'Crowd has no event API (REST < 1.2)' });
-    nock(CROWD).get(`${API}/event/42%3A8`).reply(200, '<events newEventToken="42:9"><userEvent><operation>RENAMED</operation></userEvent></events>');
+    nock(CROWD).get(`${API}/event/42:8`).reply(200, '<events newEventToken="42:9"><userEvent><operation>RENAMED</operation></userEvent></events>');
     expect(await crowd.fetchChangesSince(previous, '42:8')).toMatchObject({ kind: 'full-sync-needed', reason: expect.stringContaining('malformed') });
-    nock(CROWD).get(`${API}/event/42%3A8`).reply(200, '<events newEventToken="42:9"><userMembershipEvent><operation>CREATED</operation><childUser name="ghost"/><parentGroups><group name="customers"/></parentGroups></userMembershipEvent></events>');
+    nock(CROWD).get(`${API}/event/42:8`).reply(200, '<events newEventToken="42:9"><userMembershipEvent><operation>CREATED</operation><childUser name="ghost"/><parentGroups><group name="customers"/></parentGroups></userMembershipEvent></events>');
     expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event stream does not fit the last snapshot: an event names the unknown user ghost' });
   });
 
@@ -176,3 +177,90 @@ describe('Crowd client and connector (nock)', () => {
   });
 });
 
+
+/** A body that sends `head` at once, then one byte every `everyMs` until it is destroyed: a slow drip. */
+function drip(head: string, everyMs: number): Readable {
+  let timer: NodeJS.Timeout | undefined;
+  return new Readable({
+    read() {
+      if (timer !== undefined) return;
+      this.push(head);
+      timer = setInterval(() => this.push(' '), everyMs);
+    },
+    destroy(error, callback) {
+      clearInterval(timer);
+      callback(error);
+    },
+  });
+}
+
+describe('Crowd event tokens and deadlines (nock)', () => {
+  beforeAll(() => nock.disableNetConnect());
+  afterEach(() => nock.cleanAll());
+  afterAll(() => nock.enableNetConnect());
+  const json = { reqheaders: { accept: 'application/json' } };
+
+  it('asks for the event token in JSON and reads it from JSON or from the XML older servers answer', async () => {
+    const crowd = connector(`${CROWD}/crowd`);
+    nock(CROWD, json).get(`${API}/event`).reply(200, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><events incrementalSynchronisationAvailable="true" newEventToken="8047511070899496297:12"/>', { 'Content-Type': 'application/xml' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: '8047511070899496297:12' });
+    nock(CROWD, json).get(`${API}/event`).reply(200, '<events incrementalSynchronisationAvailable="false"/>', { 'Content-Type': 'application/xml' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: 'Crowd reports that incremental synchronisation is not available' });
+    nock(CROWD, json).get(`${API}/event`).reply(200, '<events newEventToken="42:7"/>', { 'Content-Type': 'application/xml' });
+    expect(await crowd.currentCursor()).toMatchObject({ cursor: null, reason: expect.stringContaining('does not guarantee') });
+    nock(CROWD, json).get(`${API}/event`).reply(200, { incrementalSynchronisationAvailable: true, newEventToken: '42:7' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: '42:7' });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a failed token lookup means "no token" with the reason, never a failed read', async () => {
+    const crowd = connector(`${CROWD}/crowd`);
+    nock(CROWD).get(`${API}/event`).reply(200, '<html>login</html>', { 'Content-Type': 'text/html' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: expect.stringContaining('GET event answered neither JSON nor an <events> document') });
+    nock(CROWD).get(`${API}/event`).reply(200, '<events newEventToken="42:7"', { 'Content-Type': 'application/xml' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: expect.stringContaining('GET event answered neither JSON nor an <events> document') });
+    nock(CROWD).get(`${API}/event`).times(3).reply(503, { reason: 'OPERATION_FAILED', message: 'busy' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: expect.stringContaining('failed 3 times (last: HTTP 503)') });
+    nock(CROWD).get(`${API}/event`).reply(403, { reason: 'APPLICATION_PERMISSION_DENIED', message: 'no permission' });
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: expect.stringContaining('may not read events') });
+    nock(CROWD).get(`${API}/event`).reply(400, '<error><reason>ILLEGAL_ARGUMENT</reason><message>no</message></error>');
+    expect(await crowd.currentCursor()).toEqual({ cursor: null, reason: expect.stringContaining('HTTP 400 (ILLEGAL_ARGUMENT: no)') });
+    for (const r of [await crowd.currentCursor().catch((e: unknown) => e)]) expect(r).toMatchObject({ cursor: null }); // unreachable (no interceptor): still no token
+    // Wrong application credentials fail everything: that is not a token lookup problem.
+    nock(CROWD).get(`${API}/event`).reply(401, 'Application failed to authenticate', { 'WWW-Authenticate': 'Basic realm="Crowd"' });
+    expect(await failure(crowd.currentCursor())).toMatchObject({ code: 'ERR_CROWD_AUTH' });
+  });
+
+  it('sends the event token as Crowd issued it, encoding only what a path segment must', async () => {
+    const crowd = connector(`${CROWD}/crowd`);
+    const previous = { directoryId: 'crowd', users: [], groups: [] };
+    const asked = new Set<string>(); // nock may match one request more than once
+    const events = (uri: string): boolean => {
+      asked.add(uri);
+      return uri.startsWith(`${API}/event/`);
+    };
+    nock(CROWD).get(events).times(2).reply(200, '<events newEventToken="8047511070899496297:14"/>');
+    expect(await crowd.fetchChangesSince(previous, '8047511070899496297:13')).toMatchObject({ kind: 'changes', changes: { cursor: '8047511070899496297:14' } });
+    await crowd.fetchChangesSince(previous, "a b/c?d#e%f:g@h!$&'()*+,;=~");
+    expect([...asked]).toEqual([`${API}/event/8047511070899496297:13`, `${API}/event/a%20b%2Fc%3Fd%23e%25f:g@h!$&'()*+,;=~`]);
+  });
+
+  it('gives every request a whole-request deadline: a JSON page that drips is retried, then the read fails', async () => {
+    const crowd = connector(`${CROWD}/crowd`, { timeouts: { requestSeconds: 1 }, retries: { max: 1, baseDelayMs: 1 } });
+    const searches = nock(CROWD).get(`${API}/search`).query(true).times(2).reply(200, () => drip('{"expand":"user","users":[', 100), { 'Content-Type': 'application/json' });
+    const started = Date.now();
+    const error = await failure(crowd.fetchSnapshot());
+    expect(error).toMatchObject({ code: 'ERR_CROWD_CONNECT', retryable: true, message: expect.stringContaining('failed 2 times (last: no complete answer within 1 s') });
+    expect(searches.isDone()).toBe(true);
+    expect(Date.now() - started).toBeLessThan(20_000); // two deadlines of 1 s, with a generous margin for a busy machine
+  });
+
+  it('the deadline covers a streamed XML body too (the membership document)', async () => {
+    const crowd = connector(`${CROWD}/crowd`, { timeouts: { requestSeconds: 1 }, retries: { max: 1, baseDelayMs: 1 } });
+    nock(CROWD).get(`${API}/search`).query({ 'entity-type': 'user', expand: 'user', 'start-index': '0', 'max-results': '2' }).reply(200, users([]));
+    nock(CROWD).get(`${API}/search`).query({ 'entity-type': 'group', expand: 'group', 'start-index': '0', 'max-results': '2' }).reply(200, groups([]));
+    nock(CROWD).get(`${API}/group/membership`).reply(200, () => drip('<memberships><membership group="customers"><users>', 100), { 'Content-Type': 'application/xml' });
+    const error = await failure(crowd.fetchSnapshot());
+    expect(error).toMatchObject({ code: 'ERR_CROWD_CONNECT', retryable: true, message: expect.stringContaining('GET group/membership: no complete answer within 1 s') });
+  });
+});
