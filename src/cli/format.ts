@@ -23,7 +23,9 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
     lines.push('', 'Plan REJECTED by safety rules (nothing was applied):');
     for (const v of plan.violations) lines.push(`  - ${v.kind}: ${v.message}`);
   }
-  lines.push('', `Outcome: ${result.outcome}${result.outcome === 'success' || result.outcome === 'partial' ? ` (${result.written} customers written; store re-checked: no customer carries a licensed group)` : ''}`);
+  const applied = result.outcome === 'success' || result.outcome === 'partial' || result.outcome === 'withheld';
+  lines.push('', `Outcome: ${result.outcome}${applied ? ` (${result.written} customers written; store re-checked: no customer carries a licensed group)` : ''}`);
+  if (plan.summary.withheld > 0) lines.push(`  ${plan.summary.withheld} deactivations withheld: nobody was deactivated for them (see Directories)`);
   return lines.join('\n');
 }
 

@@ -7,6 +7,7 @@ import { configSchema } from '../config/schema.js';
 import { auditSeats } from '../engine/audit-seats.js';
 import { migrateStore } from '../engine/migrate-store.js';
 import { openConnector } from '../engine/open-connector.js';
+import { exitCodeFor, withheldError } from '../engine/run-outcome.js';
 import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
 import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
 import { DirbridgeError, EXIT, isDirbridgeError, type ExitCode } from '../errors.js';
@@ -94,7 +95,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
 
   const reportSync = (args: GlobalArgs, ctx: Context, result: SyncResult): void => {
     print(args.json ? JSON.stringify(result, null, 2) : formatSyncResult(result, ctx.storeLabel));
-    exitCode = result.outcome === 'rejected' ? EXIT.planRejected : result.outcome === 'partial' ? EXIT.failure : EXIT.ok;
+    exitCode = exitCodeFor(result);
+    const withheld = withheldError(result.plan, result.reads.filter((r) => r.mode === 'incremental').map((r) => r.directoryId));
+    if (exitCode === EXIT.withheld && withheld !== null) printError(`dirbridge: ${withheld.code}: ${withheld.message}`);
   };
 
   const parser = (yargs([...argv]) as Argv)

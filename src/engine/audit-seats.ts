@@ -30,7 +30,7 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
   const { config } = deps.loaded;
   const licensed = config.licensing.licensedGroups;
   const runs = await deps.store.listRuns({ limit: 200 });
-  const lastApplied = runs.find((r) => r.outcome === 'success' || r.outcome === 'partial' || r.verification === 'failed');
+  const lastApplied = runs.find((r) => r.outcome === 'success' || r.outcome === 'partial' || r.outcome === 'withheld' || r.verification === 'failed');
 
   let plan: SeatAudit['plan'];
   if (options.live === true) {

@@ -7,6 +7,7 @@ import type { DirectoryConfig } from '../config/schema.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isIncremental, type CursorResult, type DirectoryConnector, type IncrementalConnector } from '../ports/directory-connector.js';
+import { appliedOutcome, withheldError } from './run-outcome.js';
 import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
 
 export interface EngineDeps {
@@ -86,7 +87,8 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       await record({ outcome: 'dry-run', plan, written: 0, verification: 'not-run', error: null });
       return { ...base, outcome: 'dry-run', written: 0 };
     }
-    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0 });
+    const incremental = read.reads.filter((r) => r.mode === 'incremental').map((r) => r.directoryId);
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, incremental });
     for (const { directoryId, saved } of read.toSave) await deps.store.saveSnapshot(directoryId, saved);
     return { ...base, outcome, written };
   } finally {
@@ -197,6 +199,8 @@ export interface ApplyContext {
   readonly leases: readonly Lease[];
   readonly record: Recorder;
   readonly partial: boolean;
+  /** Directories read incrementally in this run (their withheld deactivations are explained so). */
+  readonly incremental?: readonly string[];
 }
 
 /** Applies a plan, stores trusted read counts, re-checks the invariant on the stored state, records the run. */
@@ -212,12 +216,14 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
       onBatch: (n) => deps.onProgress?.(`applied ${n} of ${ctx.plan.actions.length} changes`),
     });
     written = result.written;
+    await confirmLeases(deps.store, ctx.leases, leaseTtlMs(deps.loaded));
     for (const dir of ctx.plan.directories) {
       if (dir.status === 'complete' && dir.users !== null) await deps.store.putDirectoryState(dir.directoryId, { lastTrustedUsers: dir.users, lastTrustedAt: now });
     }
   } catch (error) {
     const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_STORE', `applying the plan failed: ${(error as Error).message}`, { cause: error });
-    await ctx.record({ outcome: 'failed', plan: ctx.plan, written, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
+    const outcome: RunOutcome = e.code === 'ERR_LEASE_LOST' ? 'lease-lost' : 'failed';
+    await ctx.record({ outcome, plan: ctx.plan, written, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
     throw e;
   }
   const licensed = deps.loaded.config.licensing.licensedGroups;
@@ -228,10 +234,23 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
     await ctx.record({ outcome: 'failed', plan: ctx.plan, written, verification: 'failed', error: { code: 'ERR_INVARIANT_VIOLATED', message } });
     throw new DirbridgeError('ERR_INVARIANT_VIOLATED', message);
   }
-  const outcome: RunOutcome = ctx.partial ? 'partial' : 'success';
-  await ctx.record({ outcome, plan: ctx.plan, written, verification: 'passed', error: null });
+  const outcome = appliedOutcome(ctx.plan, ctx.partial);
+  const error = outcome === 'withheld' ? withheldError(ctx.plan, ctx.incremental ?? []) : null;
+  await ctx.record({ outcome, plan: ctx.plan, written, verification: 'passed', error });
   deps.logger.info({ runId: ctx.runId, outcome, written, summary: ctx.plan.summary, ...memoryFields() }, 'sync finished');
   return { outcome, written };
+}
+
+/**
+ * Fenced writes find out that a lease moved on; a run with nothing (more) to write would not. One
+ * renewal before the run reports anything: expired or taken over, its result is not to be trusted.
+ */
+async function confirmLeases(store: SyncStore, leases: readonly Lease[], ttlMs: number): Promise<void> {
+  for (const lease of leases) {
+    if (!(await store.renewLease(lease, ttlMs))) {
+      throw new DirbridgeError('ERR_LEASE_LOST', `lease ${lease.name} expired or was taken over while this run went on (our token ${lease.token}): its result is not trusted; run it again`);
+    }
+  }
 }
 
 export type Recorder = (fields: Pick<RunRecord, 'outcome' | 'written' | 'verification' | 'error'> & { plan: SyncPlan | null }) => Promise<void>;

@@ -86,7 +86,11 @@ export interface CustomerPage {
 
 export const DEFAULT_PAGE_SIZE = 20;
 
-export type RunOutcome = 'success' | 'partial' | 'failed' | 'rejected' | 'dry-run' | 'skipped';
+/**
+ * `withheld`: applied, but deactivations were held back (a suspect read, an incremental read) and
+ * wait for review. `lease-lost`: the run's lease moved on before it finished (it wrote nothing after).
+ */
+export type RunOutcome = 'success' | 'partial' | 'withheld' | 'failed' | 'rejected' | 'dry-run' | 'skipped' | 'lease-lost';
 
 export interface RunRecord {
   readonly runId: string;

@@ -5,11 +5,21 @@ import type { SyncStore } from '../ports/store.js';
 /** The service's Prometheus metrics, in a registry of its own. */
 export function createMetrics(store: SyncStore) {
   const registry = new Registry();
-  const runs = new Counter({ name: 'dirbridge_sync_runs_total', help: 'Sync runs by outcome (success, partial, rejected, failed, skipped).', labelNames: ['outcome'], registers: [registry] });
+  const runs = new Counter({
+    name: 'dirbridge_sync_runs_total',
+    help: 'Sync runs by outcome (success, partial, withheld, rejected, failed, skipped, lease-lost).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'dirbridge_sync_duration_seconds',
     help: 'Duration of sync runs.',
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  });
+  const withheld = new Gauge({
+    name: 'dirbridge_deactivations_withheld',
+    help: 'Deactivations held back by the last planned run (a failed, suspect or incremental read): pending review while above 0.',
     registers: [registry],
   });
   const seatLeaks = new Gauge({ name: 'dirbridge_seat_leaks', help: 'Users in a customer group and a licensed group, as of the last planned run.', registers: [registry] });
@@ -33,7 +43,7 @@ export function createMetrics(store: SyncStore) {
       this.set({ state: 'inactive' }, inactive.total);
     },
   });
-  for (const outcome of ['success', 'partial', 'rejected', 'failed', 'skipped']) runs.inc({ outcome }, 0);
+  for (const outcome of ['success', 'partial', 'withheld', 'rejected', 'failed', 'skipped', 'lease-lost']) runs.inc({ outcome }, 0);
 
   return {
     registry,
@@ -42,14 +52,15 @@ export function createMetrics(store: SyncStore) {
       runs.inc({ outcome: result.outcome });
       duration.observe(seconds);
       seatLeaks.set(result.plan.seatLeaks.length);
+      withheld.set(result.plan.summary.withheld);
       if (result.plan.summary.withheld > 0) refused.inc({ rule: 'incomplete-or-suspect-read' }, result.plan.summary.withheld);
       if (result.outcome === 'rejected') refused.inc({ rule: 'plan-rejected' }, result.plan.summary.deactivate);
       for (const f of result.failures) readErrors.inc({ directory: f.directoryId, code: f.code });
-      if (result.outcome === 'success' || result.outcome === 'partial') {
+      if (result.outcome === 'success' || result.outcome === 'partial' || result.outcome === 'withheld') {
         for (const d of result.plan.directories) if (d.status === 'complete') lastSuccess.set({ directory: d.directoryId }, now.getTime() / 1000);
       }
     },
-    recordOutcome(outcome: 'failed' | 'skipped', seconds: number): void {
+    recordOutcome(outcome: 'failed' | 'skipped' | 'lease-lost', seconds: number): void {
       runs.inc({ outcome });
       duration.observe(seconds);
     },

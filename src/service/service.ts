@@ -41,7 +41,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
       log.info({ runId: result.runId, trigger, outcome: result.outcome, written: result.written, summary: result.plan.summary, reads: result.reads, violations: result.plan.violations.map((v) => v.message) }, 'run finished');
     } catch (error) {
       const code = isDirbridgeError(error) ? error.code : 'ERR_INTERNAL';
-      metrics.recordOutcome(code === 'ERR_LEASE_HELD' ? 'skipped' : 'failed', (Date.now() - started) / 1000);
+      metrics.recordOutcome(code === 'ERR_LEASE_HELD' ? 'skipped' : code === 'ERR_LEASE_LOST' ? 'lease-lost' : 'failed', (Date.now() - started) / 1000);
       log[code === 'ERR_LEASE_HELD' ? 'info' : 'error']({ trigger, code, err: (error as Error).message }, code === 'ERR_LEASE_HELD' ? 'run skipped: lease held' : 'run failed');
     }
   };
