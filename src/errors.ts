@@ -37,6 +37,7 @@ export const ERROR_CATALOG = {
   ERR_LEASE_LOST: { exit: EXIT.leaseHeld, retryable: true, summary: 'The lease was taken over (a newer fencing token exists); this writer was refused.' },
   ERR_STORE_INVARIANT: { exit: EXIT.invariant, retryable: false, summary: 'The store refused a customer that carries a licensed group.' },
   ERR_INVARIANT_VIOLATED: { exit: EXIT.invariant, retryable: false, summary: 'After applying, the store holds a customer with a licensed group.' },
+  ERR_RUN_ABORTED: { exit: EXIT.failure, retryable: true, summary: 'The run was stopped before it finished (serve past its grace period); what it wrote is whole, the next run completes it.' },
   ERR_DEACTIVATIONS_WITHHELD: { exit: EXIT.withheld, retryable: false, summary: 'The rest was applied, but deactivations were withheld (a suspect read, or an incremental read); review, then allow them.' },
   ERR_INTERNAL: { exit: EXIT.failure, retryable: false, summary: 'An unexpected error (a bug); please report it.' },
 } as const;

@@ -54,6 +54,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
     try {
       return await readAll(options);
     } catch (error) {
+      options.signal?.throwIfAborted();
       throw wrapResponse(id, error);
     }
   };
@@ -85,6 +86,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
       for await (const m of parseMemberships(await client.getXml('group/membership', {}, opts))) out.set(m.group.toLowerCase(), { users: m.users, groups: m.groups });
       return out;
     } catch (error) {
+      signal?.throwIfAborted();
       if (!(error instanceof CrowdHttpError && error.status === 404)) throw wrapResponse(id, error);
       log.info('no bulk membership endpoint (Crowd REST < 1.1): reading members group by group');
     }

@@ -32,7 +32,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
   if (!config.tls.rejectUnauthorized) log.error('tls.rejectUnauthorized is false: the LDAP server certificate is NOT verified');
   if (config.url.startsWith('ldap://') && !config.startTls) log.warn('ldap:// without StartTLS: the bind password crosses the network in clear (tls.allowPlaintext)');
 
-  const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
+  const withClient = async <T>(fn: (client: Client) => Promise<T>, signal?: AbortSignal): Promise<T> => {
     const client = new Client({
       url: config.url,
       // ldapts opens TLS at connect whenever tlsOptions are given: only ldaps:// gets them here
@@ -42,6 +42,9 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
       timeout: config.timeouts.operationSeconds * 1000,
       strictDN: false,
     });
+    // An abort closes the connection, so a page in flight ends now rather than after operationSeconds.
+    const onAbort = (): void => void client.unbind().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (config.startTls) {
         const host = new URL(config.url).hostname;
@@ -55,7 +58,11 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
         throw ldapError(id, config.url, 'bind', e, config.bind.dn);
       });
       return await fn(client);
+    } catch (error) {
+      signal?.throwIfAborted(); // the closed connection is ours: the caller gets the abort's reason
+      throw error;
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       await client.unbind().catch(() => undefined);
     }
   };
@@ -116,7 +123,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
         }
       }
       return builder;
-    });
+    }, options.signal);
 
   const withRanges = async (client: Client, entry: Entry, m: AttributeMapping): Promise<DirectoryEntry> => {
     const ranged: [string, string[]][] = [];

@@ -258,8 +258,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
             process.once('SIGTERM', force);
             process.once('SIGINT', force);
             logger.info({ signal, gracePeriodSeconds: loaded.config.service.gracePeriodSeconds }, 'stopping: no new runs; waiting for the current one');
-            const { drained } = await service.stop();
-            logger.info({ drained }, drained ? 'stopped' : 'stopped before the current run finished (grace period over); its leases expire on their own');
+            const { drained, settled } = await service.stop();
+            if (!settled) {
+              // The aborted run is still inside a store call: closing the store under it is what must not happen.
+              logger.error('the aborted run did not stop: exiting without closing the store; its leases expire on their own');
+              process.exit(EXIT.failure);
+            }
+            logger.info({ drained }, drained ? 'stopped' : 'stopped: the current run was aborted (grace period over); the next run completes it');
             if (!drained) exitCode = EXIT.failure;
           },
           { defaultLevel: 'info', stdout: true },

@@ -6,7 +6,7 @@ import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isIncremental, type CursorResult, type DirectoryConnector, type IncrementalConnector } from '../ports/directory-connector.js';
+import { isIncremental, type CursorResult, type DirectoryConnector, type FetchOptions, type IncrementalConnector } from '../ports/directory-connector.js';
 import { appliedOutcome, withheldError } from './run-outcome.js';
 import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
 
@@ -18,6 +18,12 @@ export interface EngineDeps {
   readonly clock?: () => Date;
   readonly trigger?: RunRecord['actor']['trigger'];
   readonly onProgress?: (text: string) => void;
+  /**
+   * Stops a run (`serve` past its grace period): reads end at once, the apply loop after the batch
+   * it is writing (every batch is idempotent, so the next run completes it). The run is recorded as
+   * failed with the signal's reason (ERR_RUN_ABORTED) and rejects with it.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface SyncOptions {
@@ -54,13 +60,19 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   const runId = newRunId(startedAt);
   const log = deps.logger.child({ runId });
   const dirs = selectDirectories(deps.loaded, options.directoryIds);
-  const record = recorder(deps, runId, startedAt);
+  let recorded = false;
+  const recordRun = recorder(deps, runId, startedAt);
+  const record: Recorder = async (fields) => {
+    recorded = true;
+    await recordRun(fields);
+  };
 
   const ttlMs = leaseTtlMs(deps.loaded);
   const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, ttlMs, record);
   const heartbeat = keepAlive(deps.store, leases, ttlMs, log);
   try {
     const read = await readSnapshots(deps, dirs, log, options.mode ?? 'full');
+    deps.signal?.throwIfAborted();
     const { snapshots, failures } = read;
 
     deps.onProgress?.('planning');
@@ -91,6 +103,12 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, incremental });
     for (const { directoryId, saved } of read.toSave) await deps.store.saveSnapshot(directoryId, saved);
     return { ...base, outcome, written };
+  } catch (error) {
+    if (deps.signal?.aborted === true && !recorded) {
+      const e = isDirbridgeError(deps.signal.reason) ? deps.signal.reason : new DirbridgeError('ERR_RUN_ABORTED', 'the run was aborted');
+      await record({ outcome: 'failed', plan: null, written: 0, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
+    }
+    throw error;
   } finally {
     clearInterval(heartbeat);
     for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
@@ -120,50 +138,30 @@ export interface ReadResult {
  * Reads each directory in turn; a failed read is reported, never turned into an empty snapshot.
  * A connector that can read changes (Crowd) is read from its stored cursor when `mode` is
  * incremental; when it cannot go on from there it says why, and the directory is read whole.
+ * An aborted `deps.signal` is not a failed read: it ends the reading at once, rejecting with its reason.
  */
 export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryConfig[], log: Logger = deps.logger, mode: ReadMode = 'full'): Promise<ReadResult> {
   const result: ReadResult = { snapshots: [], failures: [], reads: [], deactivationScope: {}, toSave: [] };
+  const signal = deps.signal;
   for (const dir of dirs) {
+    signal?.throwIfAborted();
     const dirLog = log.child({ directory: dir.id });
     const connector = await deps.openConnector(dir);
     const onProgress = ({ users, groups }: { users: number; groups: number }): void => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`);
+    const options: FetchOptions = { onProgress, ...(signal === undefined ? {} : { signal }) };
     try {
-      let note: string | null = null;
-      if (isIncremental(connector)) {
-        if (mode === 'incremental') {
-          const saved = await deps.store.loadSnapshot(dir.id);
-          let reason = 'no stored snapshot and event token yet (a first sync, or Crowd gave no token last time)';
-          if (saved !== null) {
-            const changes = await connector.fetchChangesSince(saved.snapshot, saved.cursor);
-            if (changes.kind === 'changes') {
-              const { snapshot, cursor, affectedUserIds, changes: count } = changes.changes;
-              dirLog.info({ changes: count, affectedUsers: affectedUserIds.size }, 'incremental read');
-              result.snapshots.push(snapshot);
-              result.reads.push({ directoryId: dir.id, mode: 'incremental', note: `${count} changes` });
-              result.deactivationScope[dir.id] = affectedUserIds;
-              result.toSave.push({ directoryId: dir.id, saved: { snapshot, cursor } });
-              continue;
-            }
-            reason = changes.reason;
-          }
-          dirLog.warn({ reason }, 'incremental read not possible: reading the whole directory');
-          note = `full read: ${reason}`;
-        }
-        const before = await connector.currentCursor();
-        dirLog.info('reading directory');
-        const snapshot = await connector.fetchSnapshot({ onProgress });
-        const cursor = await cursorAfterRead(connector, before, dirLog);
-        if (cursor.cursor === null) note = [note, `no event token for the next incremental run: ${cursor.reason}`].filter((n) => n !== null).join('; ');
-        else result.toSave.push({ directoryId: dir.id, saved: { snapshot, cursor: cursor.cursor } });
-        result.snapshots.push(snapshot);
+      const read = isIncremental(connector) ? await readWithCursor(deps, connector, dir.id, mode, options, dirLog) : { kind: 'full' as const, snapshot: await connector.fetchSnapshot(options), cursor: null, note: null };
+      result.snapshots.push(read.snapshot);
+      if (read.kind === 'incremental') {
+        result.reads.push({ directoryId: dir.id, mode: 'incremental', note: `${read.count} changes` });
+        result.deactivationScope[dir.id] = read.affected;
       } else {
-        dirLog.info('reading directory');
-        result.snapshots.push(await connector.fetchSnapshot({ onProgress }));
+        dirLog.info({ users: read.snapshot.users.length, groups: read.snapshot.groups.length, ...memoryFields() }, 'directory read');
+        result.reads.push({ directoryId: dir.id, mode: 'full', note: read.note });
       }
-      const snapshot = result.snapshots[result.snapshots.length - 1] as DirectorySnapshot;
-      dirLog.info({ users: snapshot.users.length, groups: snapshot.groups.length, ...memoryFields() }, 'directory read');
-      result.reads.push({ directoryId: dir.id, mode: 'full', note });
+      if (read.cursor !== null) result.toSave.push({ directoryId: dir.id, saved: { snapshot: read.snapshot, cursor: read.cursor } });
     } catch (error) {
+      signal?.throwIfAborted();
       const wrapped = isDirbridgeError(error) ? error : new DirbridgeError('ERR_DIRECTORY_READ', `directory ${dir.id}: ${(error as Error).message}`, { cause: error });
       dirLog.error({ code: wrapped.code }, wrapped.message);
       result.failures.push({ directoryId: dir.id, code: wrapped.code, message: deps.loaded.secrets.scrub(wrapped.message) });
@@ -174,13 +172,47 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
   return result;
 }
 
+type CursorRead =
+  | { readonly kind: 'incremental'; readonly snapshot: DirectorySnapshot; readonly cursor: string; readonly affected: ReadonlySet<string>; readonly count: number }
+  | { readonly kind: 'full'; readonly snapshot: DirectorySnapshot; readonly cursor: string | null; readonly note: string | null };
+
+/** A directory that can read changes: from its stored cursor when asked and possible, else whole, with a cursor for next time. */
+async function readWithCursor(deps: EngineDeps, connector: IncrementalConnector, id: string, mode: ReadMode, options: FetchOptions, log: Logger): Promise<CursorRead> {
+  const call = options.signal === undefined ? {} : { signal: options.signal };
+  let note: string | null = null;
+  if (mode === 'incremental') {
+    const saved = await deps.store.loadSnapshot(id);
+    let reason = 'no stored snapshot and event token yet (a first sync, or Crowd gave no token last time)';
+    if (saved !== null) {
+      const changes = await connector.fetchChangesSince(saved.snapshot, saved.cursor, call);
+      if (changes.kind === 'changes') {
+        const { snapshot, cursor, affectedUserIds, changes: count } = changes.changes;
+        log.info({ changes: count, affectedUsers: affectedUserIds.size }, 'incremental read');
+        return { kind: 'incremental', snapshot, cursor, affected: affectedUserIds, count };
+      }
+      reason = changes.reason;
+    }
+    log.warn({ reason }, 'incremental read not possible: reading the whole directory');
+    note = `full read: ${reason}`;
+  }
+  const before = await connector.currentCursor(call);
+  log.info('reading directory');
+  const snapshot = await connector.fetchSnapshot(options);
+  const cursor = await cursorAfterRead(connector, before, log, options.signal);
+  if (cursor.cursor === null) note = [note, `no event token for the next incremental run: ${cursor.reason}`].filter((n) => n !== null).join('; ');
+  return { kind: 'full', snapshot, cursor: cursor.cursor, note };
+}
+
 /**
  * The change cursor to keep with a full read: the one taken after it (changes made during the read
  * are then not replayed), else the one taken before it. The cursor only serves the next incremental
  * run, so failing to get one is never a failed read: it is logged, and that run reads whole.
  */
-async function cursorAfterRead(connector: IncrementalConnector, before: CursorResult, log: Logger): Promise<CursorResult> {
-  const after: CursorResult = await connector.currentCursor().catch((error: unknown) => ({ cursor: null, reason: (error as Error).message }));
+async function cursorAfterRead(connector: IncrementalConnector, before: CursorResult, log: Logger, signal: AbortSignal | undefined): Promise<CursorResult> {
+  const after: CursorResult = await connector.currentCursor(signal === undefined ? {} : { signal }).catch((error: unknown) => {
+    signal?.throwIfAborted();
+    return { cursor: null, reason: (error as Error).message };
+  });
   if (before.cursor !== null && after.cursor !== null && before.cursor !== after.cursor) {
     log.info({ before: before.cursor, after: after.cursor }, 'possible changes during the full read; keeping the later event token');
   }
@@ -209,11 +241,16 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
   const now = clock().toISOString();
   let written = 0;
   try {
+    deps.signal?.throwIfAborted();
     const result = await deps.store.applyActions(ctx.plan.actions, {
       runId: ctx.runId,
       now,
       fence: ctx.leases,
-      onBatch: (n) => deps.onProgress?.(`applied ${n} of ${ctx.plan.actions.length} changes`),
+      onBatch: (n) => {
+        written = n;
+        deps.onProgress?.(`applied ${n} of ${ctx.plan.actions.length} changes`);
+        deps.signal?.throwIfAborted(); // between batches: the one written is whole
+      },
     });
     written = result.written;
     await confirmLeases(deps.store, ctx.leases, leaseTtlMs(deps.loaded));

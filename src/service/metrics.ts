@@ -31,16 +31,18 @@ export function createMetrics(store: SyncStore) {
   });
   const lastSuccess = new Gauge({ name: 'dirbridge_last_success_timestamp_seconds', help: 'When each directory was last read and applied successfully.', labelNames: ['directory'], registers: [registry] });
   const readErrors = new Counter({ name: 'dirbridge_directory_read_errors_total', help: 'Failed directory reads by error code.', labelNames: ['directory', 'code'], registers: [registry] });
-  const ticksSkipped = new Counter({ name: 'dirbridge_schedule_ticks_skipped_total', help: 'Schedule ticks this replica did not run (another replica claimed them, or a run was still going).', labelNames: ['reason'], registers: [registry] });
+  const ticksSkipped = new Counter({ name: 'dirbridge_schedule_ticks_skipped_total', help: 'Schedule ticks this replica did not run: claimed-elsewhere (another replica runs it), previous-run-still-going, store-unavailable.', labelNames: ['reason'], registers: [registry] });
   new Gauge({
     name: 'dirbridge_customers',
     help: 'Customers in the store by state.',
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const [active, inactive] = await Promise.all([store.listCustomers({ state: 'active', pageSize: 1 }), store.listCustomers({ state: 'inactive', pageSize: 1 })]);
-      this.set({ state: 'active' }, active.total);
-      this.set({ state: 'inactive' }, inactive.total);
+      // While the store is down the last counts stay: /metrics must answer then above all.
+      const counts = await Promise.all([store.listCustomers({ state: 'active', pageSize: 1 }), store.listCustomers({ state: 'inactive', pageSize: 1 })]).catch(() => null);
+      if (counts === null) return;
+      this.set({ state: 'active' }, counts[0].total);
+      this.set({ state: 'inactive' }, counts[1].total);
     },
   });
   for (const outcome of ['success', 'partial', 'withheld', 'rejected', 'failed', 'skipped', 'lease-lost']) runs.inc({ outcome }, 0);

@@ -2,8 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import cron, { type ScheduledTask } from 'node-cron';
+import { z } from 'zod';
 import { leaseOwner, runSync, selectDirectories, type EngineDeps, type ReadMode } from '../engine/run-sync.js';
-import { isDirbridgeError } from '../errors.js';
+import { DirbridgeError, isDirbridgeError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { createMetrics } from './metrics.js';
 
 export interface ServiceOptions {
@@ -13,11 +15,25 @@ export interface ServiceOptions {
 
 export interface RunningService {
   readonly url: string;
-  /** Stops taking runs, waits for the current ones (at most the grace period), closes the HTTP port. */
-  stop(): Promise<{ drained: boolean }>;
+  /**
+   * Stops taking runs and waits for the current ones, at most the grace period (`drained`); past it,
+   * aborts them and waits until they have stopped (`settled`; false only when a run ignored the abort
+   * for ABORT_SETTLE_MS, e.g. stuck in a store call: then the store must not be closed under it).
+   */
+  stop(): Promise<{ drained: boolean; settled: boolean }>;
 }
 
 const TICK_LEASE_MS = 60 * 60 * 1000;
+/** How long an aborted run may take to stop: the batch being written, a request being torn down. */
+const ABORT_SETTLE_MS = 15_000;
+const MAX_BODY_BYTES = 4096;
+
+/** The body of `POST /runs`; both fields optional (`{}` or no body: every directory, full). */
+export const runRequestSchema = z.strictObject({
+  directory: z.string().min(1).optional(),
+  mode: z.enum(['full', 'incremental']).default('full'),
+});
+const RUN_REQUEST_SHAPE = '{"directory": "ID", "mode": "full" | "incremental"}, both optional';
 
 /**
  * `dirbridge serve`: the config's schedules on node-cron, each tick claimed once across replicas
@@ -31,12 +47,13 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
   const metrics = createMetrics(deps.store);
   const owner = leaseOwner();
   const inFlight = new Set<Promise<void>>();
+  const aborter = new AbortController();
   let stopping = false;
 
   const run = async (directoryIds: readonly string[] | undefined, mode: ReadMode, trigger: 'schedule' | 'api'): Promise<void> => {
     const started = Date.now();
     try {
-      const result = await runSync({ ...deps, trigger }, { mode, ...(directoryIds === undefined ? {} : { directoryIds }) });
+      const result = await runSync({ ...deps, trigger, signal: aborter.signal }, { mode, ...(directoryIds === undefined ? {} : { directoryIds }) });
       metrics.recordResult(result, (Date.now() - started) / 1000, new Date());
       log.info({ runId: result.runId, trigger, outcome: result.outcome, written: result.written, summary: result.plan.summary, reads: result.reads, violations: result.plan.violations.map((v) => v.message) }, 'run finished');
     } catch (error) {
@@ -62,13 +79,22 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
       },
       {
         name: `schedule-${i}`,
+        logger: cronLogger(log.child({ schedule: i })),
         noOverlap: true,
         distributed: true,
         distributedLease: TICK_LEASE_MS,
         runCoordinator: {
           // Each tick is claimed once across replicas; the loser skips it.
           shouldRun: async (key) => {
-            const claim = await deps.store.acquireLease({ name: `tick:${key}`, owner, ttlMs: TICK_LEASE_MS });
+            let claim;
+            try {
+              claim = await deps.store.acquireLease({ name: `tick:${key}`, owner, ttlMs: TICK_LEASE_MS });
+            } catch (error) {
+              // Unclaimable while the store is down: skipped, said in our log, counted; the next tick tries again.
+              metrics.ticksSkipped.inc({ reason: 'store-unavailable' });
+              log.warn({ schedule: i, tick: key, code: isDirbridgeError(error) ? error.code : 'ERR_STORE', err: (error as Error).message }, 'tick skipped: the store is unreachable');
+              return false;
+            }
             if (!claim.acquired) {
               metrics.ticksSkipped.inc({ reason: 'claimed-elsewhere' });
               log.debug({ tick: key, holder: claim.holder }, 'tick claimed by another replica');
@@ -120,10 +146,12 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
         if (service.triggerToken === undefined) return send(res, 404, { error: 'manual runs are off: set service.triggerToken' });
         if (!tokenMatches(req.headers.authorization, service.triggerToken)) return send(res, 401, { error: 'a valid bearer token is required' });
         if (stopping) return send(res, 503, { error: 'stopping' });
-        const body = (await readJson(req)) as { directory?: unknown; mode?: unknown } | null;
-        const directory = typeof body?.directory === 'string' ? body.directory : undefined;
-        const mode: ReadMode = body?.mode === 'incremental' ? 'incremental' : 'full';
-        if (directory !== undefined && !config.directories.some((d) => d.id === directory)) return send(res, 400, { error: `unknown directory ${directory}` });
+        const body = await readRunRequest(req);
+        if (!body.ok) return send(res, body.status, { error: body.error, expected: RUN_REQUEST_SHAPE });
+        const { directory, mode } = body.request;
+        if (directory !== undefined && !config.directories.some((d) => d.id === directory)) {
+          return send(res, 400, { error: `unknown directory ${directory}: the config has ${config.directories.map((d) => d.id).join(', ')}`, expected: RUN_REQUEST_SHAPE });
+        }
         track(run(directory === undefined ? undefined : [directory], mode, 'api'));
         return send(res, 202, { accepted: true, directory: directory ?? null, mode });
       }
@@ -145,13 +173,18 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
       stopping = true;
       for (const task of tasks) await task.destroy();
       clearInterval(pruner);
-      const drained = await Promise.race([
-        Promise.all([...inFlight]).then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), service.gracePeriodSeconds * 1000).unref()),
-      ]);
+      const settle = (ms: number): Promise<boolean> =>
+        Promise.race([Promise.all([...inFlight]).then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+      const drained = await settle(service.gracePeriodSeconds * 1000);
+      let settled = drained;
+      if (!drained) {
+        log.warn({ gracePeriodSeconds: service.gracePeriodSeconds, runs: inFlight.size }, 'grace period over: aborting the current run');
+        aborter.abort(new DirbridgeError('ERR_RUN_ABORTED', `the run was aborted: it did not finish within service.gracePeriodSeconds (${service.gracePeriodSeconds} s) of the stop signal`));
+        settled = await settle(ABORT_SETTLE_MS);
+      }
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      return { drained };
+      return { drained, settled };
     },
   };
 }
@@ -169,17 +202,37 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+type RunRequestResult = { ok: true; request: z.output<typeof runRequestSchema> } | { ok: false; status: 400 | 413; error: string };
+
+/** The `POST /runs` body, validated: anything but an empty body or a valid object is refused, never defaulted. */
+async function readRunRequest(req: IncomingMessage): Promise<RunRequestResult> {
   let text = '';
   for await (const chunk of req) {
     text += String(chunk);
-    if (text.length > 4096) return null;
+    if (text.length > MAX_BODY_BYTES) return { ok: false, status: 413, error: `request body too large (over ${MAX_BODY_BYTES} bytes)` };
   }
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
+  let body: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      return { ok: false, status: 400, error: `request body is not valid JSON (${(error as Error).message})` };
+    }
   }
+  const parsed = runRequestSchema.safeParse(body);
+  if (parsed.success) return { ok: true, request: parsed.data };
+  const problems = parsed.error.issues.map((issue) => `${issue.path.length === 0 ? 'body' : issue.path.join('.')}: ${issue.message}`);
+  return { ok: false, status: 400, error: `invalid request body: ${problems.join('; ')}` };
+}
+
+/** node-cron's own messages as JSON log lines (it would print coloured text and stack traces on stderr). */
+function cronLogger(log: Logger) {
+  const err = (error: unknown): { err?: string } => (error instanceof Error ? { err: error.message } : {});
+  return {
+    info: (message: string) => log.debug({ source: 'node-cron' }, message),
+    warn: (message: string) => log.warn({ source: 'node-cron' }, message),
+    error: (message: string | Error, error?: Error) => log.error({ source: 'node-cron', ...err(error ?? message) }, String(message instanceof Error ? message.message : message)),
+    debug: (message: string | Error) => log.debug({ source: 'node-cron' }, String(message instanceof Error ? message.message : message)),
+  };
 }
 

@@ -32,6 +32,8 @@ export interface FaultProxy {
   mode: FaultMode;
   /** Connections accepted so far, and how many of them the proxy reset. */
   readonly stats: { accepted: number; reset: number };
+  /** Resets every connection relayed so far (the server side just closed), leaving the listener up. */
+  cut(): void;
   /** Closes the listener and every relayed connection. */
   close(): Promise<void>;
 }
@@ -134,6 +136,9 @@ export async function startFaultProxy(target: { host: string; port: number }, mo
     },
     set mode(next: FaultMode) {
       proxy.mode = next;
+    },
+    cut: () => {
+      for (const socket of sockets) socket.resetAndDestroy();
     },
     close: async () => {
       for (const timer of timers) clearInterval(timer);

@@ -74,6 +74,30 @@ describe('LDAP connection faults (TCP proxy in front of slapd)', () => {
   });
 });
 
+describe('an aborted read', () => {
+  it('ends a page in flight at once with the abort reason, not after the operation timeout', async () => {
+    const controller = new AbortController();
+    const reason = new DirbridgeError('ERR_RUN_ABORTED', 'stopped');
+    let frozenAt = 0;
+    const read = connector(slapd.ldapsUrl, { timeouts: { operationSeconds: 120 } }).fetchSnapshot({
+      signal: controller.signal,
+      onProgress: () => {
+        if (frozenAt !== 0) return;
+        slapd.signal('SIGSTOP'); // the next page never comes
+        frozenAt = Date.now();
+        setTimeout(() => controller.abort(reason), 200);
+      },
+    });
+    try {
+      const error = await read.catch((e: unknown) => e);
+      expect(error).toBe(reason);
+      expect(Date.now() - frozenAt).toBeLessThan(30_000); // far below the 120 s operation timeout
+    } finally {
+      slapd.signal('SIGCONT');
+    }
+  });
+});
+
 describe('a disconnect in the middle of a search (LDAPS through the proxy)', () => {
   it('fails the read as a lost connection: nobody is deactivated and the store is unchanged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dirbridge-disconnect-'));

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import mongoose from 'mongoose';
 import type { RunRecord } from '../../src/ports/store.js';
-import { BIN, makeWorkspace, runCliAsync } from '../helpers/cli.js';
+import { makeWorkspace, runCliAsync } from '../helpers/cli.js';
 import { generateLdif } from '../helpers/generate-ldif.js';
 import { useMongoServer } from '../helpers/mongo-server.js';
+import { metric, serve as serveProcess, until, type Served } from '../helpers/serve.js';
 
 const TOKEN = 'trigger-token-S3NTINEL-0123';
 const dirs: string[] = [];
@@ -15,29 +15,7 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Served {
-  readonly child: ChildProcess;
-  readonly url: Promise<string>;
-  readonly exited: Promise<number | null>;
-  output(): string;
-}
-
-function serve(config: string, cwd: string): Served {
-  const child = spawn(process.execPath, [BIN, '--config', config, 'serve', '--port', '0'], { cwd, env: { PATH: process.env['PATH'] ?? '', TRIGGER: TOKEN } });
-  let out = '';
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const match = /"url":"http:\/\/[^:]+:(\d+)"/.exec(out);
-      if (match !== null) resolve(`http://127.0.0.1:${match[1]}`);
-    });
-    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', () => reject(new Error(`serve exited early:\n${out}`)));
-  });
-  url.catch(() => undefined);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { child, url, exited, output: () => out };
-}
+const serve = (config: string, cwd: string): Served => serveProcess(config, cwd, { TRIGGER: TOKEN });
 
 function workspace(options: { store?: string; users?: number; schedules?: string } = {}) {
   const ws = makeWorkspace(`store:
@@ -55,24 +33,8 @@ service: { host: 127.0.0.1, gracePeriodSeconds: 30, triggerToken: "\${env:TRIGGE
   return ws;
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const runs = async (url: string): Promise<RunRecord[]> => (await (await fetch(`${url}/runs?limit=500`)).json()) as RunRecord[];
 const trigger = (url: string, token = TOKEN) => fetch(`${url}/runs`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify({ directory: 'sample' }) });
-
-function metric(text: string, name: string, labels = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`));
-  if (line === undefined) throw new Error(`no metric ${name}{${labels}} in:\n${text}`);
-  return Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 describe('dirbridge serve', () => {
   it('answers probes, runs on request with a bearer token, and exposes correct metrics', async () => {

@@ -255,6 +255,27 @@ describe('Crowd event tokens and deadlines (nock)', () => {
     expect(Date.now() - started).toBeLessThan(20_000); // two deadlines of 1 s, with a generous margin for a busy machine
   });
 
+  it('an abort ends a request in flight, or a streamed body, at once with the abort reason; it is never retried', async () => {
+    const crowd = connector(`${CROWD}/crowd`, { timeouts: { requestSeconds: 60 } });
+    const stop = new Error('stopping');
+    nock(CROWD).get(`${API}/search`).query(true).delay(30_000).reply(200, users([]));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(stop), 100);
+    const started = Date.now();
+    expect(await crowd.fetchSnapshot({ signal: controller.signal }).catch((e: unknown) => e)).toBe(stop);
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    nock(CROWD).get(`${API}/search`).query({ 'entity-type': 'user', expand: 'user', 'start-index': '0', 'max-results': '2' }).reply(200, users([]));
+    nock(CROWD).get(`${API}/search`).query({ 'entity-type': 'group', expand: 'group', 'start-index': '0', 'max-results': '2' }).reply(200, groups([]));
+    nock(CROWD).get(`${API}/group/membership`).reply(200, () => drip('<memberships><membership group="customers"><users>', 100), { 'Content-Type': 'application/xml' });
+    const streaming = new AbortController();
+    setTimeout(() => streaming.abort(stop), 500);
+    expect(await crowd.fetchSnapshot({ signal: streaming.signal }).catch((e: unknown) => e)).toBe(stop);
+    const cursor = new AbortController();
+    cursor.abort(stop);
+    expect(await crowd.currentCursor({ signal: cursor.signal }).catch((e: unknown) => e)).toBe(stop);
+  });
+
   it('the deadline covers a streamed XML body too (the membership document)', async () => {
     const crowd = connector(`${CROWD}/crowd`, { timeouts: { requestSeconds: 1 }, retries: { max: 1, baseDelayMs: 1 } });
     nock(CROWD).get(`${API}/search`).query({ 'entity-type': 'user', expand: 'user', 'start-index': '0', 'max-results': '2' }).reply(200, users([]));
