@@ -21,7 +21,7 @@ export function withheldError(plan: SyncPlan, incrementalDirectories: readonly s
   for (const id of incrementalDirectories) why.push(`${id}: an incremental read deactivates only users its changes name`);
   return {
     code: 'ERR_DEACTIVATIONS_WITHHELD',
-    message: `${count} deactivations withheld (${why.join('; ')}); everything else was applied. Review them, then run a full sync with --allow-deactivations ${count}`,
+    message: `${count} deactivations withheld${why.length === 0 ? '' : ` (${why.join('; ')})`}; everything else was applied. Review them, then run a full sync with --allow-deactivations ${count}`,
   };
 }
 
