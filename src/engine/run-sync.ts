@@ -150,7 +150,7 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
     const onProgress = ({ users, groups }: { users: number; groups: number }): void => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`);
     const options: FetchOptions = { onProgress, ...(signal === undefined ? {} : { signal }) };
     try {
-      const read = isIncremental(connector) ? await readWithCursor(deps, connector, dir.id, mode, options, dirLog) : { kind: 'full' as const, snapshot: await connector.fetchSnapshot(options), cursor: null, note: null };
+      const read = isIncremental(connector) ? await readWithCursor(deps, connector, dir.id, mode, options, dirLog) : await readWhole(connector, options, dirLog);
       result.snapshots.push(read.snapshot);
       if (read.kind === 'incremental') {
         result.reads.push({ directoryId: dir.id, mode: 'incremental', note: `${read.count} changes` });
@@ -175,6 +175,11 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
 type CursorRead =
   | { readonly kind: 'incremental'; readonly snapshot: DirectorySnapshot; readonly cursor: string; readonly affected: ReadonlySet<string>; readonly count: number }
   | { readonly kind: 'full'; readonly snapshot: DirectorySnapshot; readonly cursor: string | null; readonly note: string | null };
+
+async function readWhole(connector: DirectoryConnector, options: FetchOptions, log: Logger): Promise<CursorRead> {
+  log.info('reading directory');
+  return { kind: 'full', snapshot: await connector.fetchSnapshot(options), cursor: null, note: null };
+}
 
 /** A directory that can read changes: from its stored cursor when asked and possible, else whole, with a cursor for next time. */
 async function readWithCursor(deps: EngineDeps, connector: IncrementalConnector, id: string, mode: ReadMode, options: FetchOptions, log: Logger): Promise<CursorRead> {
@@ -204,9 +209,10 @@ async function readWithCursor(deps: EngineDeps, connector: IncrementalConnector,
 }
 
 /**
- * The change cursor to keep with a full read: the one taken after it (changes made during the read
- * are then not replayed), else the one taken before it. The cursor only serves the next incremental
- * run, so failing to get one is never a failed read: it is logged, and that run reads whole.
+ * The change cursor to keep with a full read: the one taken after it, else the one taken before it
+ * (whose changes made during the read the next incremental run replays, or reads whole when they do
+ * not fit). The cursor only serves the next incremental run, so failing to get one is never a failed
+ * read: it is logged, and that run reads whole.
  */
 async function cursorAfterRead(connector: IncrementalConnector, before: CursorResult, log: Logger, signal: AbortSignal | undefined): Promise<CursorResult> {
   const after: CursorResult = await connector.currentCursor(signal === undefined ? {} : { signal }).catch((error: unknown) => {

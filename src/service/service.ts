@@ -29,7 +29,7 @@ const ABORT_SETTLE_MS = 15_000;
 const MAX_BODY_BYTES = 4096;
 
 /** The body of `POST /runs`; both fields optional (`{}` or no body: every directory, full). */
-export const runRequestSchema = z.strictObject({
+const runRequestSchema = z.strictObject({
   directory: z.string().min(1).optional(),
   mode: z.enum(['full', 'incremental']).default('full'),
 });
