@@ -25,6 +25,8 @@ export interface DirectoryGroup {
   readonly memberUserIds: readonly string[];
   /** Direct child groups, as `DirectoryGroup.id`s. */
   readonly memberGroupIds: readonly string[];
+  /** The group's own e-mail address (LDAP `mail`, e.g. an AD distribution group), when it has one. */
+  readonly mail?: string;
 }
 
 /** A complete read of one directory. A connector returns this whole or throws: never a partial one. */
@@ -72,7 +74,11 @@ export type DeactivationReason =
   | 'disabled-in-directory'
   | 'left-customer-groups'
   | 'licensed-membership'
-  | 'shadowed';
+  | 'shadowed'
+  /** A portal-only customer migrated to an account (never reactivated). */
+  | 'migrated'
+  /** A customer owned by no directory, deactivated by an admin. */
+  | 'deactivated-by-admin';
 
 /** The compact view of one stored customer that planning needs: never the whole document. */
 export interface CurrentCustomer {
