@@ -68,7 +68,8 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
   };
 
   const userAttributes = unique([mapping.id, mapping.username, mapping.email, mapping.displayName, mapping.memberOfAttribute, mapping.disabled?.attribute]);
-  const groupAttributes = unique([mapping.groupName, ...mapping.memberDnAttributes, mapping.memberUidAttribute]);
+  // The group's mail too: a group with an address is a mailing list, which can never be a customer.
+  const groupAttributes = unique([mapping.groupName, ...mapping.memberDnAttributes, mapping.memberUidAttribute, mapping.email]);
 
   async function* search(client: Client, scope: Scope, classes: readonly string[], attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]> {
     const byClass: Filter = new OrFilter({ filters: classes.map((c) => new EqualityFilter({ attribute: 'objectClass', value: c })) });

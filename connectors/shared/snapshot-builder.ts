@@ -21,6 +21,8 @@ interface PendingGroup {
   /** Normalised member DNs not (yet) known as users: child groups, users read later, or nothing. */
   readonly otherDns: string[];
   readonly memberUids: string[];
+  /** The group's own address (a mailing list), when it has one. */
+  readonly mail: string | null;
 }
 
 /**
@@ -103,7 +105,7 @@ export class SnapshotBuilder {
       }
     }
     const memberUids = m.memberUidAttribute === null ? [] : values(entry, m.memberUidAttribute).map((u) => u.toLowerCase());
-    this.groups.set(id, { id, name, userIds, otherDns, memberUids });
+    this.groups.set(id, { id, name, userIds, otherDns, memberUids, mail: first(entry, m.email) });
   }
 
   build(): DirectorySnapshot {
@@ -111,7 +113,7 @@ export class SnapshotBuilder {
     for (const [userId, groupDns] of this.memberOf) {
       for (const raw of groupDns) {
         const dn = normalizeDn(raw);
-        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), userIds: [], otherDns: [], memberUids: [] });
+        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), userIds: [], otherDns: [], memberUids: [], mail: null });
         const list = extraUsers.get(dn) ?? [];
         list.push(userId);
         extraUsers.set(dn, list);
@@ -131,7 +133,7 @@ export class SnapshotBuilder {
       const extra = extraUsers.get(g.id);
       if (g.otherDns.length === 0 && g.memberUids.length === 0 && extra === undefined && this.mapping.memberDnAttributes.length === 1) {
         // One attribute's values are a set already: no copy needed.
-        groups.push({ id: g.id, name: g.name, memberUserIds: g.userIds, memberGroupIds: [] });
+        groups.push({ id: g.id, name: g.name, memberUserIds: g.userIds, memberGroupIds: [], ...(g.mail === null ? {} : { mail: g.mail }) });
         continue;
       }
       const users = new Set<string>(g.userIds);
@@ -146,7 +148,7 @@ export class SnapshotBuilder {
         if (userId !== undefined) users.add(userId);
       }
       for (const userId of extra ?? []) users.add(userId);
-      groups.push({ id: g.id, name: g.name, memberUserIds: [...users], memberGroupIds: [...children] });
+      groups.push({ id: g.id, name: g.name, memberUserIds: [...users], memberGroupIds: [...children], ...(g.mail === null ? {} : { mail: g.mail }) });
     }
     return { directoryId: this.directoryId, users: this.users, groups };
   }
