@@ -11,6 +11,8 @@ export const EXIT = {
   leaseHeld: 5,
   invariant: 6,
   withheld: 7,
+  refused: 8,
+  notProcessed: 9,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -39,6 +41,21 @@ export const ERROR_CATALOG = {
   ERR_INVARIANT_VIOLATED: { exit: EXIT.invariant, retryable: false, summary: 'After applying, the store holds a customer with a licensed group.' },
   ERR_RUN_ABORTED: { exit: EXIT.failure, retryable: true, summary: 'The run was stopped before it finished (serve past its grace period); what it wrote is whole, the next run completes it.' },
   ERR_DEACTIVATIONS_WITHHELD: { exit: EXIT.withheld, retryable: false, summary: 'The rest was applied, but deactivations were withheld (a suspect read, or an incremental read); review, then allow them.' },
+  ERR_CUSTOMER_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'No customer has the key, e-mail or username given.' },
+  ERR_INVALID_ADDRESS: { exit: EXIT.refused, retryable: false, summary: 'An e-mail address is not valid; the message says why.' },
+  ERR_MAILING_LIST: { exit: EXIT.refused, retryable: false, summary: "An address is a mailing list (a directory group's address, or a mailingLists pattern): never a customer." },
+  ERR_SIGNUP_REFUSED: { exit: EXIT.refused, retryable: false, summary: 'Signup refused an unknown address: public signup is off, or its domain is refused or not allowed; nothing was written.' },
+  ERR_LICENSED_EXCLUDED: { exit: EXIT.refused, retryable: false, summary: 'The address belongs to a licensed directory user and onLicensedMembership is exclude: not a customer.' },
+  ERR_MIGRATION_REFUSED: { exit: EXIT.refused, retryable: false, summary: 'A migration precondition failed (not portal-only, inactive, no such account, another address); nothing was written.' },
+  ERR_ALREADY_MIGRATED: { exit: EXIT.refused, retryable: false, summary: 'The customer was migrated: a migration cannot be repeated, undone, or the old profile reactivated.' },
+  ERR_OWNED_BY_DIRECTORY: { exit: EXIT.refused, retryable: false, summary: 'The customer belongs to a directory: only its syncs deactivate or reactivate it.' },
+  ERR_LICENSED_ADDRESS: { exit: EXIT.planRejected, retryable: false, summary: 'The address belongs to a licensed directory user and onLicensedMembership is fail; nothing was written.' },
+  ERR_NOT_PROCESSED: { exit: EXIT.notProcessed, retryable: false, summary: 'The e-mail channel did not process the message (unknown sender with signup off, a mailing list, an inactive customer); nothing was written.' },
+  ERR_MESSAGE_FILE: { exit: EXIT.usage, retryable: false, summary: 'An e-mail message cannot be read or parsed as MIME.' },
+  ERR_REQUESTS_FILE: { exit: EXIT.usage, retryable: false, summary: 'A requests file is malformed; every problem is listed with its line, and nothing of the file was written.' },
+  ERR_MAIL_SEND: { exit: EXIT.failure, retryable: true, summary: 'An invitation could not be e-mailed; the customer is invited and marked unsent (retry with customers invite --resend).' },
+  ERR_CROWD_READ_ONLY: { exit: EXIT.failure, retryable: false, summary: 'The Crowd directory is read-only for this application: set its permission to Read/Write.' },
+  ERR_RATE_LIMITED: { exit: EXIT.failure, retryable: true, summary: 'HTTP only: too many signup or e-mail requests; retry after the Retry-After seconds.' },
   ERR_INTERNAL: { exit: EXIT.failure, retryable: false, summary: 'An unexpected error (a bug); please report it.' },
 } as const;
 

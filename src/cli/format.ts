@@ -83,6 +83,10 @@ export function formatAudit(audit: SeatAudit): string {
   lines.push(`3. store        ${mark(audit.store.status)}  ${audit.store.licensedCustomers.length} of ${audit.store.activeCustomers} active customers carry a licensed group`);
   for (const c of audit.store.licensedCustomers) lines.push(`     ${c.username} (${c.directoryId}): ${c.groups.join(', ')}`);
   lines.push(`4. after apply  ${mark(audit.afterApply.status)}  last applying run ${audit.afterApply.runId ?? '(none)'}: verification ${audit.afterApply.verification}`);
+  const active = audit.origins.counts.filter((c) => c.active);
+  const byOrigin = active.map((c) => `${c.count} ${c.accountType} ${c.origin}`).join(', ') || 'none';
+  lines.push(`   all origins  ${mark(audit.origins.status)}  active customers: ${byOrigin}; ${audit.origins.leaks.length} invited or signed-up customer(s) have a licensed user's address`);
+  for (const l of audit.origins.leaks) lines.push(`     ${l.key} <${l.email}> (${l.origin}) is ${l.licensedUser.username} in ${l.licensedUser.directoryId}, licensed via ${l.licensedUser.licensedGroups.join(', ')}`);
   return lines.join('\n');
 }
 
@@ -90,6 +94,7 @@ export function auditCsv(audit: SeatAudit): string {
   const rows = [['view', 'status', 'directory', 'username', 'externalId', 'customerGroups', 'licensedGroups', 'outcome']];
   for (const l of audit.plan.seatLeaks) rows.push(['directories', audit.plan.status, l.directoryId, l.username, l.externalId, l.customerGroups.join(';'), l.licensedGroups.join(';'), l.outcome]);
   for (const c of audit.store.licensedCustomers) rows.push(['store', audit.store.status, c.directoryId, c.username, c.externalId, c.groups.join(';'), '', 'stored']);
+  for (const l of audit.origins.leaks) rows.push(['origins', audit.origins.status, l.licensedUser.directoryId, l.licensedUser.username, l.key, l.origin, l.licensedUser.licensedGroups.join(';'), 'portal-only']);
   rows.push(['summary', audit.status, '', '', '', '', '', '']);
   return rows.map((r) => r.map(csvCell).join(',')).join('\n');
 }

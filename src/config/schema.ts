@@ -5,6 +5,7 @@ import { normalizeGroupName } from '../core/group-name.js';
 import { missingGenericAttributes } from '../../connectors/shared/profiles.js';
 import type { ConnectorDefinition } from '../ports/directory-connector.js';
 import { secret } from './secret-positions.js';
+import { checkCustomerConfig, invitationsSchema, mailingListsSchema, signupSchema } from './customer-config.js';
 
 export const DEFAULT_LICENSED_GROUPS = [
   'jira-servicedesk-users',
@@ -115,9 +116,14 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         gracePeriodSeconds: z.number().min(0).default(30).describe('On SIGTERM / SIGINT, how long the current run may take to finish.'),
         triggerToken: secret(z.string().min(16, 'at least 16 characters: use a long random token')).optional().describe('Bearer token for POST /runs (a secret reference); manual runs are off without one.'),
+        adminToken: secret(z.string().min(16, 'at least 16 characters: use a long random token')).optional().describe('Bearer token for the customer routes (/customers, /requests); off without one.'),
+        portalToken: secret(z.string().min(16, 'at least 16 characters: use a long random token')).optional().describe("Bearer token of the portal's backend for POST /signup and POST /intake/email; off without one."),
       })
       .prefault({})
       .describe('The `dirbridge serve` daemon.'),
+    invitations: invitationsSchema,
+    signup: signupSchema,
+    mailingLists: mailingListsSchema,
     logging: z
       .strictObject({
         level: z
@@ -161,6 +167,7 @@ export const configSchema = z
         }
       }
     });
+    checkCustomerConfig(config, (issue) => ctx.addIssue(issue));
     config.schedules.forEach((schedule, i) => {
       if (!cron.validate(schedule.cron)) {
         ctx.addIssue({

@@ -3,6 +3,8 @@ import { planSync } from '../core/plan-sync.js';
 import { policyFromConfig } from '../config/load-config.js';
 import type { RunRecord, StoredCustomer } from '../ports/store.js';
 import { readSnapshots, type EngineDeps } from './run-sync.js';
+import { directoryCustomers } from './customers/after-sync.js';
+import { auditOrigins, type OriginsAudit } from './customers/audit-origins.js';
 
 export type AuditStatus = 'pass' | 'leak' | 'violation';
 
@@ -23,6 +25,8 @@ export interface SeatAudit {
   readonly store: { readonly activeCustomers: number; readonly licensedCustomers: readonly StoredCustomer[]; readonly status: AuditStatus };
   /** 4. After apply: the last applying run's re-check of the stored state. */
   readonly afterApply: { readonly runId: string | null; readonly verification: RunRecord['verification']; readonly status: AuditStatus };
+  /** Customers of every origin: invited and signed-up customers whose address a licensed directory user has. */
+  readonly origins: OriginsAudit;
   readonly status: AuditStatus;
 }
 
@@ -35,7 +39,7 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
   let plan: SeatAudit['plan'];
   if (options.live === true) {
     const { snapshots, failures } = await readSnapshots(deps, config.directories);
-    const fresh = planSync({ policy: policyFromConfig(config), snapshots, current: await deps.store.loadCurrent() });
+    const fresh = planSync({ policy: policyFromConfig(config), snapshots, current: directoryCustomers(await deps.store.loadCurrent()) });
     plan = { source: 'live', runId: null, seatLeaks: fresh.seatLeaks, unreadDirectories: failures.map((f) => f.directoryId), status: leakStatus(fresh.seatLeaks, failures.length) };
   } else if (lastApplied !== undefined) {
     plan = { source: 'last-run', runId: lastApplied.runId, seatLeaks: lastApplied.seatLeaks, unreadDirectories: [], status: leakStatus(lastApplied.seatLeaks, 0) };
@@ -47,7 +51,8 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
   const store = { activeCustomers: active.total, licensedCustomers: offenders, status: offenders.length > 0 ? 'violation' : 'pass' } as const;
   const verification = lastApplied?.verification ?? 'not-run';
   const afterApply = { runId: lastApplied?.runId ?? null, verification, status: verification === 'failed' ? 'violation' : 'pass' } as const;
-  const statuses: AuditStatus[] = ['pass', plan.status, store.status, afterApply.status];
+  const origins = await auditOrigins(deps.store, deps.loaded);
+  const statuses: AuditStatus[] = ['pass', plan.status, store.status, afterApply.status, origins.status];
   const status = statuses.includes('violation') ? 'violation' : statuses.includes('leak') ? 'leak' : 'pass';
   return {
     generatedAt: (deps.clock?.() ?? new Date()).toISOString(),
@@ -55,6 +60,7 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
     plan,
     store,
     afterApply,
+    origins,
     status,
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { isIncremental, type CursorResult, type DirectoryConnector, type FetchOptions, type IncrementalConnector } from '../ports/directory-connector.js';
 import { appliedOutcome, withheldError } from './run-outcome.js';
 import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
+import { afterSync, directoryCustomers } from './customers/after-sync.js';
 
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
@@ -76,7 +77,8 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const { snapshots, failures } = read;
 
     deps.onProgress?.('planning');
-    const [current, states, storeRevision] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.revision()]);
+    const [stored, states, storeRevision] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.revision()]);
+    const current = directoryCustomers(stored);
     const lastTrustedCounts: Record<string, number> = {};
     for (const [id, state] of Object.entries(states)) if (state.lastTrustedUsers !== undefined) lastTrustedCounts[id] = state.lastTrustedUsers;
     const plan = planSync({
@@ -102,6 +104,8 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const incremental = read.reads.filter((r) => r.mode === 'incremental').map((r) => r.directoryId);
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, incremental });
     for (const { directoryId, saved } of read.toSave) await deps.store.saveSnapshot(directoryId, saved);
+    const complete = new Set(plan.directories.filter((d) => d.status === 'complete').map((d) => d.directoryId));
+    await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: snapshots.filter((s) => complete.has(s.directoryId)) });
     return { ...base, outcome, written };
   } catch (error) {
     if (deps.signal?.aborted === true && !recorded) {

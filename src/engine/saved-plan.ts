@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { SyncPlan } from '../core/model.js';
 import { DirbridgeError } from '../errors.js';
+import { afterSync } from './customers/after-sync.js';
 import { acquireLeases, applyAndVerify, keepAlive, leaseTtlMs, newRunId, recorder, type EngineDeps, type SyncResult } from './run-sync.js';
 
 const FORMAT = 'dirbridge-plan';
@@ -56,6 +57,7 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
     }
     const partial = plan.directories.some((d) => d.status === 'failed');
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial });
+    await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: [] });
     return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [] };
   } finally {
     clearInterval(heartbeat);

@@ -59,6 +59,23 @@ export interface ConnectorDefinition<Schema extends z.ZodObject = z.ZodObject> {
   /** Rules across keys, checked once the shape is valid. */
   readonly validate?: (config: z.output<Schema>) => ConfigProblem[];
   open(config: z.output<Schema> & { readonly id: string }, context: ConnectorContext): Promise<DirectoryConnector>;
+  /** Directories that can create users (Crowd, for signup): opens their provisioner. */
+  readonly openProvisioner?: (config: z.output<Schema> & { readonly id: string }, context: ConnectorContext) => Promise<UserProvisioner>;
+}
+
+/**
+ * Optional capability: creating customers as users of the directory (signup into Crowd). Writes need
+ * the application's write permission; a refusal is ERR_CROWD_READ_ONLY with the advice to fix it.
+ */
+export interface UserProvisioner {
+  /**
+   * Creates the user (or finds the one an interrupted signup left, with the same address) and makes it
+   * a direct member of `group`; idempotent. Returns the user as a full read of the directory would.
+   */
+  provisionCustomer(request: { readonly username: string; readonly email: string; readonly displayName: string | null; readonly group: string }): Promise<{ readonly user: DirectoryUser; readonly created: boolean }>;
+  /** Whether the application may write here, where the directory can tell without changing anything. */
+  probeWrites(group: string): Promise<{ readonly writes: 'allowed' | 'read-only' | 'unknown'; readonly detail: string }>;
+  close(): Promise<void>;
 }
 
 /** What an incremental read returns: the directory as it is now, rebuilt from the last snapshot and the changes. */

@@ -1,4 +1,5 @@
 import type { CurrentCustomer, CustomerRecord, DeactivationReason, DirectorySnapshot, PlanAction, SyncPlan } from '../core/model.js';
+import type { RecordDriver } from './record-driver.js';
 
 /**
  * The store port, shaped to the domain. Every adapter passes test/helpers/store-conformance.ts unchanged.
@@ -15,6 +16,8 @@ export interface SyncStore {
   readonly kind: 'sqlite' | 'mongodb';
   /** Where the data lives, for people (never with credentials). */
   readonly label: string;
+  /** The same store's records for the customer-management operations (src/store/customers/). */
+  readonly records: RecordDriver;
   loadCurrent(): Promise<CurrentCustomer[]>;
   revision(): Promise<number>;
   applyActions(actions: readonly PlanAction[], options: ApplyOptions): Promise<ApplyResult>;

@@ -4,6 +4,7 @@ import { applyPlanToCurrent, toCustomerRecord } from '../../src/core/plan-sync.j
 import type { RunRecord, SyncStore } from '../../src/ports/store.js';
 import { isDirbridgeError } from '../../src/errors.js';
 import { user } from './fixtures.js';
+import { describeCustomerConformance } from './customer-conformance.js';
 
 export const LICENSED = ['jira-users', 'jira-servicedesk-users'];
 
@@ -40,6 +41,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
 
 /** The store conformance suite: every adapter passes it unchanged. */
 export function describeStoreConformance(name: string, factory: StoreFactory): void {
+  describeCustomerConformance(name, factory);
   describe(`store conformance: ${name}`, () => {
     let store: SyncStore;
     beforeEach(async () => {

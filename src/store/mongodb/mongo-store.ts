@@ -17,6 +17,7 @@ import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js
 import { searchText } from '../search-text.js';
 import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
 import { redactMongoUrl } from './redact-url.js';
+import { createMongoRecordDriver } from '../records/mongo-driver.js';
 
 export interface MongoStoreOptions {
   readonly url: string;
@@ -143,6 +144,11 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     return info?.ferretdbVersion === undefined ? 1000 : 50;
   });
 
+  const records = await createMongoRecordDriver(conn, where).catch(async (error: unknown) => {
+    await conn.close();
+    throw error;
+  });
+
   // Lease expiry uses the server's clock (as seen at connect), so skewed client clocks agree.
   const offset = await wrap('read the server clock', async () => {
     const hello = (await conn.db?.admin().command({ hello: 1 })) as { localTime?: Date } | undefined;
@@ -162,6 +168,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   const store: SyncStore = {
     kind: 'mongodb',
     label: `MongoDB ${where}`,
+    records,
 
     loadCurrent: () =>
       wrap('load customers', async () => {

@@ -16,6 +16,8 @@ import {
   type SyncStore,
 } from '../../ports/store.js';
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
+import { createSqliteRecordDriver } from '../records/sqlite-driver.js';
+import type { RecordDriver } from '../../ports/record-driver.js';
 import { searchText } from '../search-text.js';
 import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
 
@@ -69,11 +71,13 @@ type Row = Record<string, unknown>;
 export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   const clock = options.clock ?? Date.now;
   let db: Database.Database;
+  let records: RecordDriver;
   try {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     db = new Database(options.path);
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;');
     db.exec(SCHEMA);
+    records = createSqliteRecordDriver(db, options.path);
     const licensed = normalizedLicensed(options.licensedGroups);
     const replace = db.transaction(() => {
       db.prepare('DELETE FROM licensed_groups').run();
@@ -86,11 +90,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   }
 
   const upsert = db.prepare(`
-    INSERT INTO customers (directory_id, external_id, username, username_lc, email, display_name, location, search, groups, hash,
+    INSERT INTO customers (directory_id, external_id, username, username_lc, email, email_lc, display_name, location, search, groups, hash,
                            active, deactivated_reason, deactivated_at, created_at, updated_at, last_run_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, NULL, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, NULL, ?, ?, ?)
     ON CONFLICT (directory_id, external_id) DO UPDATE SET
-      username = excluded.username, username_lc = excluded.username_lc, email = excluded.email,
+      username = excluded.username, username_lc = excluded.username_lc, email = excluded.email, email_lc = excluded.email_lc,
       display_name = excluded.display_name, location = excluded.location, search = excluded.search, groups = excluded.groups,
       hash = excluded.hash, active = 1, deactivated_reason = NULL, deactivated_at = NULL,
       updated_at = excluded.updated_at, last_run_id = excluded.last_run_id`);
@@ -126,7 +130,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
         written += deactivate.run(action.reason, opts.now, opts.now, opts.runId, action.directoryId, action.externalId).changes;
       } else {
         const c = action.customer;
-        upsert.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.displayName, c.location,
+        upsert.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.email?.toLowerCase() ?? null, c.displayName, c.location,
           searchText(c), JSON.stringify(c.groups), c.hash, opts.now, opts.now, opts.runId);
         written++;
       }
@@ -136,12 +140,12 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   });
 
   const importRow = db.prepare(`
-    INSERT OR REPLACE INTO customers (directory_id, external_id, username, username_lc, email, display_name, location, search, groups, hash,
+    INSERT OR REPLACE INTO customers (directory_id, external_id, username, username_lc, email, email_lc, display_name, location, search, groups, hash,
                                       active, deactivated_reason, deactivated_at, created_at, updated_at, last_run_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const importBatch = db.transaction((customers: readonly StoredCustomer[]) => {
     for (const c of customers) {
-      importRow.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.displayName, c.location, searchText(c),
+      importRow.run(c.directoryId, c.externalId, c.username, c.username.toLowerCase(), c.email, c.email?.toLowerCase() ?? null, c.displayName, c.location, searchText(c),
         JSON.stringify(c.groups), c.hash, c.active ? 1 : 0, c.deactivatedReason, c.deactivatedAt, c.createdAt, c.updatedAt, c.lastRunId);
     }
     bumpRevision.run();
@@ -150,6 +154,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   const store: SyncStore = {
     kind: 'sqlite',
     label: `embedded store ${options.path}`,
+    records,
 
     async loadCurrent() {
       return wrap('load customers', () => {

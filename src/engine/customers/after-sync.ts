@@ -1,0 +1,66 @@
+import { customerKeyOf } from '../../core/customer-key.js';
+import type { CustomerEvent } from '../../core/customer-model.js';
+import { directoryAddresses } from '../../core/directory-addresses.js';
+import type { DirectorySnapshot, PlanAction } from '../../core/model.js';
+import type { LoadedConfig } from '../../config/load-config.js';
+import { LOCAL_DIRECTORY } from '../../core/customer-key.js';
+import type { CurrentCustomer } from '../../core/model.js';
+import type { Logger } from '../../logger.js';
+import type { SyncStore } from '../../ports/store.js';
+import { refreshMigrationFlags } from '../../store/customers/migration-flags.js';
+import { recordsFor } from './context.js';
+
+const EVENT_BATCH = 5000;
+
+/** What a sync plans over: the customers directories own (those no directory owns are never its business). */
+export function directoryCustomers(current: readonly CurrentCustomer[]): CurrentCustomer[] {
+  return current.filter((c) => c.directoryId !== LOCAL_DIRECTORY);
+}
+
+export interface AfterSyncInput {
+  readonly runId: string;
+  readonly now: string;
+  readonly actions: readonly PlanAction[];
+  /** Complete reads of this run (their group and licensed-user addresses are kept). */
+  readonly snapshots: readonly DirectorySnapshot[];
+}
+
+/**
+ * After a sync applied its plan: each change goes into the customer's history, the addresses of the
+ * directories read are kept for the customer rules, and portal-only customers whose address an account
+ * now has are flagged `needs migration`. Derived data, refreshed by every run: a failure here is logged
+ * and does not fail the sync.
+ */
+export async function afterSync(deps: { readonly store: SyncStore; readonly loaded: LoadedConfig; readonly logger: Logger }, input: AfterSyncInput): Promise<void> {
+  const records = recordsFor(deps.store, deps.loaded);
+  try {
+    for (let i = 0; i < input.actions.length; i += EVENT_BATCH) {
+      await records.customers.appendEvents(input.actions.slice(i, i + EVENT_BATCH).map((a) => syncEvent(a, input.runId, input.now)));
+    }
+    for (const snapshot of input.snapshots) {
+      await records.addresses.replace(snapshot.directoryId, directoryAddresses(snapshot, deps.loaded.config.licensing.licensedGroups));
+    }
+    const flags = await refreshMigrationFlags(records.customers, { now: input.now, runId: input.runId });
+    if (flags.flagged > 0) deps.logger.info({ runId: input.runId, ...flags }, 'portal-only customers need migration: an account has their address');
+  } catch (error) {
+    deps.logger.warn({ runId: input.runId, err: (error as Error).message }, 'customer history, directory addresses or migration flags were not brought up to date; the next sync does it');
+  }
+}
+
+function syncEvent(action: PlanAction, runId: string, now: string): CustomerEvent {
+  const target = action.kind === 'deactivate' ? action : action.customer;
+  const key = customerKeyOf(target);
+  const base = { customerKey: key, at: now, runId, actor: 'sync' };
+  switch (action.kind) {
+    case 'create':
+      return { ...base, id: `${runId}:${key}:created`, kind: 'created', detail: { directory: action.customer.directoryId, groups: action.customer.groups } };
+    case 'reactivate':
+      return { ...base, id: `${runId}:${key}:reactivated`, kind: 'reactivated', detail: null };
+    case 'deactivate':
+      return { ...base, id: `${runId}:${key}:deactivated`, kind: 'deactivated', detail: { reason: action.reason } };
+    case 'update':
+      return action.previousUsername === action.customer.username
+        ? { ...base, id: `${runId}:${key}:updated`, kind: 'updated', detail: null }
+        : { ...base, id: `${runId}:${key}:renamed`, kind: 'renamed', detail: { from: action.previousUsername, to: action.customer.username } };
+  }
+}

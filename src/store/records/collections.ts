@@ -1,0 +1,110 @@
+import type { CollectionSpec, FieldSpec, FieldType } from '../../ports/record-driver.js';
+
+const f = (column: string, type: FieldType = 'text'): FieldSpec => ({ column, type });
+
+/**
+ * The customers collection as the customer-management operations see it: the fields a sync writes
+ * (columns and document fields the adapters already have) and those only these operations write
+ * (account type, origin, request counts, migration and invitation state). A sync never touches the
+ * latter, so a directory customer simply lacks them: null means "account", "origin = its directory",
+ * "no requests".
+ */
+export const CUSTOMERS: CollectionSpec = {
+  name: 'customers',
+  table: 'customers',
+  key: ['directoryId', 'externalId'],
+  fields: {
+    directoryId: f('directory_id'),
+    externalId: f('external_id'),
+    username: f('username'),
+    usernameLc: f('username_lc'),
+    email: f('email'),
+    emailLc: f('email_lc'),
+    displayName: f('display_name'),
+    location: f('location'),
+    search: f('search'),
+    groups: f('groups', 'list'),
+    hash: f('hash'),
+    active: f('active', 'bool'),
+    deactivatedReason: f('deactivated_reason'),
+    deactivatedAt: f('deactivated_at'),
+    createdAt: f('created_at'),
+    updatedAt: f('updated_at'),
+    lastRunId: f('last_run_id'),
+    accountType: f('account_type'),
+    origin: f('origin'),
+    openRequests: f('open_requests', 'int'),
+    closedRequests: f('closed_requests', 'int'),
+    needsMigrationTo: f('needs_migration_to'),
+    successorKey: f('successor_key'),
+    migrationTo: f('migration_to'),
+    migrationDone: f('migration_done', 'bool'),
+    invitationStatus: f('invitation_status'),
+    invitation: f('invitation', 'json'),
+  },
+  indexes: [
+    { name: 'customers_email_lc', fields: [['emailLc', 'asc']] },
+    { name: 'customers_account_type', fields: [['accountType', 'asc'], ['active', 'asc']] },
+    { name: 'customers_open_requests', fields: [['active', 'asc'], ['openRequests', 'desc'], ['usernameLc', 'asc']] },
+    { name: 'customers_needs_migration', fields: [['needsMigrationTo', 'asc']] },
+    { name: 'customers_invitation_status', fields: [['invitationStatus', 'asc']] },
+  ],
+  // The adapter's own documents carry the sync's fencing token; a customer no sync owns has token 0.
+  mongoDefaults: { fence: 0 },
+};
+
+/** The minimal record of a request: enough to count a customer's requests and to move them. */
+export const REQUESTS: CollectionSpec = {
+  name: 'requests',
+  table: 'requests',
+  key: ['id'],
+  fields: {
+    id: f('id'),
+    reporterKey: f('reporter_key'),
+    status: f('status'),
+    createdAt: f('created_at'),
+    resolvedAt: f('resolved_at'),
+    source: f('source'),
+    updatedAt: f('updated_at'),
+    movedFrom: f('moved_from'),
+  },
+  indexes: [{ name: 'requests_reporter', fields: [['reporterKey', 'asc'], ['status', 'asc']] }],
+};
+
+/** Each customer's history: created, renamed, deactivated, invited, signed up, migrated, … */
+export const CUSTOMER_EVENTS: CollectionSpec = {
+  name: 'customer_events',
+  table: 'customer_events',
+  key: ['id'],
+  fields: {
+    id: f('id'),
+    customerKey: f('customer_key'),
+    at: f('at'),
+    kind: f('kind'),
+    runId: f('run_id'),
+    actor: f('actor'),
+    detail: f('detail', 'json'),
+  },
+  indexes: [{ name: 'customer_events_by_customer', fields: [['customerKey', 'asc'], ['at', 'asc']] }],
+};
+
+/** Group addresses (mailing lists) and licensed users' addresses, per directory, from its last complete read. */
+export const DIRECTORY_ADDRESSES: CollectionSpec = {
+  name: 'directory_addresses',
+  table: 'directory_addresses',
+  key: ['id'],
+  fields: {
+    id: f('id'),
+    directoryId: f('directory_id'),
+    address: f('address'),
+    kind: f('kind'),
+    name: f('name'),
+    licensedGroups: f('licensed_groups', 'list'),
+  },
+  indexes: [
+    { name: 'directory_addresses_address', fields: [['address', 'asc']] },
+    { name: 'directory_addresses_directory', fields: [['directoryId', 'asc']] },
+  ],
+};
+
+export const COLLECTIONS = [CUSTOMERS, REQUESTS, CUSTOMER_EVENTS, DIRECTORY_ADDRESSES] as const;
