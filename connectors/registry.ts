@@ -6,6 +6,7 @@ import { ldifConfigSchema } from './ldif/config.js';
 const crowd: ConnectorDefinition<typeof crowdConfigSchema> = {
   configSchema: crowdConfigSchema,
   open: async (config, context) => (await import('./crowd/crowd-connector.js')).openCrowdConnector(config.id, config, context),
+  openProvisioner: async (config, context) => (await import('./crowd/crowd-provisioner.js')).openCrowdProvisioner(config.id, config, context),
 };
 
 const ldap: ConnectorDefinition<typeof ldapConfigSchema> = {

@@ -2,7 +2,7 @@ import type { PlanAction, SyncPlan } from '../core/model.js';
 import type { Explanation } from '../core/explain.js';
 import type { SeatAudit } from '../engine/audit-seats.js';
 import type { SyncResult } from '../engine/run-sync.js';
-import type { CustomerPage, RunRecord, StoredCustomer } from '../ports/store.js';
+import type { RunRecord, StoredCustomer } from '../ports/store.js';
 
 const SHOWN_ACTIONS = 25;
 
@@ -102,13 +102,6 @@ export function auditCsv(audit: SeatAudit): string {
 function csvCell(value: string): string {
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value; // no formula injection in spreadsheets
   return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-export function formatCustomers(page: CustomerPage): string {
-  const pages = Math.max(1, Math.ceil(page.total / page.pageSize));
-  const lines = [`${page.total} customer(s); page ${page.page} of ${pages}`];
-  for (const c of page.items) lines.push(`  ${customerLine(c)}`);
-  return lines.join('\n');
 }
 
 function customerLine(c: StoredCustomer): string {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { explainUser } from '../core/explain.js';
 import { loadConfig, policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import { configSchema } from '../config/schema.js';
+import { customerConfigWarnings } from '../config/customer-config.js';
 import { auditSeats } from '../engine/audit-seats.js';
 import { migrateStore } from '../engine/migrate-store.js';
 import { openConnector } from '../engine/open-connector.js';
@@ -18,7 +19,8 @@ import { createLogger, type LogLevel } from '../logger.js';
 import type { Scrubbing } from '../secret-values.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
-import { auditCsv, formatAudit, formatCustomers, formatExplanation, formatRuns, formatSyncResult } from './format.js';
+import { registerCustomerCommands } from './customer-commands.js';
+import { auditCsv, formatAudit, formatExplanation, formatRuns, formatSyncResult } from './format.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -100,7 +102,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     if (exitCode === EXIT.withheld && withheld !== null) printError(`dirbridge: ${withheld.code}: ${withheld.message}`);
   };
 
-  const parser = (yargs([...argv]) as Argv)
+  const base = (yargs([...argv]) as Argv)
     .scriptName('dirbridge')
     .usage('$0 <command> [options]\n\nSync service-desk customers from directories, without ever granting a licensed seat.')
     .option('config', { alias: 'c', type: 'string', default: io.env['DIRBRIDGE_CONFIG'] ?? 'dirbridge.yml', describe: 'Config file (or DIRBRIDGE_CONFIG)' })
@@ -172,27 +174,6 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         });
       },
     )
-    .command('customers <action>', 'Customers in the store (customers list)', (y) =>
-      y
-        .positional('action', { choices: ['list'] as const, demandOption: true })
-        .option('search', { alias: 's', type: 'string', describe: 'Substring of username, e-mail or display name' })
-        .option('page', { type: 'number', default: 1 })
-        .option('page-size', { type: 'number', default: 20 })
-        .option('state', { choices: ['active', 'inactive', 'all'] as const, default: 'active' as const })
-        .option('directory', { alias: 'd', type: 'string' }),
-      async (args) => {
-        await withContext(args as unknown as GlobalArgs, async (ctx) => {
-          const page = await ctx.store.listCustomers({
-            page: positive(args.page, '--page'),
-            pageSize: positive(args.pageSize, '--page-size'),
-            state: args.state,
-            ...(args.search === undefined ? {} : { search: args.search }),
-            ...(args.directory === undefined ? {} : { directoryId: args.directory }),
-          });
-          print(args.json ? JSON.stringify(page, null, 2) : formatCustomers(page));
-        });
-      },
-    )
     .command('explain <user>', 'Why is this username a customer, or not? (reads the directories now)', (y) => y.positional('user', { type: 'string', demandOption: true }), async (args) => {
       await withContext(args as unknown as GlobalArgs, async (ctx) => {
         const { snapshots, failures } = await readSnapshots(ctx.deps, ctx.loaded.config.directories);
@@ -217,7 +198,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const connector = await openConnector(loaded.resolveSecrets(dir as NonNullable<typeof dir>), { logger, baseDir: loaded.baseDir });
         try {
           const check = await connector.check();
-          print(args.json ? JSON.stringify(check, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups${check.partial ? ' (first page of each search)' : ''}`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`)].join('\n'));
+          const { probeWrites } = await import('../engine/customers/probe-writes.js');
+          const writes = await probeWrites(loaded, loaded.resolveSecrets(dir as NonNullable<typeof dir>), logger);
+          print(args.json ? JSON.stringify({ ...check, ...(writes === null ? {} : { writes }) }, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups${check.partial ? ' (first page of each search)' : ''}`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`), ...(writes === null ? [] : [`writes: ${writes.writes} (${writes.detail})`])].join('\n'));
         } finally {
           await connector.close();
         }
@@ -286,10 +269,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         loaded.secrets.onWarning((warning) => warnings.push(warning));
         loaded.checkSecrets(); // every secret reference, whichever command would need it
         const c = loaded.config;
+        warnings.push(...customerConfigWarnings(c));
         for (const warning of warnings) printError(`warning: ${warning}`);
         print(args.json ? JSON.stringify({ valid: true, path: loaded.path, warnings }) : `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`);
       },
-    )
+    );
+  const parser = registerCustomerCommands(base, {
+    withDeps: (args, fn) => withContext(args as GlobalArgs, (ctx) => fn(ctx.deps)),
+    print,
+    warn: (code, message) => printError(`dirbridge: ${code}: ${message}`),
+    setExit: (code) => {
+      exitCode = code;
+    },
+    json: (args) => (args as GlobalArgs).json,
+  })
     .demandCommand(1, 'Name a command (dirbridge --help lists them)')
     .strict()
     .recommendCommands()

@@ -33,6 +33,8 @@ export interface CustomerView {
   readonly username: string;
   readonly email: string | null;
   readonly displayName: string | null;
+  /** Where the entry lives in its directory (a DN), for directory customers. */
+  readonly location: string | null;
   readonly groups: readonly string[];
   readonly accountType: AccountType;
   /** A directory id, `invited` or `signup`. */

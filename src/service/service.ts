@@ -7,6 +7,7 @@ import { leaseOwner, runSync, selectDirectories, type EngineDeps, type ReadMode 
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from './metrics.js';
+import { createCustomerRoutes } from './customer-routes.js';
 
 export interface ServiceOptions {
   readonly port: number;
@@ -114,6 +115,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
   const pruner = setInterval(() => void deps.store.pruneLeases('tick:').catch(() => undefined), 10 * 60 * 1000);
   pruner.unref();
 
+  const customerRoutes = createCustomerRoutes(deps, { stopping: () => stopping });
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: (error as Error).message }, 'HTTP handler failed');
@@ -156,6 +158,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
         return send(res, 202, { accepted: true, directory: directory ?? null, mode });
       }
       default:
+        if (await customerRoutes(req, res, url)) return;
         return send(res, 404, { error: 'not found' });
     }
   };

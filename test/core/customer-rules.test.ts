@@ -20,6 +20,7 @@ function customer(overrides: Partial<CustomerView> = {}): CustomerView {
     username: 'ann@example.org',
     email: 'ann@example.org',
     displayName: null,
+    location: null,
     groups: [],
     accountType: directoryId === LOCAL_DIRECTORY ? 'portal-only' : 'account',
     origin: directoryId === LOCAL_DIRECTORY ? 'invited' : directoryId,

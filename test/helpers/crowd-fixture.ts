@@ -47,6 +47,8 @@ export interface CrowdFixture {
     eventFormat: 'json' | 'xml' | 'html';
     /** A server (or proxy) that does not decode the token's path segment: `42%3A7` is then an unknown token (410). */
     literalTokenPath: boolean;
+    /** The application's permission on the directory is read-only: every write answers 403 APPLICATION_PERMISSION_DENIED. */
+    readOnly: boolean;
   };
   /** Directory changes, each recorded as the event Crowd would emit. */
   readonly change: {
@@ -71,7 +73,7 @@ const PREFIX = '/crowd/rest/usermanagement/1/';
 
 export async function startCrowdFixture(data: { users: FixtureUser[]; groups: FixtureGroup[] }): Promise<CrowdFixture> {
   const requests: string[] = [];
-  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false, incrementalUnavailable: false, noEvents: false, eventFormat: 'json', literalTokenPath: false };
+  const faults: CrowdFixture['faults'] = { failNext: 0, resetNext: 0, latencyMs: 0, maxResultsCap: null, singularKeys: false, noBulkMembership: false, forbidden: false, incrementalUnavailable: false, noEvents: false, eventFormat: 'json', literalTokenPath: false, readOnly: false };
   const TOKEN_BASE = '8047511070899496297';
   const events: string[] = []; // events[n] leads from token n to token n + 1
   let expiredBefore = 0;
@@ -122,7 +124,14 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
     const list = (kind: 'user' | 'group', items: unknown[]) => ({ expand: kind, [faults.singularKeys ? kind : `${kind}s`]: items });
     const findGroup = (name: string | null) => fixture.groups.find((g) => g.name.toLowerCase() === (name ?? '').toLowerCase());
 
+    if (req.method === 'POST') return handleWrite(path, q, await readBody(req), res);
     switch (path) {
+      case 'user': {
+        const name = q.get('username');
+        const u = name === null ? undefined : fixture.users.find((x) => x.name.toLowerCase() === name.toLowerCase());
+        if (u === undefined) return json(res, 404, { reason: 'USER_NOT_FOUND', message: `User <${name ?? ''}> does not exist` });
+        return json(res, 200, userEntity(u, true));
+      }
       case 'search': {
         const type = q.get('entity-type')?.toLowerCase();
         if (type === undefined) return json(res, 400, { reason: 'ILLEGAL_ARGUMENT', message: 'entity-type query parameter required.' });
@@ -178,6 +187,43 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
         return;
       }
     }
+  };
+
+  /**
+   * Writes as an application with Read/Write permission (or refused in read-only mode), per Crowd's user
+   * resource: POST /user (201, Location; 400 INVALID_USER when it exists or lacks a name or password),
+   * POST /user/group/direct?username= with {"name": group} (201; 404 USER_NOT_FOUND; 400 GROUP_NOT_FOUND;
+   * 409 MEMBERSHIP_ALREADY_EXISTS). Each change is recorded as the event Crowd would emit.
+   */
+  let nextKey = 0x9000;
+  const handleWrite = (path: string, q: URLSearchParams, body: unknown, res: ServerResponse): void => {
+    if (faults.readOnly) return json(res, 403, { reason: 'APPLICATION_PERMISSION_DENIED', message: `Application '${APP_NAME}' does not have permission to modify this directory` });
+    const entity = (body ?? {}) as Record<string, unknown>;
+    if (path === 'user') {
+      const name = typeof entity['name'] === 'string' ? entity['name'] : '';
+      const password = (entity['password'] as { value?: unknown } | undefined)?.value;
+      if (name === '' || typeof password !== 'string' || password === '') return json(res, 400, { reason: 'INVALID_USER', message: 'A user needs a name and a password' });
+      if (byName.has(name) || fixture.users.some((u) => u.name.toLowerCase() === name.toLowerCase())) return json(res, 400, { reason: 'INVALID_USER', message: `User <${name}> already exists` });
+      const created: FixtureUser = { name, key: `1:${(nextKey++).toString(16)}`, active: entity['active'] !== false, displayName: String(entity['display-name'] ?? '') };
+      if (typeof entity['email'] === 'string') created.email = entity['email'];
+      change.createUser(created, []);
+      res.writeHead(201, { Location: `${base}${PREFIX}user?username=${encodeURIComponent(name)}` });
+      res.end();
+      return;
+    }
+    if (path === 'user/group/direct') {
+      const name = q.get('username') ?? '';
+      const u = fixture.users.find((x) => x.name.toLowerCase() === name.toLowerCase());
+      if (u === undefined) return json(res, 404, { reason: 'USER_NOT_FOUND', message: `User <${name}> does not exist` });
+      const g = fixture.groups.find((x) => x.name.toLowerCase() === String(entity['name'] ?? '').toLowerCase());
+      if (g === undefined) return json(res, 400, { reason: 'GROUP_NOT_FOUND', message: `Group <${String(entity['name'] ?? '')}> does not exist` });
+      if (g.users.includes(u.name)) return json(res, 409, { reason: 'MEMBERSHIP_ALREADY_EXISTS', message: `User <${u.name}> is already a direct member of <${g.name}>` });
+      change.addMember(g.name, u.name);
+      res.writeHead(201);
+      res.end();
+      return;
+    }
+    return notFound(res);
   };
 
   const server: Server = createServer((req, res) => {
@@ -260,6 +306,17 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
     url: `${base}/crowd`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) text += String(chunk);
+  if (text.trim() === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -10,13 +10,14 @@ import { openCustomerRecords } from '../../src/store/customers/open-customer-rec
 export const TEST_NOW = new Date('2026-11-22T10:00:00.000Z');
 
 /** A config for customer operations over directories dir-a and dir-b (their LDIF files need not exist). */
-export function customerConfig(extra = '', licensed = ['jira-users', 'jira-servicedesk-users']): LoadedConfig {
+export function customerConfig(extra = '', options: { readonly licensed?: readonly string[]; readonly onLicensedMembership?: 'strip' | 'exclude' | 'fail' } = {}): LoadedConfig {
+  const licensed = options.licensed ?? ['jira-users', 'jira-servicedesk-users'];
   return parseConfig(
     `directories:
   - { id: dir-a, type: ldif, path: ./a.ldif }
   - { id: dir-b, type: ldif, path: ./b.ldif }
 roles: { customer: { groups: [customers, partners] } }
-licensing: { licensedGroups: [${licensed.join(', ')}] }
+licensing: { licensedGroups: [${licensed.join(', ')}], onLicensedMembership: ${options.onLicensedMembership ?? 'strip'} }
 ${extra}`,
     { path: '/tmp/dirbridge-test/dirbridge.yml', env: {} },
   );

@@ -146,7 +146,7 @@ describe('dirbridge CLI (subprocess)', () => {
     expect(page).toMatchObject({ total: 237, page: 2, pageSize: 20 });
     expect(page.items).toHaveLength(20);
     const human = ws.cli('customers', 'list', '--search', 'star (*)');
-    expect(human.stdout).toMatch(/^1 customer\(s\); page 1 of 1\n/);
+    expect(human.stdout).toMatch(/^1 customer\(s\); page 1 of 1; sorted by username\n/);
     expect(human.stdout).toContain('Star (*) User\\');
   });
 

@@ -8,7 +8,7 @@ import type { CurrentCustomer } from '../../core/model.js';
 import type { Logger } from '../../logger.js';
 import type { SyncStore } from '../../ports/store.js';
 import { refreshMigrationFlags } from '../../store/customers/migration-flags.js';
-import { recordsFor } from './context.js';
+import { recordsFor } from './records.js';
 
 const EVENT_BATCH = 5000;
 

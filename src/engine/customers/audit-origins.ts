@@ -6,7 +6,7 @@ import type { LoadedConfig } from '../../config/load-config.js';
 import type { SyncStore } from '../../ports/store.js';
 import { CUSTOMERS } from '../../store/records/collections.js';
 import { toView } from '../../store/customers/customer-docs.js';
-import { recordsFor } from './context.js';
+import { recordsFor } from './records.js';
 
 export interface OriginsAudit {
   /** Customers by account type, origin and state. */

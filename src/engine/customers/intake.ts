@@ -75,7 +75,8 @@ export async function parseMessage(raw: Uint8Array): Promise<ParsedMessage> {
   } catch (cause) {
     throw new DirbridgeError('ERR_MESSAGE_FILE', `the message cannot be parsed as MIME: ${(cause as Error).message}`, { cause });
   }
-  if (email.headers.length === 0) throw new DirbridgeError('ERR_MESSAGE_FILE', 'the file has no message headers (is it an .eml file?)');
+  const known = new Set(['from', 'sender', 'to', 'subject', 'date', 'message-id', 'received', 'return-path']);
+  if (!email.headers.some((h) => known.has(h.key))) throw new DirbridgeError('ERR_MESSAGE_FILE', 'the file has no message headers (From, To, Subject, Date…): is it an .eml file?');
   const header = (name: string): string | null => email.headers.find((h) => h.key === name)?.value ?? null;
   const mailbox = (a: Address | undefined): { address: string; name: string } | null => {
     if (a === undefined) return null;

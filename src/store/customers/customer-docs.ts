@@ -27,6 +27,7 @@ export function toView(doc: RecordDoc): CustomerView {
     username: doc['username'] as string,
     email: (doc['email'] as string | null) ?? null,
     displayName: (doc['displayName'] as string | null) ?? null,
+    location: (doc['location'] as string | null) ?? null,
     groups: (doc['groups'] as string[] | null) ?? [],
     accountType: (doc['accountType'] as AccountType | null) ?? 'account',
     origin: (doc['origin'] as string | null) ?? directoryId,
