@@ -216,7 +216,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
             if (source.label === ctx.store.label) throw new DirbridgeError('ERR_USAGE', 'the source is the configured store itself');
             const result = await migrateStore(source, ctx.store, (n) => progress(`copied ${n} customers`));
             endProgress();
-            print(args.json ? JSON.stringify(result) : `copied ${result.customers} customers, ${result.runs} runs and ${result.directories} directory states from ${source.label} to ${ctx.store.label}`);
+            print(args.json ? JSON.stringify(result) : `copied ${result.customers} customers, ${result.runs} runs and ${result.directories} directory states from ${source.label} to ${ctx.store.label}; customer management: ${result.records['requests'] ?? 0} requests, ${result.records['customer_events'] ?? 0} history entries, ${result.records['directory_addresses'] ?? 0} directory addresses`);
           } finally {
             await source.close();
           }

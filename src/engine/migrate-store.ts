@@ -1,9 +1,12 @@
 import type { SyncStore } from '../ports/store.js';
+import { copyCustomerRecords, type RecordsCopy } from '../store/customers/copy-records.js';
 
 export interface MigrationResult {
   readonly customers: number;
   readonly runs: number;
   readonly directories: number;
+  /** Customer management: customers whose management fields were copied, requests, history, directory addresses. */
+  readonly records: RecordsCopy;
 }
 
 /**
@@ -21,5 +24,6 @@ export async function migrateStore(from: SyncStore, to: SyncStore, onProgress?: 
   for (const run of runs) await to.recordRun(run);
   const states = await from.getDirectoryStates();
   for (const [id, state] of Object.entries(states)) await to.putDirectoryState(id, state);
-  return { customers, runs: runs.length, directories: Object.keys(states).length };
+  const records = await copyCustomerRecords(from.records, to.records);
+  return { customers, runs: runs.length, directories: Object.keys(states).length, records };
 }

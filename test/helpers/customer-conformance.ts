@@ -15,6 +15,8 @@ import { refreshMigrationFlags } from '../../src/store/customers/migration-flags
 import { openCustomerRecords, type CustomerRecords } from '../../src/store/customers/open-customer-records.js';
 import { customerConfig, customerContext, TEST_NOW } from './customer-context.js';
 import { failAfterWrites } from './faulty-driver.js';
+import { dumpStore } from './store-dump.js';
+import { migrateStore } from '../../src/engine/migrate-store.js';
 import { group, snapshot, user } from './fixtures.js';
 
 const NOW = TEST_NOW.toISOString();
@@ -193,6 +195,24 @@ export function describeCustomerConformance(name: string, factory: () => Promise
       const [cy] = await records.customers.byEmails(['cy@partner.example']);
       expect((await deactivateCustomer(ctx, { who: cy!.key })).deactivatedReason).toBe('deactivated-by-admin');
       expect((await reactivateCustomer(ctx, { who: cy!.key })).active).toBe(true);
+    });
+
+    it('copies customers of every origin, their requests, history and directory addresses to another store (store migrate-from)', async () => {
+      await seed();
+      const ctx = customerContext(store);
+      await importRequests(ctx, { source: 'r.csv', format: 'csv', text: csv(['R-1,ann@partner.example,open,2026-01-01,', 'R-2,user01,closed,2026-01-01,2026-01-02']) });
+      await records.addresses.replace('dir-a', directoryAddresses(snapshot('dir-a', [], [{ ...group('g', [], [], 'Staff'), mail: 'staff@corp.example' }]), LICENSED));
+      const target = await factory();
+      try {
+        const first = await migrateStore(store, target);
+        expect(first).toMatchObject({ customers: 28, records: { customers: 5, requests: 2, customer_events: 7, directory_addresses: 1 } });
+        const second = await migrateStore(store, target);
+        expect(second.records).toMatchObject({ requests: 0, customer_events: 0, directory_addresses: 0 });
+        const records = (dump: unknown): unknown => Object.fromEntries(Object.entries(dump as Record<string, unknown>).filter(([name]) => name !== 'revision' && name !== 'runs'));
+        expect(records(await dumpStore(target))).toEqual(records(await dumpStore(store)));
+      } finally {
+        await target.close();
+      }
     });
 
     for (const scenario of ['to the directory account with the same address', 'to a new local account'] as const) {
