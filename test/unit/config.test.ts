@@ -32,7 +32,8 @@ describe('config', () => {
   it('parses every file in config/examples', () => {
     const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yml'));
     expect(files.length).toBeGreaterThanOrEqual(2);
-    const env = { LDAP_BIND_PASSWORD: 'x-secret', CROWD_APP_PASSWORD: 'y-secret' };
+    const token = 't'.repeat(24);
+    const env = { LDAP_BIND_PASSWORD: 'x-secret', CROWD_APP_PASSWORD: 'y-secret', SMTP_PASSWORD: 'z-secret', DIRBRIDGE_TRIGGER_TOKEN: token, DIRBRIDGE_ADMIN_TOKEN: token, DIRBRIDGE_PORTAL_TOKEN: token };
     for (const file of files) expect(() => loadConfig(join(EXAMPLES, file), { env }), file).not.toThrow();
   });
 
