@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -197,6 +197,22 @@ describe('customer management through the built CLI', () => {
     const history = (await ws.cli(['customers', 'show', portal.key])).stdout;
     expect(history).toMatch(/invited by cli\n.*invitation link printed[^\n]*\n.*flagged: the account sample:0b7c0f0e-\S+ has this address \(needs migration\) by run run-\S+\n.*migrated to sample:0b7c0f0e-\S+: 3 request\(s\) moved by cli\n/);
     expect((await ws.cli(['customers', 'show', 'new.hire'])).stdout).toMatch(/created by run run-\S+ via sd-customers\n.*took over pc-[0-9a-f]+ and its 3 request\(s\) by cli/);
+  });
+
+  it("shows a directory customer's history: created by which run and through which groups, renamed, deactivated and why, reactivated", async () => {
+    const ws = workspace(`invitations: { portalUrl: "${PORTAL}" }\n`);
+    expect((await ws.cli(['sync'])).status).toBe(0);
+    const [wen] = (await ws.list('--search', 'wen.novak')).items as [CustomerView];
+    editLdif(ws.ldif, (t) => t.replaceAll('uid=wen.novak,', 'uid=wen.novak-li,').replace('\nuid: wen.novak\n', '\nuid: wen.novak-li\n'));
+    expect((await ws.cli(['sync'])).stdout).toContain('renamed from wen.novak');
+    const saved = readFileSync(ws.ldif, 'utf8');
+    editLdif(ws.ldif, (t) => t.replaceAll('member: uid=wen.novak-li,ou=Customers,ou=People,dc=example,dc=com\n', ''));
+    expect((await ws.cli(['sync'])).stdout).toContain('deactivate wen.novak-li (sample): left-customer-groups');
+    writeFileSync(ws.ldif, saved);
+    expect((await ws.cli(['sync'])).stdout).toContain('reactivate wen.novak-li');
+    const history = (await ws.cli(['customers', 'show', wen.key])).stdout;
+    expect(history).toMatch(/^wen\.novak-li\n {2}key +sample:/);
+    expect(history).toMatch(/created by run run-\S+ via \S+\n.*renamed wen\.novak → wen\.novak-li by run run-\S+\n.*deactivated by run run-\S+: left-customer-groups\n.*reactivated by run run-\S+\n/);
   });
 
   it('audit seats covers customers of every origin: an invited licensed user is a leak (exit 4)', async () => {
