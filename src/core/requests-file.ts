@@ -1,4 +1,5 @@
 import type { RequestStatus } from './customer-model.js';
+import { jsonSyntaxError } from './json-syntax.js';
 
 /**
  * The requests export `dirbridge requests import` reads: CSV (RFC 4180, a header row) or JSON (an array
@@ -170,57 +171,11 @@ function formatUtc(ms: number): string {
 /** Rows that could be read, with the problems of those that could not; or a file that cannot be read at all. */
 type Records = { readonly ok: true; readonly rows: readonly RawRecord[]; readonly problems: readonly FileProblem[] } | { readonly ok: false; readonly problems: readonly FileProblem[] };
 
-/** RFC 4180: comma-separated, fields in double quotes may hold commas, quotes ("") and line breaks. */
+/** RFC 4180 rows mapped through the header row. */
 function csvRecords(text: string): Records {
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const table: { line: number; fields: string[] }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let line = 1;
-  let recordLine = 1;
-  let quoted = false;
-  let wasQuoted = false;
-  for (let i = 0; i < body.length; i++) {
-    const ch = body[i] as string;
-    if (quoted) {
-      if (ch === '"') {
-        if (body[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-      continue;
-    }
-    if (ch === '"') {
-      if (field !== '' || wasQuoted) return { ok: false, problems: [{ line, message: 'a quote inside an unquoted field (quote the whole field and double the quote: "a ""b"" c")' }] };
-      quoted = true;
-      wasQuoted = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-      wasQuoted = false;
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && body[i + 1] === '\n') i++;
-      fields.push(field);
-      if (fields.length > 1 || fields[0] !== '') table.push({ line: recordLine, fields });
-      fields = [];
-      field = '';
-      wasQuoted = false;
-      line++;
-      recordLine = line;
-    } else {
-      if (wasQuoted) return { ok: false, problems: [{ line, message: 'text after a closing quote (a field is either quoted whole or not at all)' }] };
-      field += ch;
-    }
-  }
-  if (quoted) return { ok: false, problems: [{ line: recordLine, message: 'a quoted field is not closed before the end of the file' }] };
-  fields.push(field);
-  if (fields.length > 1 || fields[0] !== '') table.push({ line: recordLine, fields });
-
-  const header = table.shift();
+  const parsed = csvTable(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  if (!parsed.ok) return parsed;
+  const [header, ...table] = parsed.table;
   if (header === undefined) return { ok: false, problems: [{ line: 1, message: 'the file is empty: a header row is needed (id,reporter,status,created,resolved)' }] };
   const mapped = mapHeader(header.fields, header.line);
   if (!mapped.ok) return mapped;
@@ -234,6 +189,59 @@ function csvRecords(text: string): Records {
     rows.push({ line: row.line, values: new Map(mapped.columns.flatMap((c, i) => (c === null ? [] : [[c, row.fields[i] ?? '']]))) });
   }
   return { ok: true, rows, problems };
+}
+
+interface CsvRow {
+  /** The line the row starts on. */
+  readonly line: number;
+  readonly fields: string[];
+}
+
+/** RFC 4180: comma-separated, fields in double quotes may hold commas, quotes ("") and line breaks; blank lines are skipped. */
+function csvTable(body: string): { ok: true; table: CsvRow[] } | { ok: false; problems: FileProblem[] } {
+  const table: CsvRow[] = [];
+  let fields: string[] = [];
+  let field = '';
+  let line = 1;
+  let rowLine = 1;
+  let quoted = false;
+  let wasQuoted = false;
+  const endRow = (): void => {
+    fields.push(field);
+    if (fields.length > 1 || fields[0] !== '') table.push({ line: rowLine, fields });
+    fields = [];
+    field = '';
+    wasQuoted = false;
+  };
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i] as string;
+    if (quoted) {
+      if (ch === '"' && body[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else {
+        if (ch === '\n') line++;
+        field += ch;
+      }
+    } else if (ch === '"') {
+      if (field !== '' || wasQuoted) return { ok: false, problems: [{ line, message: 'a quote inside an unquoted field (quote the whole field and double the quote: "a ""b"" c")' }] };
+      quoted = wasQuoted = true;
+    } else if (ch === ',') {
+      fields.push(field);
+      field = '';
+      wasQuoted = false;
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && body[i + 1] === '\n') i++;
+      endRow();
+      rowLine = ++line;
+    } else if (wasQuoted) {
+      return { ok: false, problems: [{ line, message: 'text after a closing quote (a field is either quoted whole or not at all)' }] };
+    } else field += ch;
+  }
+  if (quoted) return { ok: false, problems: [{ line: rowLine, message: 'a quoted field is not closed before the end of the file' }] };
+  endRow();
+  return { ok: true, table };
 }
 
 function mapHeader(names: readonly string[], line: number): { ok: true; columns: (Column | null)[] } | { ok: false; problems: FileProblem[] } {
@@ -335,125 +343,4 @@ function lineAt(text: string, position: number): number {
   let line = 1;
   for (let i = 0; i < position && i < text.length; i++) if (text[i] === '\n') line++;
   return line;
-}
-
-/**
- * The first JSON syntax error and where it is (JSON.parse does not always say where), or null.
- * A small recursive-descent checker over RFC 8259.
- */
-export function jsonSyntaxError(text: string): { at: number; message: string } | null {
-  let i = 0;
-  const fail = (message: string): never => {
-    throw new JsonSyntax(i, message);
-  };
-  const space = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
-  };
-  const literal = (word: string): void => {
-    if (text.startsWith(word, i)) i += word.length;
-    else fail(`unexpected ${describeAt(text, i)}`);
-  };
-  const string = (): void => {
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      const ch = text.charCodeAt(i);
-      if (ch < 0x20) fail('a control character inside a string (a line break must be written \\n)');
-      if (text[i] === '\\') {
-        i++;
-        if (text[i] === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail('a bad \\u escape');
-          i += 4;
-        } else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail('a bad escape in a string');
-      }
-      i++;
-    }
-    if (i >= text.length) fail('a string is not closed');
-    i++;
-  };
-  const number = (): void => {
-    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
-    if (m === null) fail(`unexpected ${describeAt(text, i)}`);
-    i += (m as RegExpExecArray)[0].length;
-  };
-  const value = (depth: number): void => {
-    if (depth > 200) fail('nested too deeply');
-    space();
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      space();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        space();
-        if (text[i] !== '"') fail(`expected a property name in double quotes, found ${describeAt(text, i)}`);
-        string();
-        space();
-        if (text[i] !== ':') fail(`expected ":" after a property name, found ${describeAt(text, i)}`);
-        i++;
-        value(depth + 1);
-        space();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail(`expected "," or "}" in an object, found ${describeAt(text, i)}`);
-      }
-    }
-    if (ch === '[') {
-      i++;
-      space();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        space();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail(`expected "," or "]" in an array, found ${describeAt(text, i)}`);
-      }
-    }
-    if (ch === '"') return string();
-    if (ch === 't') return literal('true');
-    if (ch === 'f') return literal('false');
-    if (ch === 'n') return literal('null');
-    return number();
-  };
-  try {
-    if (text.charCodeAt(0) === 0xfeff) i = 1;
-    value(0);
-    space();
-    if (i < text.length) fail(`unexpected ${describeAt(text, i)} after the end of the document`);
-    return null;
-  } catch (error) {
-    if (error instanceof JsonSyntax) return { at: error.at, message: error.message };
-    throw error;
-  }
-}
-
-class JsonSyntax extends Error {
-  constructor(
-    readonly at: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function describeAt(text: string, i: number): string {
-  return i >= text.length ? 'the end of the file' : `"${text.slice(i, i + 12)}"`;
 }

@@ -25,73 +25,11 @@ export function createCustomerRoutes(deps: EngineDeps, options: { readonly stopp
   const ctx = (): Promise<CustomerContext> =>
     (context ??= import('../engine/customers/context.js').then(({ customerContextFor }) => customerContextFor(deps, 'api')));
 
-  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const send = (res: ServerResponse, { status, body, headers }: Answer): void => {
     res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
     res.end(scrub(JSON.stringify(body)));
   };
-  const fail = (res: ServerResponse, error: unknown, route: string): void => {
-    const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', 'unexpected error');
-    const status = STATUS[e.code] ?? 500;
-    (status >= 500 ? log.error.bind(log) : log.info.bind(log))({ route, code: e.code, status }, status >= 500 ? e.message : 'customer request refused');
-    send(res, status, { error: { code: e.code, message: e.message, retryable: e.retryable }, ...(e.details?.['reason'] === undefined ? {} : { reason: e.details['reason'] }) });
-  };
-
-  const admin = async (req: IncomingMessage, res: ServerResponse, url: URL, route: string): Promise<void> => {
-    const c = await ctx();
-    const path = url.pathname;
-    if (req.method === 'GET' && path === '/customers') {
-      const { listCustomers } = await import('../engine/customers/list.js');
-      return send(res, 200, await listCustomers(c, listQuery(url.searchParams)));
-    }
-    if (req.method === 'GET' && path.startsWith('/customers/')) {
-      const { showCustomers } = await import('../engine/customers/list.js');
-      return send(res, 200, await showCustomers(c, decodeURIComponent(path.slice('/customers/'.length))));
-    }
-    if (req.method === 'POST' && path === '/customers/invitations') {
-      const body = await readJson(req);
-      const addresses = stringList(body['addresses'], 'addresses');
-      const { inviteCustomers } = await import('../engine/customers/invite.js');
-      return send(res, 200, await inviteCustomers(c, { addresses, ...(typeof body['name'] === 'string' ? { name: body['name'] } : {}) }));
-    }
-    if (req.method === 'POST' && path === '/customers/invitations/resend') {
-      const body = await readJson(req);
-      const { resendInvitations } = await import('../engine/customers/invite.js');
-      return send(res, 200, await resendInvitations(c, { who: body['who'] === undefined ? [] : stringList(body['who'], 'who') }));
-    }
-    const action = /^\/customers\/([^/]+)\/(migrate|deactivate|reactivate)$/.exec(path);
-    if (req.method === 'POST' && action !== null) {
-      const who = decodeURIComponent(action[1] as string);
-      const body = await readJson(req);
-      const migrate = await import('../engine/customers/migrate.js');
-      if (action[2] === 'migrate') return send(res, 200, await migrate.migrateCustomer(c, { who, ...(typeof body['to'] === 'string' ? { to: body['to'] } : {}) }));
-      if (action[2] === 'deactivate') return send(res, 200, await migrate.deactivateCustomer(c, { who, ...(typeof body['note'] === 'string' ? { note: body['note'] } : {}) }));
-      return send(res, 200, await migrate.reactivateCustomer(c, { who }));
-    }
-    if (req.method === 'POST' && path === '/requests/import') {
-      const format = url.searchParams.get('format') ?? (String(req.headers['content-type'] ?? '').includes('csv') ? 'csv' : 'json');
-      if (format !== 'csv' && format !== 'json') throw new DirbridgeError('ERR_USAGE', 'format is csv or json');
-      const text = (await readBody(req, 20 * 1024 * 1024)).toString('utf8');
-      const { importRequests } = await import('../engine/customers/requests-import.js');
-      return send(res, 200, await importRequests(c, { source: 'the request body', text, format }));
-    }
-    throw new DirbridgeError('ERR_USAGE', `no such route: ${route}`);
-  };
-
-  const portal = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const wait = limiter.take();
-    if (wait > 0) throw new DirbridgeError('ERR_RATE_LIMITED', `too many signup and e-mail requests; retry in ${wait} s`, { details: { retryAfter: wait } });
-    const c = await ctx();
-    if (url.pathname === '/signup') {
-      const body = await readJson(req);
-      if (typeof body['email'] !== 'string') throw new DirbridgeError('ERR_USAGE', 'the body needs "email" (and may have "name")');
-      const { signupCustomer } = await import('../engine/customers/signup.js');
-      const result = await signupCustomer(c, { address: body['email'], ...(typeof body['name'] === 'string' ? { name: body['name'] } : {}) });
-      return send(res, result.outcome === 'created' ? 201 : 200, result);
-    }
-    const { intakeEmail, MAX_MESSAGE_BYTES } = await import('../engine/customers/intake.js');
-    const result = await intakeEmail(c, await readBody(req, MAX_MESSAGE_BYTES));
-    return send(res, result.outcome === 'created' ? 201 : 200, result);
-  };
+  const refuse = (status: number, message: string, headers: Record<string, string> = {}): Answer => ({ status, body: { error: { code: 'ERR_USAGE', message, retryable: status === 503 } }, headers });
 
   /** Handles the request when it is a customer route; false otherwise. */
   return async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -99,29 +37,79 @@ export function createCustomerRoutes(deps: EngineDeps, options: { readonly stopp
     const isPortal = req.method === 'POST' && (path === '/signup' || path === '/intake/email');
     const isAdmin = path === '/customers' || path.startsWith('/customers/') || path === '/requests/import';
     if (!isPortal && !isAdmin) return false;
-    const route = `${req.method ?? 'GET'} ${path}`;
     const token = isPortal ? service.portalToken : service.adminToken;
-    if (token === undefined) {
-      send(res, 404, { error: { code: 'ERR_USAGE', message: `${isPortal ? 'signup and e-mail routes are off: set service.portalToken' : 'customer routes are off: set service.adminToken'}`, retryable: false } });
-      return true;
-    }
-    if (!bearerMatches(req.headers.authorization, token)) {
-      send(res, 401, { error: { code: 'ERR_USAGE', message: 'a valid bearer token is required', retryable: false } }, { 'WWW-Authenticate': 'Bearer' });
-      return true;
-    }
-    if (options.stopping() && req.method === 'POST') {
-      send(res, 503, { error: { code: 'ERR_USAGE', message: 'stopping', retryable: true } });
-      return true;
-    }
-    try {
-      await (isPortal ? portal(req, res, url) : admin(req, res, url, route));
-    } catch (error) {
-      if (isDirbridgeError(error) && error.code === 'ERR_RATE_LIMITED') {
-        send(res, 429, { error: { code: error.code, message: error.message, retryable: true } }, { 'Retry-After': String(error.details?.['retryAfter'] ?? 1) });
-      } else fail(res, error, route);
+    if (token === undefined) send(res, refuse(404, isPortal ? 'signup and e-mail routes are off: set service.portalToken' : 'customer routes are off: set service.adminToken'));
+    else if (!bearerMatches(req.headers.authorization, token)) send(res, refuse(401, 'a valid bearer token is required', { 'WWW-Authenticate': 'Bearer' }));
+    else if (options.stopping() && req.method === 'POST') send(res, refuse(503, 'stopping'));
+    else {
+      const wait = isPortal ? limiter.take() : 0;
+      try {
+        if (wait > 0) throw new DirbridgeError('ERR_RATE_LIMITED', `too many signup and e-mail requests; retry in ${wait} s`);
+        send(res, await (isPortal ? portalRoute(await ctx(), req, url) : adminRoute(await ctx(), req, url)));
+      } catch (error) {
+        const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', 'unexpected error');
+        const status = STATUS[e.code] ?? 500;
+        (status >= 500 ? log.error.bind(log) : log.info.bind(log))({ route: `${req.method ?? 'GET'} ${path}`, code: e.code, status }, status >= 500 ? e.message : 'customer request refused');
+        const body = { error: { code: e.code, message: e.message, retryable: e.retryable }, ...(e.details?.['reason'] === undefined ? {} : { reason: e.details['reason'] }) };
+        send(res, { status, body, headers: status === 429 ? { 'Retry-After': String(wait) } : {} });
+      }
     }
     return true;
   };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+const ok = (body: unknown, created = false): Answer => ({ status: created ? 201 : 200, body });
+
+/** The admin routes: list, show, invite, resend, migrate, deactivate, reactivate, requests import. */
+async function adminRoute(c: CustomerContext, req: IncomingMessage, url: URL): Promise<Answer> {
+  const path = url.pathname;
+  if (req.method === 'GET' && path === '/customers') return ok(await (await import('../engine/customers/list.js')).listCustomers(c, listQuery(url.searchParams)));
+  if (req.method === 'GET' && path.startsWith('/customers/')) return ok(await (await import('../engine/customers/list.js')).showCustomers(c, decodeURIComponent(path.slice('/customers/'.length))));
+  if (req.method === 'POST' && path === '/customers/invitations') {
+    const body = await readJson(req);
+    const { inviteCustomers } = await import('../engine/customers/invite.js');
+    return ok(await inviteCustomers(c, { addresses: stringList(body['addresses'], 'addresses'), ...(typeof body['name'] === 'string' ? { name: body['name'] } : {}) }));
+  }
+  if (req.method === 'POST' && path === '/customers/invitations/resend') {
+    const body = await readJson(req);
+    return ok(await (await import('../engine/customers/invite.js')).resendInvitations(c, { who: body['who'] === undefined ? [] : stringList(body['who'], 'who') }));
+  }
+  const action = /^\/customers\/([^/]+)\/(migrate|deactivate|reactivate)$/.exec(path);
+  if (req.method === 'POST' && action !== null) {
+    const who = decodeURIComponent(action[1] as string);
+    const body = await readJson(req);
+    const migrate = await import('../engine/customers/migrate.js');
+    if (action[2] === 'migrate') return ok(await migrate.migrateCustomer(c, { who, ...(typeof body['to'] === 'string' ? { to: body['to'] } : {}) }));
+    if (action[2] === 'deactivate') return ok(await migrate.deactivateCustomer(c, { who, ...(typeof body['note'] === 'string' ? { note: body['note'] } : {}) }));
+    return ok(await migrate.reactivateCustomer(c, { who }));
+  }
+  if (req.method === 'POST' && path === '/requests/import') {
+    const format = url.searchParams.get('format') ?? (String(req.headers['content-type'] ?? '').includes('csv') ? 'csv' : 'json');
+    if (format !== 'csv' && format !== 'json') throw new DirbridgeError('ERR_USAGE', 'format is csv or json');
+    const text = (await readBody(req, 20 * 1024 * 1024)).toString('utf8');
+    return ok(await (await import('../engine/customers/requests-import.js')).importRequests(c, { source: 'the request body', text, format }));
+  }
+  throw new DirbridgeError('ERR_USAGE', `no such route: ${req.method ?? 'GET'} ${path}`);
+}
+
+/** The portal's routes: POST /signup and POST /intake/email. */
+async function portalRoute(c: CustomerContext, req: IncomingMessage, url: URL): Promise<Answer> {
+  if (url.pathname === '/signup') {
+    const body = await readJson(req);
+    if (typeof body['email'] !== 'string') throw new DirbridgeError('ERR_USAGE', 'the body needs "email" (and may have "name")');
+    const { signupCustomer } = await import('../engine/customers/signup.js');
+    const result = await signupCustomer(c, { address: body['email'], ...(typeof body['name'] === 'string' ? { name: body['name'] } : {}) });
+    return ok(result, result.outcome === 'created');
+  }
+  const { intakeEmail, MAX_MESSAGE_BYTES } = await import('../engine/customers/intake.js');
+  const result = await intakeEmail(c, await readBody(req, MAX_MESSAGE_BYTES));
+  return ok(result, result.outcome === 'created');
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { jsonSyntaxError, parseRequestsFile, parseTimestamp } from '../../src/core/requests-file.js';
+import { jsonSyntaxError } from '../../src/core/json-syntax.js';
+import { parseRequestsFile, parseTimestamp } from '../../src/core/requests-file.js';
 
 describe('requests files', () => {
   it('reads CSV with quoted fields, CRLF, a BOM, header aliases and status aliases', () => {

@@ -1,7 +1,7 @@
 import { addressKey, checkAddress } from '../../core/address.js';
 import { portalOnlyId } from '../../core/customer-key.js';
 import type { CustomerEvent, Invitation } from '../../core/customer-model.js';
-import { decideInvitation, type LicensedUser } from '../../core/customer-rules.js';
+import { decideInvitation, type AddressDecision, type LicensedUser } from '../../core/customer-rules.js';
 import { invitationLink, renderTemplate, unknownPlaceholders } from '../../core/template.js';
 import { readFileSync } from 'node:fs';
 import { resolveConfigPath } from '../../../connectors/shared/paths.js';
@@ -42,47 +42,62 @@ export interface InviteResult {
  * user rejects the whole batch before anything is written.
  */
 export async function inviteCustomers(ctx: CustomerContext, request: InviteRequest): Promise<InviteResult> {
-  const invitations = invitationsConfig(ctx);
+  invitationsConfig(ctx);
   if (request.name !== undefined && request.addresses.length !== 1) throw new DirbridgeError('ERR_USAGE', '--name goes with a single address');
   const results = new Map<string, InviteOutcome>();
   const valid: string[] = [];
   for (const input of request.addresses) {
     const checked = checkAddress(input);
-    if (!checked.ok) {
-      results.set(`invalid:${input}`, { address: input, outcome: 'refused', code: 'ERR_INVALID_ADDRESS', message: checked.reason });
-      continue;
-    }
-    if (!valid.some((a) => addressKey(a) === addressKey(checked.address))) valid.push(checked.address);
+    if (!checked.ok) results.set(`invalid:${input}`, { address: input, outcome: 'refused', code: 'ERR_INVALID_ADDRESS', message: checked.reason });
+    else if (!valid.some((a) => addressKey(a) === addressKey(checked.address))) valid.push(checked.address);
   }
-  const facts = await ctx.records.addresses.facts(valid);
+  const created: Invited[] = [];
+  for (const { address, decision } of await decide(ctx, valid)) {
+    if (decision.kind === 'exists') results.set(address, { address, outcome: 'exists', key: decision.customer.key, message: decision.message });
+    else if (decision.kind === 'refused') results.set(address, { address, outcome: 'refused', code: decision.reason === 'mailing-list' ? 'ERR_MAILING_LIST' : 'ERR_LICENSED_EXCLUDED', message: decision.message });
+    else created.push({ customer: invitedCustomer(ctx, address, request.name ?? null), seatLeak: decision.seatLeak });
+  }
+  await writeInvited(ctx, created);
+  for (const { customer, seatLeak } of created) {
+    const delivery = await deliver(ctx, customer.externalId, customer.email, customer.displayName, customer.invitation as Invitation);
+    results.set(customer.email, { address: customer.email, outcome: 'invited', key: customer.externalId, delivery: delivery.status, link: delivery.link, error: delivery.error, seatLeak });
+  }
+  return { results: orderLike(request.addresses, results) };
+}
+
+interface Invited {
+  readonly customer: NewLocalCustomer;
+  readonly seatLeak: LicensedUser | null;
+}
+
+/** The decision for each address; with onLicensedMembership "fail", one licensed address rejects them all before anything is written. */
+async function decide(ctx: CustomerContext, addresses: readonly string[]): Promise<{ address: string; decision: AddressDecision }[]> {
+  const facts = await ctx.records.addresses.facts(addresses);
   const rules = { mailingLists: ctx.loaded.config.mailingLists, onLicensedMembership: ctx.loaded.config.licensing.onLicensedMembership };
-  const decisions = valid.map((address) => ({ address, decision: decideInvitation(address, facts.get(addressKey(address)) ?? { customers: [], groups: [], licensedUsers: [] }, rules) }));
+  const decisions = addresses.map((address) => ({ address, decision: decideInvitation(address, facts.get(addressKey(address)) ?? { customers: [], groups: [], licensedUsers: [] }, rules) }));
   const rejected = decisions.filter((d) => d.decision.kind === 'refused' && d.decision.reason === 'licensed-rejected');
   if (rejected.length > 0) {
     throw new DirbridgeError('ERR_LICENSED_ADDRESS', rejected.map((d) => (d.decision as { message: string }).message).join('; '), { details: { addresses: rejected.map((d) => d.address) } });
   }
+  return decisions;
+}
 
+function invitedCustomer(ctx: CustomerContext, address: string, name: string | null): NewLocalCustomer {
+  const link = invitationLink(invitationsConfig(ctx).portalUrl, address);
+  return {
+    externalId: portalOnlyId(addressDigest(addressKey(address))),
+    username: address,
+    email: address,
+    displayName: name,
+    accountType: 'portal-only',
+    origin: 'invited',
+    invitation: { status: ctx.mailer === null ? 'link' : 'unsent', link, attempts: 0, sentAt: null, messageId: null, lastError: null },
+  };
+}
+
+/** The customers in one bulk write, then their history (the invitation, and a seat leak the strip policy reported). */
+async function writeInvited(ctx: CustomerContext, created: readonly Invited[]): Promise<void> {
   const now = nowIso(ctx);
-  const created: { customer: NewLocalCustomer; seatLeak: LicensedUser | null }[] = [];
-  for (const { address, decision } of decisions) {
-    if (decision.kind === 'exists') results.set(address, { address, outcome: 'exists', key: decision.customer.key, message: decision.message });
-    else if (decision.kind === 'refused') results.set(address, { address, outcome: 'refused', code: decision.reason === 'mailing-list' ? 'ERR_MAILING_LIST' : 'ERR_LICENSED_EXCLUDED', message: decision.message });
-    else {
-      const link = invitationLink(invitations.portalUrl, address);
-      created.push({
-        seatLeak: decision.seatLeak,
-        customer: {
-          externalId: portalOnlyId(addressDigest(addressKey(address))),
-          username: address,
-          email: address,
-          displayName: request.name ?? null,
-          accountType: 'portal-only',
-          origin: 'invited',
-          invitation: { status: ctx.mailer === null ? 'link' : 'unsent', link, attempts: 0, sentAt: null, messageId: null, lastError: null },
-        },
-      });
-    }
-  }
   await ctx.records.customers.insertLocal(created.map((c) => c.customer), now);
   await ctx.records.customers.appendEvents(
     created.flatMap(({ customer, seatLeak }): CustomerEvent[] => [
@@ -92,11 +107,6 @@ export async function inviteCustomers(ctx: CustomerContext, request: InviteReque
         : [{ id: `${customer.externalId}:seat-leak`, customerKey: customer.externalId, at: now, kind: 'seat-leak' as const, runId: null, actor: ctx.actor, detail: { ...seatLeak, policy: 'strip' } }]),
     ]),
   );
-  for (const { customer, seatLeak } of created) {
-    const delivery = await deliver(ctx, customer.externalId, customer.email, customer.displayName, customer.invitation as Invitation);
-    results.set(customer.email, { address: customer.email, outcome: 'invited', key: customer.externalId, delivery: delivery.status, link: delivery.link, error: delivery.error, seatLeak });
-  }
-  return { results: orderLike(request.addresses, results) };
 }
 
 /**
