@@ -59,7 +59,8 @@ export interface CollectionSpec {
   /** Fields making the key; on MongoDB `_id` is their values joined with "/". */
   readonly key: readonly string[];
   readonly fields: Readonly<Record<string, FieldSpec>>;
-  readonly indexes: readonly { readonly name: string; readonly fields: readonly (readonly [string, 'asc' | 'desc'])[] }[];
+  /** `mongoOnly`: the SQLite primary key already serves it. */
+  readonly indexes: readonly { readonly name: string; readonly fields: readonly (readonly [string, 'asc' | 'desc'])[]; readonly mongoOnly?: boolean }[];
   /** Values MongoDB documents of this collection get on insert when the record does not set them. */
   readonly mongoDefaults?: Readonly<Record<string, unknown>>;
 }

@@ -65,13 +65,23 @@ export function createSqliteRecordDriver(db: Database.Database, where: string): 
 
     async insertMany(spec, docs) {
       if (docs.length === 0) return 0;
+      // One statement per set of fields (records of a batch usually share theirs).
+      const inserts = new Map<string, { statement: Database.Statement; names: string[]; fields: FieldSpec[] }>();
+      const insertFor = (names: string[]) => {
+        const signature = names.join('\u0000');
+        let insert = inserts.get(signature);
+        if (insert === undefined) {
+          const fields = names.map((name) => column(spec, name));
+          const sql = `INSERT INTO ${spec.table} (${fields.map((c) => c.column).join(', ')}) VALUES (${fields.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+          inserts.set(signature, (insert = { statement: prepare(sql), names, fields }));
+        }
+        return insert;
+      };
       return write(`write ${spec.name}`, () => {
         let inserted = 0;
         for (const doc of docs) {
-          const names = Object.keys(doc).filter((name) => doc[name] !== undefined);
-          const columns = names.map((name) => column(spec, name));
-          const sql = `INSERT INTO ${spec.table} (${columns.map((c) => c.column).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
-          inserted += prepare(sql).run(...names.map((name, i) => encode(columns[i] as FieldSpec, doc[name]))).changes;
+          const { statement, names, fields } = insertFor(Object.keys(doc).filter((name) => doc[name] !== undefined));
+          inserted += statement.run(...names.map((name, i) => encode(fields[i] as FieldSpec, doc[name]))).changes;
         }
         return inserted;
       });
@@ -227,7 +237,7 @@ function ensureSchema(db: Database.Database): void {
         if (!existing.has(field.column)) db.exec(`ALTER TABLE ${spec.table} ADD COLUMN ${field.column} ${SQL_TYPES[field.type]}`);
       }
     }
-    for (const index of spec.indexes) {
+    for (const index of spec.indexes.filter((i) => i.mongoOnly !== true)) {
       db.exec(`CREATE INDEX IF NOT EXISTS ${index.name} ON ${spec.table} (${index.fields.map(([name, order]) => `${column(spec, name).column} ${order === 'asc' ? 'ASC' : 'DESC'}`).join(', ')})`);
     }
   }
