@@ -19,6 +19,7 @@ export function checkAddress(input: string): AddressCheck {
   const local = text.slice(0, at);
   const domain = text.slice(at + 1).toLowerCase().replace(/\.$/, '');
   if (local === '') return { ok: false, reason: `"${text}" has nothing before the @` };
+  if (domain === '') return { ok: false, reason: `"${text}" has nothing after the @` };
   if (local.length > 64) return { ok: false, reason: `the part before the @ of "${text}" is longer than 64 characters` };
   if (!LOCAL_PART.test(local)) return { ok: false, reason: `the part before the @ of "${text}" is not valid (quotes, a second @, a leading, trailing or doubled dot, or a character mail does not allow)` };
   const labels = domain.split('.');

@@ -31,7 +31,8 @@ export interface FileProblem {
   readonly message: string;
 }
 
-export type ParsedRequests = { readonly ok: true; readonly rows: readonly RequestRow[] } | { readonly ok: false; readonly problems: readonly FileProblem[] };
+/** The rows read, or every problem; a file with problems still gives the rows that were fine, so more can be checked at once. */
+export type ParsedRequests = { readonly ok: true; readonly rows: readonly RequestRow[] } | { readonly ok: false; readonly problems: readonly FileProblem[]; readonly rows: readonly RequestRow[] };
 
 const COLUMNS = {
   id: ['id', 'key', 'issue key', 'request id'],
@@ -62,7 +63,7 @@ const MAX_PROBLEMS = 20;
 
 export function parseRequestsFile(text: string, format: 'csv' | 'json'): ParsedRequests {
   const records = format === 'csv' ? csvRecords(text) : jsonRecords(text);
-  if (!records.ok) return records;
+  if (!records.ok) return { ...records, rows: [] };
   const problems: FileProblem[] = [...records.problems];
   const rows: RequestRow[] = [];
   const seen = new Map<string, number>();
@@ -76,7 +77,7 @@ export function parseRequestsFile(text: string, format: 'csv' | 'json'): ParsedR
     if (problems.length >= MAX_PROBLEMS) break;
   }
   problems.sort((a, b) => a.line - b.line);
-  return problems.length > 0 ? { ok: false, problems: problems.slice(0, MAX_PROBLEMS) } : { ok: true, rows };
+  return problems.length > 0 ? { ok: false, problems: problems.slice(0, MAX_PROBLEMS), rows } : { ok: true, rows };
 }
 
 interface RawRecord {

@@ -17,7 +17,7 @@ describe('requests files', () => {
 
   it('counts lines inside quoted fields, so a problem names the line it is on', () => {
     const text = 'id,reporter,status,created\n"SD-1","multi\nline",open,2026-01-01\nSD-2,ann,bogus,2026-01-01\n';
-    expect(parseRequestsFile(text, 'csv')).toEqual({ ok: false, problems: [{ line: 4, message: expect.stringContaining('status "bogus"') }] });
+    expect(parseRequestsFile(text, 'csv')).toEqual({ ok: false, problems: [{ line: 4, message: expect.stringContaining('status "bogus"') }], rows: [expect.objectContaining({ line: 2, reporter: 'multi\nline' })] });
   });
 
   it('lists every bad row at once, with its line', () => {
@@ -32,7 +32,7 @@ describe('requests files', () => {
       '6: an open request has a resolved time',
       '7: 3 fields where the header has 5',
     ]);
-    expect(parseRequestsFile('id,reporter,status,created\nA,ann,open,2026-01-01\nA,bob,open,2026-01-01\n', 'csv')).toEqual({ ok: false, problems: [{ line: 3, message: 'request A repeats line 2' }] });
+    expect(parseRequestsFile('id,reporter,status,created\nA,ann,open,2026-01-01\nA,bob,open,2026-01-01\n', 'csv')).toMatchObject({ ok: false, problems: [{ line: 3, message: 'request A repeats line 2' }] });
   });
 
   it('names a missing column, a stray quote and an unclosed quote', () => {
@@ -44,7 +44,7 @@ describe('requests files', () => {
 
   it('reads JSON arrays and {"requests": [...]}, naming the line each request starts on', () => {
     const text = '{\n  "requests": [\n    { "id": "A", "reporter": "ann", "status": "open", "created": "2026-01-01" },\n    {\n      "id": "B", "reporter": "bob", "status": "shut", "created": "2026-01-01"\n    }\n  ]\n}\n';
-    expect(parseRequestsFile(text, 'json')).toEqual({ ok: false, problems: [{ line: 4, message: expect.stringContaining('status "shut"') }] });
+    expect(parseRequestsFile(text, 'json')).toMatchObject({ ok: false, problems: [{ line: 4, message: expect.stringContaining('status "shut"') }], rows: [{ id: 'A', line: 3 }] });
     const array = '[{"id": 7, "reporter": "ann", "status": "closed", "created": "2026-01-01", "resolved": "2026-01-02"}]';
     expect(parseRequestsFile(array, 'json')).toMatchObject({ ok: true, rows: [{ id: '7', line: 1, resolvedAt: '2026-01-02T00:00:00.000Z' }] });
     expect(parseRequestsFile('{"x": 1}', 'json')).toMatchObject({ ok: false, problems: [{ message: expect.stringContaining('array of requests') }] });

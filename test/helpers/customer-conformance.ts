@@ -146,7 +146,7 @@ export function describeCustomerConformance(name: string, factory: () => Promise
       const ctx = customerContext(store);
       const text = csv(['R-1,user01,open,2026-01-01,', 'R-2,nobody@example.org,open,2026-01-01,', 'R-3,user03,maybe,2026-01-01,', 'R-4,user04,open,2026-02-30,']);
       const error = await expectCode(importRequests(ctx, { source: 'bad.csv', format: 'csv', text }), 'ERR_REQUESTS_FILE');
-      expect((error as Error).message).toMatch(/bad\.csv line 4: status "maybe"/);
+      expect((error as Error).message).toMatch(/bad\.csv line 3: no customer has the key, e-mail or username nobody@example\.org\n {2}bad\.csv line 4: status "maybe"/);
       expect((error as Error).message).toMatch(/bad\.csv line 5: created "2026-02-30"/);
       const second = await expectCode(importRequests(ctx, { source: 'bad.csv', format: 'csv', text: csv(['R-1,user01,open,2026-01-01,', 'R-2,nobody@example.org,open,2026-01-01,']) }), 'ERR_REQUESTS_FILE');
       expect((second as Error).message).toMatch(/bad\.csv line 3: no customer has the key, e-mail or username nobody@example\.org/);

@@ -45,16 +45,16 @@ export function readRequestsFile(path: string, format?: 'csv' | 'json'): ImportR
  */
 export async function importRequests(ctx: CustomerContext, input: ImportRequestsInput): Promise<ImportRequestsResult> {
   const parsed = parseRequestsFile(input.text, input.format);
-  if (!parsed.ok) throw fileError(input.source, parsed.problems);
+  // Reporters are resolved for the rows that parsed, so one run names every problem of the file.
   const reporters = await resolveReporters(ctx, parsed.rows);
-  const problems: FileProblem[] = [];
+  const problems: FileProblem[] = parsed.ok ? [] : [...parsed.problems];
   const records: RequestRecord[] = [];
   for (const row of parsed.rows) {
     const key = reporters.get(row.reporter);
     if (typeof key !== 'string') problems.push({ line: row.line, message: key?.problem ?? `no customer is ${row.reporter}` });
     else records.push({ id: row.id, reporterKey: key, status: row.status, createdAt: row.createdAt, resolvedAt: row.resolvedAt, source: 'import' });
   }
-  if (problems.length > 0) throw fileError(input.source, problems.slice(0, 20));
+  if (problems.length > 0) throw fileError(input.source, problems.sort((a, b) => a.line - b.line).slice(0, 20));
   const result = await ctx.records.requests.upsert(records, nowIso(ctx));
   return { ...result, source: input.source, rows: records.length };
 }
