@@ -17,6 +17,9 @@ export const ROOT_PW = 'root-secret';
 export const SVC_DN = 'cn=svc-dirbridge,ou=Service,dc=example,dc=com';
 export const SVC_PW = 'svc-S3NTINEL-6a4f'; // a sentinel: tests grep output for it
 export const LIMITED_DN = 'cn=svc-limited,ou=Service,dc=example,dc=com';
+/** A service account whose pages may hold at most PAGE_CAP entries (size.pr), with no total limit. */
+export const PAGE_CAP_DN = 'cn=svc-pagecap,ou=Service,dc=example,dc=com';
+export const PAGE_CAP = 100;
 export const AD_SVC_DN = 'CN=svc-dirbridge,OU=Service,DC=corp,DC=example';
 
 export interface Slapd {
@@ -27,6 +30,11 @@ export interface Slapd {
   readonly dir: string;
   /** Runs ldapmodify as the rootdn with the given LDIF (e.g. a modrdn). */
   modify(ldif: string): void;
+  /**
+   * An export made the way admins make them: `ldapsearch -LLL` as the service account, paged, folded
+   * lines, user attributes plus memberOf; with `operational`, every operational attribute too (entryUUID).
+   */
+  exportLdif(baseDn: string, options?: { operational?: boolean; bindDn?: string }): string;
   /** Sends a signal to slapd: SIGSTOP freezes it mid-operation, SIGCONT resumes it. */
   signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -59,7 +67,8 @@ export async function startSlapd(data: { example: string; corp: string }, option
   const caFile = makeCertificates(dir);
   for (const db of ['example', 'corp']) mkdirSync(join(dir, db));
   const conf = join(dir, 'slapd.conf');
-  writeFileSync(conf, slapdConf(dir, options.sizeLimit ?? SLAPD_SIZE_LIMIT));
+  const sizeLimit = options.sizeLimit ?? SLAPD_SIZE_LIMIT;
+  writeFileSync(conf, slapdConf(dir, sizeLimit));
   writeFileSync(join(dir, 'example.ldif'), data.example);
   writeFileSync(join(dir, 'corp.ldif'), data.corp);
   execFileSync(slapadd, ['-q', '-f', conf, '-b', 'dc=example,dc=com', '-l', join(dir, 'example.ldif')], { stdio: 'pipe' });
@@ -79,6 +88,11 @@ export async function startSlapd(data: { example: string; corp: string }, option
     modify: (ldif) => {
       execFileSync('ldapmodify', ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PW], { input: ldif, stdio: 'pipe' });
     },
+    exportLdif: (baseDn, options = {}) =>
+      execFileSync('ldapsearch', ['-x', '-LLL', '-H', ldapUrl, '-D', options.bindDn ?? SVC_DN, '-w', SVC_PW, '-E', `pr=${sizeLimit}/noprompt`, '-b', baseDn, '*', 'memberOf', ...(options.operational === true ? ['+'] : [])], {
+        encoding: 'utf8',
+        maxBuffer: 2 ** 28,
+      }),
     signal: (signal) => {
       child.kill(signal);
     },
@@ -95,7 +109,7 @@ function slapdConf(dir: string, sizeLimit: number): string {
   const acl = (suffix: string, svc: string) => `
 access to dn.base="" by * read
 access to attrs=userPassword by self read by anonymous auth by * none
-access to dn.subtree="${suffix}" by dn.exact="${svc}" read by dn.exact="${LIMITED_DN}" read by * none`;
+access to dn.subtree="${suffix}" by dn.exact="${svc}" read by dn.exact="${LIMITED_DN}" read by dn.exact="${PAGE_CAP_DN}" read by * none`;
   return `${SCHEMAS.map((schema) => `include ${schema}`).join('\n')}
 modulepath /usr/lib/ldap
 moduleload back_mdb
@@ -116,6 +130,7 @@ directory ${dir}/example
 maxsize 4294967296
 # The service account may page through everything; svc-limited keeps the server's size limit.
 limits dn.exact="${SVC_DN}" size.soft=${sizeLimit} size.hard=${sizeLimit} size.pr=${sizeLimit} size.prtotal=unlimited
+limits dn.exact="${PAGE_CAP_DN}" size.soft=${sizeLimit} size.hard=${sizeLimit} size.pr=${PAGE_CAP} size.prtotal=unlimited
 overlay memberof
 overlay ppolicy
 ${acl('dc=example,dc=com', SVC_DN)}
