@@ -34,6 +34,17 @@ export interface DirectorySnapshot {
   readonly directoryId: string;
   readonly users: readonly DirectoryUser[];
   readonly groups: readonly DirectoryGroup[];
+  /** Groups with member references that match no user or group of the read (reported, never guessed). */
+  readonly unresolvedMembers?: readonly UnresolvedMembers[];
+}
+
+/** One group's member references (DNs, memberUid values) that match nothing the read returned. */
+export interface UnresolvedMembers {
+  readonly groupId: string;
+  readonly group: string;
+  readonly count: number;
+  /** The first few references, as read. */
+  readonly examples: readonly string[];
 }
 
 export type LicensedMembershipPolicy = 'strip' | 'exclude' | 'fail';
@@ -118,7 +129,12 @@ export interface ShadowedUser {
   readonly username: string;
   readonly directoryId: string;
   readonly externalId: string;
+  /** Where the shadowed entry lives (its DN), so two entries of one directory can be told apart. */
+  readonly location: string | null;
+  /** The directory of the entry that holds the username. */
   readonly shadowedBy: string;
+  readonly shadowedByExternalId: string;
+  readonly shadowedByLocation: string | null;
 }
 
 /** A customer record field with a length limit (src/core/field-limits.ts). */
@@ -174,6 +190,20 @@ export interface PlanSummary {
   readonly refused: number;
 }
 
+/**
+ * Something in the directories that makes the plan smaller than the admin may think, without making it
+ * wrong: a customer group found in no directory, member references that match nobody.
+ */
+export interface PlanWarning {
+  readonly kind: 'missing-group' | 'unresolved-members';
+  readonly directoryId: string | null;
+  readonly group: string;
+  /** Unresolved member references: how many, and the first few. */
+  readonly count?: number;
+  readonly examples?: readonly string[];
+  readonly message: string;
+}
+
 export interface SyncPlan {
   readonly actions: readonly PlanAction[];
   readonly summary: PlanSummary;
@@ -183,6 +213,8 @@ export interface SyncPlan {
   readonly refused: readonly RefusedUser[];
   /** Any violation rejects the whole plan: nothing is applied. */
   readonly violations: readonly Violation[];
+  /** Absent from plans saved by older versions. */
+  readonly warnings?: readonly PlanWarning[];
 }
 
 export function customerKey(directoryId: string, externalId: string): string {

@@ -17,6 +17,7 @@ import {
 import { contentHash } from './content-hash.js';
 import { fieldsOverLimit, toRefusedUser } from './field-limits.js';
 import { normalizeGroupName, normalizeUsername } from './group-name.js';
+import { planWarnings } from './plan-warnings.js';
 import { resolveMemberships, type MembershipIndex } from './resolve-memberships.js';
 
 export interface PlanSyncInput {
@@ -93,9 +94,8 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   // 1. Directory order decides who owns a username; lower copies are shadowed. Inside one directory the
   //    smallest externalId wins, so the outcome does not depend on the order users were read in.
   const winners = new Map<string, Winner>();
-  /** Every read copy of a username held by more than one user (aggregating mode unions them). */
+  /** Every read copy of a username held by more than one user. */
   const copies = new Map<string, Winner[]>();
-  const shadowed: ShadowedUser[] = [];
   for (const dir of policy.directories) {
     const snapshot = snapshots.get(dir.id);
     if (snapshot === undefined) {
@@ -119,15 +119,11 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       const list = copies.get(name);
       if (list === undefined) copies.set(name, [winner, entry]);
       else list.push(entry);
-      let loser = entry;
-      if (winner.directoryId === dir.id && compare(user.externalId, winner.user.externalId) < 0) {
-        winners.set(name, entry);
-        loser = winner;
-      }
-      shadowed.push({ username: loser.user.username, directoryId: dir.id, externalId: loser.user.externalId, shadowedBy: loser === winner ? dir.id : winner.directoryId });
-      absentReason.set(dir.id, loser.user.externalId, 'shadowed');
+      if (winner.directoryId === dir.id && compare(user.externalId, winner.user.externalId) < 0) winners.set(name, entry);
     }
   }
+  const shadowed = shadowedCopies(winners, copies);
+  for (const s of shadowed) absentReason.set(s.directoryId, s.externalId, 'shadowed');
 
   // 2. Memberships and roles for every winning user of a directory read in this run.
   const targets = [...policy.customerGroups, ...policy.licensedGroups];
@@ -168,7 +164,11 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     const index = indexes.get(winner.directoryId);
     if (index === undefined) continue;
     const { user } = winner;
-    const sources = policy.aggregateMemberships ? copies.get(name) : undefined;
+    // Crowd's aggregating mode unions the groups of every copy. Two entries with one username in the
+    // winner's own directory are one person there (as Crowd resolves members by name): their groups
+    // are united too, so the member lookup and the choice of winner cannot disagree.
+    const all = copies.get(name);
+    const sources = all === undefined || policy.aggregateMemberships ? all : sameDirectory(all, winner.directoryId);
     let groups = index.groupsOf(user.externalId);
     if (sources !== undefined) {
       const union = new Set<string>();
@@ -339,7 +339,35 @@ export function planSync(input: PlanSyncInput): SyncPlan {
     shadowed,
     refused: refused.sort((a, b) => compare(a.directoryId, b.directoryId) || compare(a.username, b.username) || compare(a.externalId, b.externalId)),
     violations,
+    warnings: planWarnings(policy, input.snapshots),
   };
+}
+
+/** The copies of a username in one directory, when there is more than one (else undefined). */
+function sameDirectory(copies: readonly Winner[], directoryId: string): readonly Winner[] | undefined {
+  const here = copies.filter((c) => c.directoryId === directoryId);
+  return here.length > 1 ? here : undefined;
+}
+
+/** Every copy of a username but the winner, naming both entries (directory, id and DN). */
+function shadowedCopies(winners: ReadonlyMap<string, Winner>, copies: ReadonlyMap<string, readonly Winner[]>): ShadowedUser[] {
+  const shadowed: ShadowedUser[] = [];
+  for (const [name, list] of copies) {
+    const winner = winners.get(name) as Winner;
+    for (const copy of list) {
+      if (copy === winner) continue;
+      shadowed.push({
+        username: copy.user.username,
+        directoryId: copy.directoryId,
+        externalId: copy.user.externalId,
+        location: copy.user.location,
+        shadowedBy: winner.directoryId,
+        shadowedByExternalId: winner.user.externalId,
+        shadowedByLocation: winner.user.location,
+      });
+    }
+  }
+  return shadowed;
 }
 
 /** The state a store holds after applying `plan` to `current`: the semantics every store implements. */

@@ -59,14 +59,12 @@ export function resolveMemberships(snapshot: DirectorySnapshot, targetNames: rea
 }
 
 /**
- * For `explain`: every chain of groups from a user's direct groups up to a target group, shortest first,
- * e.g. ["emea-customers", "sd-customers"]. Cycle-safe.
+ * For `explain`: the shortest chain of groups from one of the user's direct groups up to each target
+ * group, by group identity (two groups of one name in different places are two targets), e.g.
+ * ["cn=emea-customers,…", "cn=sd-customers,…"]. Chains go on through a target to the targets above it.
+ * Cycle-safe; deterministic (start groups in id order, parents in id order).
  */
-export function membershipPaths(
-  snapshot: DirectorySnapshot,
-  externalId: string,
-  targetName: string,
-): readonly (readonly string[])[] {
+export function membershipPaths(snapshot: DirectorySnapshot, externalId: string, targetIds: ReadonlySet<string>): ReadonlyMap<string, readonly string[]> {
   const parents = new Map<string, string[]>();
   for (const group of snapshot.groups) {
     for (const child of group.memberGroupIds) {
@@ -75,22 +73,18 @@ export function membershipPaths(
       parents.set(child, list);
     }
   }
-  const byId = new Map(snapshot.groups.map((g) => [g.id, g]));
-  const target = normalizeGroupName(targetName);
-  const paths: string[][] = [];
-  const starts = snapshot.groups.filter((g) => g.memberUserIds.includes(externalId));
+  for (const list of parents.values()) list.sort(byId);
+  const found = new Map<string, string[]>();
+  const starts = snapshot.groups.filter((g) => g.memberUserIds.includes(externalId)).map((g) => g.id).sort(byId);
   for (const start of starts) {
-    const queue: string[][] = [[start.id]];
-    const seen = new Set([start.id]);
+    const queue: string[][] = [[start]];
+    const seen = new Set([start]);
     for (let i = 0; i < queue.length; i++) {
       const path = queue[i] as string[];
-      const last = byId.get(path[path.length - 1] as string);
-      if (last === undefined) continue;
-      if (normalizeGroupName(last.name) === target) {
-        paths.push(path.map((id) => byId.get(id)?.name ?? id));
-        continue;
-      }
-      for (const parent of parents.get(last.id) ?? []) {
+      const last = path[path.length - 1] as string;
+      const known = found.get(last);
+      if (targetIds.has(last) && (known === undefined || path.length < known.length)) found.set(last, path);
+      for (const parent of parents.get(last) ?? []) {
         if (!seen.has(parent)) {
           seen.add(parent);
           queue.push([...path, parent]);
@@ -98,5 +92,9 @@ export function membershipPaths(
       }
     }
   }
-  return paths.sort((a, b) => a.length - b.length || a.join('/').localeCompare(b.join('/')));
+  return found;
+}
+
+function byId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

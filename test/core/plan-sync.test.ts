@@ -59,6 +59,35 @@ describe('planSync: licensed membership policy', () => {
   });
 });
 
+describe('planSync: warnings', () => {
+  it('names a customer group that no directory read holds, with its config path and the nearest name', () => {
+    const snap = snapshot('a', [user('u1', 'ann')], [group('g1', ['u1'], [], 'Blue Team'), group('g2', [], [], 'customers')]);
+    const plan = planSync({ policy: policy({ customerGroups: ['customers', 'Blue Teams', 'Zebra'] }), snapshots: [snap], current: [] });
+    expect(plan.warnings).toEqual([
+      expect.objectContaining({ kind: 'missing-group', group: 'Blue Teams', message: expect.stringContaining('customer group "Blue Teams" (roles.customer.groups[1]) exists in none of the directories read (a)') }),
+      expect.objectContaining({ kind: 'missing-group', group: 'Zebra', message: expect.not.stringContaining('did you mean') }),
+    ]);
+    expect(plan.warnings?.[0]?.message).toContain('did you mean "Blue Team"?');
+    expect(planSync({ policy: policy(), snapshots: [], current: [] }).warnings).toEqual([]); // nothing read: nothing to say
+  });
+
+  it('reports unresolved member references of customer and licensed groups and the groups nested in them, not of others', () => {
+    const snap = {
+      ...snapshot('a', [user('u1', 'ann')], [group('customers', ['u1'], ['child']), group('child'), group('other'), group('jira-users')]),
+      unresolvedMembers: [
+        { groupId: 'child', group: 'child', count: 2, examples: ['uid=x,ou=gone', 'y'] },
+        { groupId: 'other', group: 'other', count: 1, examples: ['z'] },
+        { groupId: 'jira-users', group: 'jira-users', count: 1, examples: ['uid=agent,ou=gone'] },
+      ],
+    };
+    const plan = planSync({ policy: policy(), snapshots: [snap], current: [] });
+    expect(plan.warnings).toEqual([
+      { kind: 'unresolved-members', directoryId: 'a', group: 'child', count: 2, examples: ['uid=x,ou=gone', 'y'], message: 'child (a): 2 member references match no user or group read (e.g. uid=x,ou=gone, y): those members are not counted' },
+      expect.objectContaining({ group: 'jira-users', count: 1, message: expect.stringContaining('1 member reference matches no user') }),
+    ]);
+  });
+});
+
 describe('planSync: directory order', () => {
   const a = snapshot('a', [user('a1', 'Ann')], [group('a-other', ['a1'], [], 'other')]);
   const b = snapshot('b', [user('b1', 'ann'), user('b2', 'bob')], [group('b-cust', ['b1', 'b2'], [], 'customers')]);
@@ -67,7 +96,25 @@ describe('planSync: directory order', () => {
   it('the first directory wins a username (case-insensitively); the lower copy is shadowed and its groups do not count', () => {
     const plan = planSync({ policy: policy({ directories: dirs }), snapshots: [a, b], current: [] });
     expect(names(plan.actions, 'create')).toEqual(['bob']);
-    expect(plan.shadowed).toEqual([{ username: 'ann', directoryId: 'b', externalId: 'b1', shadowedBy: 'a' }]);
+    expect(plan.shadowed).toEqual([{ username: 'ann', directoryId: 'b', externalId: 'b1', location: 'uid=ann,ou=People', shadowedBy: 'a', shadowedByExternalId: 'a1', shadowedByLocation: 'uid=Ann,ou=People' }]);
+  });
+
+  it('one username in two entries of one directory: the smaller id wins, with the groups of both, and the shadowing names both entries', () => {
+    // The group lists the copy that loses the username (as a member DN shared by two entries whose
+    // DNs differ only in case, or two people with one uid in different units, can).
+    const twice = snapshot('a', [user('id-2', 'pat', { location: 'uid=pat,ou=Contractors' }), user('id-1', 'Pat', { location: 'uid=Pat,ou=Staff' })], [group('customers', ['id-2'])]);
+    const plan = planSync({ policy: policy(), snapshots: [twice], current: [] });
+    expect(plan.actions.map((x) => (x.kind === 'create' ? [x.customer.externalId, x.customer.groups] : []))).toEqual([['id-1', ['customers']]]);
+    expect(plan.shadowed).toEqual([{ username: 'pat', directoryId: 'a', externalId: 'id-2', location: 'uid=pat,ou=Contractors', shadowedBy: 'a', shadowedByExternalId: 'id-1', shadowedByLocation: 'uid=Pat,ou=Staff' }]);
+    const reversed = planSync({ policy: policy(), snapshots: [{ ...twice, users: [...twice.users].reverse() }], current: [] });
+    expect(reversed).toEqual(plan);
+  });
+
+  it('with three copies in one directory, every loser is shadowed by the final winner', () => {
+    const three = snapshot('a', [user('c', 'kim'), user('b', 'kim'), user('a', 'kim')], [group('customers', ['c'])]);
+    const plan = planSync({ policy: policy(), snapshots: [three], current: [] });
+    expect(plan.shadowed.map((s) => [s.externalId, s.shadowedByExternalId])).toEqual([['b', 'a'], ['c', 'a']]);
+    expect(names(plan.actions, 'create')).toEqual(['kim']);
   });
 
   it('aggregateMemberships unions the groups of every copy; the record belongs to the first directory', () => {
