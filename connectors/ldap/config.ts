@@ -1,26 +1,8 @@
-import { FilterParser } from 'ldapts';
 import { z } from 'zod';
 import { secret } from '../../src/config/secret-positions.js';
 import type { ConfigProblem } from '../../src/ports/directory-connector.js';
 import { attributeOverridesSchema, PROFILE_NAMES } from '../shared/profiles.js';
-
-const ldapFilter = z
-  .string()
-  .min(1)
-  .superRefine((text, ctx) => {
-    try {
-      FilterParser.parseString(text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `not a valid LDAP filter (RFC 4515): ${(error as Error).message}. Example: "(mail=*)"` });
-    }
-  });
-
-const searchScope = (what: string) =>
-  z.strictObject({
-    baseDn: z.string().min(1).describe(`Where the ${what} live, e.g. ou=People,dc=example,dc=com.`),
-    scope: z.enum(['sub', 'one']).default('sub'),
-    filter: ldapFilter.optional().describe(`Extra filter for ${what}, combined with the profile's object classes, e.g. (mail=*).`),
-  });
+import { searchScopeSchema as searchScope } from '../shared/selection.js';
 
 export const ldapConfigSchema = z
   .strictObject({
@@ -43,7 +25,9 @@ export const ldapConfigSchema = z
       password: secret(z.string().min(1)).describe('A secret reference: ${env:LDAP_BIND_PASSWORD} or ${file:/run/secrets/ldap}.'),
     }),
     users: searchScope('users'),
-    groups: searchScope('groups').optional().describe("Omit when groups are not readable: memberships then come from the users' memberOf."),
+    groups: searchScope('groups')
+      .optional()
+      .describe("Only the groups this search returns exist (users' memberOf is then not read). Omit when groups are not readable: memberships then come from the users' memberOf."),
     pageSize: z.int().min(1).max(10_000).default(500).describe('Entries per page of the paged search.'),
     groupPageSize: z
       .int()

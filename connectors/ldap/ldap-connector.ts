@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { AndFilter, Client, EqualityFilter, FilterParser, OrFilter, type Entry, type Filter } from 'ldapts';
+import { Client, type Entry, type Filter } from 'ldapts';
+import { DirbridgeError } from '../../src/errors.js';
 import type { DirectorySnapshot } from '../../src/core/model.js';
 import type { ConnectorContext, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import { describeMapping, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
+import { groupSelectionFilter, userSelectionFilter } from '../shared/selection.js';
 import { EntryMappingError, SnapshotBuilder, type AttributeValue, type DirectoryEntry } from '../shared/snapshot-builder.js';
 import type { LdapConfig } from './config.js';
 import { ldapError } from './ldap-errors.js';
@@ -67,13 +69,25 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     }
   };
 
-  const userAttributes = unique([mapping.id, mapping.username, mapping.email, mapping.displayName, mapping.memberOfAttribute, mapping.disabled?.attribute]);
+  // With a group search, only the groups it returns exist: users' memberOf is not even asked for.
+  const memberOf = config.groups === undefined ? mapping.memberOfAttribute : null;
+  const userAttributes = unique([
+    mapping.id.toLowerCase() === 'dn' ? null : mapping.id,
+    mapping.username,
+    mapping.email,
+    mapping.displayName,
+    ...DISPLAY_NAME_FALLBACKS,
+    mapping.memberUidAttribute === null ? null : mapping.memberUidUserAttribute,
+    memberOf,
+    mapping.disabled?.attribute,
+    mapping.userCategory === null ? null : 'objectCategory',
+  ]);
   // The group's mail too: a group with an address is a mailing list, which can never be a customer.
   const groupAttributes = unique([mapping.groupName, ...mapping.memberDnAttributes, mapping.memberUidAttribute, mapping.email]);
+  const userFilter = userSelectionFilter(mapping, config.users.filter);
+  const groupFilter = groupSelectionFilter(mapping, config.groups?.filter);
 
-  async function* search(client: Client, scope: Scope, classes: readonly string[], attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]> {
-    const byClass: Filter = new OrFilter({ filters: classes.map((c) => new EqualityFilter({ attribute: 'objectClass', value: c })) });
-    const filter = scope.filter === undefined ? byClass : new AndFilter({ filters: [byClass, FilterParser.parseString(scope.filter)] });
+  async function* search(client: Client, scope: Scope, filter: Filter, attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]> {
     try {
       for await (const page of client.searchPaginated(scope.baseDn, {
         scope: scope.scope,
@@ -94,11 +108,23 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     }
   }
 
-  const read = async (options: FetchOptions & { firstPageOnly?: boolean } = {}): Promise<SnapshotBuilder> =>
+  /** An entry that does not fit the mapping fails the read: the message names the attribute and the fix. */
+  const mappingError = (error: EntryMappingError): DirbridgeError =>
+    new DirbridgeError('ERR_DIRECTORY_READ', `directory ${id} (${config.url}): ${error.message}`, { cause: error, retryable: false });
+
+  const read = async (options: FetchOptions = {}): Promise<DirectorySnapshot> => {
+    const builder = await readEntries(options);
+    try {
+      return builder.build();
+    } catch (error) {
+      if (error instanceof EntryMappingError) throw mappingError(error);
+      throw error;
+    }
+  };
+
+  const readEntries = async (options: FetchOptions): Promise<SnapshotBuilder> =>
     withClient(async (client) => {
-      const builder = new SnapshotBuilder(id, mapping);
-      const pageSize = options.firstPageOnly === true ? Math.min(config.pageSize, 100) : config.pageSize;
-      const groupPageSize = options.firstPageOnly === true ? Math.min(config.groupPageSize, 100) : config.groupPageSize;
+      const builder = new SnapshotBuilder(id, mapping, { memberOf: config.groups === undefined ? 'use' : 'ignore' });
       // Each search's filter already selects users or groups by objectClass: its entries are added as
       // such, and objectClass itself is not fetched (an inetOrgPerson carries four values of it).
       const add = (kind: 'user' | 'group', entry: DirectoryEntry): void => {
@@ -106,21 +132,19 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
           if (kind === 'user') builder.addUser(entry);
           else builder.addGroup(entry);
         } catch (error) {
-          if (error instanceof EntryMappingError) throw ldapError(id, config.url, 'search', new Error(error.message));
+          if (error instanceof EntryMappingError) throw mappingError(error);
           throw error;
         }
       };
-      for await (const entries of search(client, config.users, mapping.userObjectClasses, userAttributes, pageSize, options.signal)) {
+      for await (const entries of search(client, config.users, userFilter, userAttributes, config.pageSize, options.signal)) {
         for (const entry of entries) add('user', toDirectoryEntry(entry));
         options.onProgress?.(builder.counts);
-        if (options.firstPageOnly === true) break;
       }
       if (config.groups !== undefined) {
-        if (options.firstPageOnly !== true) log.info({ users: builder.counts.users }, 'users read, reading groups');
-        for await (const entries of search(client, config.groups, mapping.groupObjectClasses, groupAttributes, groupPageSize, options.signal)) {
+        log.info({ users: builder.counts.users }, 'users read, reading groups');
+        for await (const entries of search(client, config.groups, groupFilter, groupAttributes, config.groupPageSize, options.signal)) {
           for (const entry of entries) add('group', await withRanges(client, entry, mapping));
           options.onProgress?.(builder.counts);
-          if (options.firstPageOnly === true) break;
         }
       }
       return builder;
@@ -144,17 +168,26 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
   return {
     id,
     type: 'ldap',
+    // The whole read a sync makes: a page-size cap or a size limit the first page does not meet
+    // fails here as it would there.
     async check() {
-      const builder = await read({ firstPageOnly: true });
-      const { users, groups } = builder.counts;
-      return { users, groups, partial: true, sampleUser: builder.sampleUser(), mapping: describeMapping(mapping) };
+      const snapshot = await read();
+      return {
+        users: snapshot.users.length,
+        groups: snapshot.groups.length,
+        partial: false,
+        sampleUser: snapshot.users[0] ?? null,
+        mapping: describeMapping(mapping),
+        unresolvedMembers: snapshot.unresolvedMembers ?? [],
+      };
     },
-    async fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot> {
-      return (await read(options)).build();
-    },
+    fetchSnapshot: read,
     async close() {},
   };
 }
+
+/** Requested for every user: the display name falls back to cn, else given name and surname. */
+const DISPLAY_NAME_FALLBACKS = ['cn', 'givenName', 'sn'];
 
 /** An ldapts entry → lower-cased attribute names without options (ranges are handled before). */
 export function toDirectoryEntry(entry: Entry): DirectoryEntry {

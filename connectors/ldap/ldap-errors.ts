@@ -50,16 +50,29 @@ export function ldapError(directoryId: string, url: string, phase: 'connect' | '
     case 'NoSuchObjectError':
       return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: base DN not found: ${context} (check users.baseDn / groups.baseDn, and that the bind account may read it)`, { cause, retryable: false });
     case 'SizeLimitExceededError':
-      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the server's size limit cut the search under ${context} short: the read is incomplete. Raise the limit for the bind account (OpenLDAP: limits dn.exact="…" size=unlimited)`, { cause });
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the server's size limit cut the search under ${context} short${serverSaid(e)}: the read is incomplete. Raise the limit for the bind account (OpenLDAP: limits dn.exact="…" size=unlimited)`, { cause });
     case 'TimeLimitExceededError':
-      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the search under ${context} hit the time limit: the read is incomplete (raise timeouts.searchTimeLimitSeconds or the server's limit)`, { cause });
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the search under ${context} hit the time limit${serverSaid(e)}: the read is incomplete (raise timeouts.searchTimeLimitSeconds or the server's limit)`, { cause });
     case 'AdminLimitExceededError':
-      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: an administrative limit cut the search under ${context} short: the read is incomplete`, { cause });
+      if (/page ?size/i.test(e.message ?? '')) {
+        return new DirbridgeError(
+          'ERR_LDAP_SEARCH',
+          `${where}: the server refused the page size of the search under ${context}${serverSaid(e)}. Fix: lower pageSize (users) or groupPageSize (groups) to what the server allows, or raise the bind account's limit (OpenLDAP: limits dn.exact="…" size.pr=…)`,
+          { cause, retryable: false },
+        );
+      }
+      return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: an administrative limit cut the search under ${context} short${serverSaid(e)}: the read is incomplete`, { cause });
     case 'InsufficientAccessError':
       return new DirbridgeError('ERR_LDAP_SEARCH', `${where}: the bind account may not search ${context}`, { cause, retryable: false });
     default:
       return new DirbridgeError(phase === 'search' ? 'ERR_LDAP_SEARCH' : phase === 'bind' ? 'ERR_LDAP_BIND' : 'ERR_LDAP_CONNECT', `${where}: ${phase} failed: ${e.message ?? String(cause)}`, { cause });
   }
+}
+
+/** The server's own diagnostic message (ldapts puts it before " Code: 0x…"), quoted, or nothing. */
+function serverSaid(e: { message?: string }): string {
+  const text = (e.message ?? '').replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
+  return text === '' ? '' : ` (server: "${text}")`;
 }
 
 function tlsReason(code: string, message: string): string {

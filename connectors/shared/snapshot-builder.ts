@@ -1,4 +1,4 @@
-import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
+import type { DirectoryGroup, DirectorySnapshot, DirectoryUser, UnresolvedMembers } from '../../src/core/model.js';
 import type { AttributeMapping } from './profiles.js';
 
 export type AttributeValue = string | Uint8Array;
@@ -13,6 +13,13 @@ export class EntryMappingError extends Error {
   override name = 'EntryMappingError';
 }
 
+/**
+ * Where memberships come from besides the group entries: users' memberOf values are groups only when
+ * nothing searched for groups (`use`); with a group search only the groups it returned exist (`ignore`);
+ * an LDIF file read without a group selection uses memberOf when it holds no group entries.
+ */
+export type MemberOfMode = 'use' | 'ignore' | 'when-no-groups';
+
 interface PendingGroup {
   readonly id: string;
   readonly name: string;
@@ -20,72 +27,79 @@ interface PendingGroup {
   readonly userIds: string[];
   /** Normalised member DNs not (yet) known as users: child groups, users read later, or nothing. */
   readonly otherDns: string[];
+  /** memberUid values that are not DNs, as read. */
   readonly memberUids: string[];
   /** The group's own address (a mailing list), when it has one. */
   readonly mail: string | null;
 }
 
+const EXAMPLES = 3;
+
 /**
  * Turns entries, one at a time, into the compact snapshot model. It keeps a key per user (DN and
  * username to external id) and each group's member references, never whole entries, and resolves the
- * references once every entry has been seen.
+ * references once every entry has been seen. References that match nothing are counted per group.
  */
 export class SnapshotBuilder {
   private readonly users: DirectoryUser[] = [];
   private readonly groups = new Map<string, PendingGroup>();
   private readonly userByDn = new Map<string, string>();
-  private readonly memberOf: [string, readonly string[]][] = [];
-  private readonly userClasses: Set<string>;
-  private readonly groupClasses: Set<string>;
+  /** Users whose DN differs only in case from an earlier user's: a member DN names all of them. */
+  private dnTwins: Map<string, string[]> | null = null;
+  /** memberUid keys per user (parallel to `users`), when they come from another attribute than the username. */
+  private readonly memberUidKeys: (string | null)[] | null;
+  private readonly memberOf: [number, readonly string[]][] = [];
   private readonly seenIds = new Set<string>();
+  private readonly idFromDn: boolean;
 
   constructor(
     private readonly directoryId: string,
     private readonly mapping: AttributeMapping,
+    private readonly options: { readonly memberOf: MemberOfMode } = { memberOf: 'use' },
   ) {
-    this.userClasses = new Set(mapping.userObjectClasses.map((c) => c.toLowerCase()));
-    this.groupClasses = new Set(mapping.groupObjectClasses.map((c) => c.toLowerCase()));
+    const separateKeys = mapping.memberUidAttribute !== null && mapping.memberUidUserAttribute.toLowerCase() !== mapping.username.toLowerCase();
+    this.memberUidKeys = separateKeys ? [] : null;
+    this.idFromDn = mapping.id.toLowerCase() === 'dn';
   }
 
   get counts(): { users: number; groups: number } {
     return { users: this.users.length, groups: this.groups.size };
   }
 
-  /** Classifies the entry by its objectClass as a user, a group or neither (ignored), and adds it. */
-  add(entry: DirectoryEntry): 'user' | 'group' | 'ignored' {
-    const classes = values(entry, 'objectClass').map((c) => c.toLowerCase());
-    if (classes.some((c) => this.groupClasses.has(c))) {
-      this.addGroup(entry);
-      return 'group';
-    }
-    if (classes.some((c) => this.userClasses.has(c))) {
-      this.addUser(entry);
-      return 'user';
-    }
-    return 'ignored';
-  }
-
-  addUser(entry: DirectoryEntry): void {
+  /** Adds a user entry; false when the profile says it is not a person (AD objectCategory). */
+  addUser(entry: DirectoryEntry): boolean {
     const m = this.mapping;
-    const externalId = identity(entry, m.id);
-    if (externalId === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.id} (its stable id)`);
-    if (this.seenIds.has(externalId)) throw new EntryMappingError(`user ${entry.dn} repeats the ${m.id} ${externalId}`);
+    if (m.userCategory !== null && !inCategory(entry, m.userCategory)) return false;
+    const externalId = this.idFromDn ? tidyDn(entry.dn) : identity(entry, m.id);
+    if (externalId === null) throw new EntryMappingError(missingIdMessage(entry.dn, m.id));
+    if (this.seenIds.has(externalId)) throw new EntryMappingError(`user ${entry.dn} repeats the ${m.id} ${externalId} of another user: a stable id must be unique (check attributes.id)`);
     this.seenIds.add(externalId);
     const username = first(entry, m.username);
-    if (username === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.username} (its username)`);
+    if (username === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.username} (its username): set attributes.username to an attribute every user carries`);
     this.users.push({
       externalId,
       username,
       email: first(entry, m.email),
-      displayName: first(entry, m.displayName),
+      displayName: displayNameOf(entry, m.displayName),
       disabled: isDisabled(entry, m),
       location: entry.dn,
     });
-    this.userByDn.set(normalizeDn(entry.dn), externalId);
-    if (m.memberOfAttribute !== null) {
-      const groups = values(entry, m.memberOfAttribute);
-      if (groups.length > 0) this.memberOf.push([externalId, groups]);
+    const key = normalizeDn(entry.dn);
+    if (this.userByDn.has(key)) {
+      const twins = (this.dnTwins ??= new Map());
+      twins.set(key, [...(twins.get(key) ?? []), externalId]);
+    } else {
+      this.userByDn.set(key, externalId);
     }
+    this.memberUidKeys?.push(first(entry, m.memberUidUserAttribute)?.toLowerCase() ?? null);
+    if (m.memberOfAttribute !== null && this.options.memberOf !== 'ignore') {
+      const groups = values(entry, m.memberOfAttribute);
+      if (groups.length > 0) {
+        if (this.options.memberOf === 'use') checkGroupDns(entry.dn, m.memberOfAttribute, groups);
+        this.memberOf.push([this.users.length - 1, groups]);
+      }
+    }
+    return true;
   }
 
   addGroup(entry: DirectoryEntry): void {
@@ -96,66 +110,145 @@ export class SnapshotBuilder {
     // builder does not hold a normalised DN string per membership.
     const userIds: string[] = [];
     const otherDns: string[] = [];
+    const resolveDn = (raw: string): void => {
+      const dn = normalizeDn(raw);
+      const userId = this.userByDn.get(dn);
+      if (userId === undefined) {
+        otherDns.push(dn);
+        return;
+      }
+      userIds.push(userId);
+      const twins = this.dnTwins?.get(dn);
+      if (twins !== undefined) userIds.push(...twins);
+    };
     for (const attribute of m.memberDnAttributes) {
-      for (const raw of values(entry, attribute)) {
-        const dn = normalizeDn(raw);
-        const userId = this.userByDn.get(dn);
-        if (userId !== undefined) userIds.push(userId);
-        else otherDns.push(dn);
+      for (const raw of values(entry, attribute)) if (raw !== '') resolveDn(raw);
+    }
+    const memberUids: string[] = [];
+    if (m.memberUidAttribute !== null) {
+      // memberUid holds names, but real data often puts member DNs there: a DN counts as a member DN.
+      for (const raw of values(entry, m.memberUidAttribute)) {
+        if (isDn(raw)) resolveDn(raw);
+        else if (raw !== '') memberUids.push(raw);
       }
     }
-    const memberUids = m.memberUidAttribute === null ? [] : values(entry, m.memberUidAttribute).map((u) => u.toLowerCase());
     this.groups.set(id, { id, name, userIds, otherDns, memberUids, mail: first(entry, m.email) });
   }
 
   build(): DirectorySnapshot {
-    const extraUsers = new Map<string, string[]>();
-    for (const [userId, groupDns] of this.memberOf) {
-      for (const raw of groupDns) {
-        const dn = normalizeDn(raw);
-        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), userIds: [], otherDns: [], memberUids: [], mail: null });
-        const list = extraUsers.get(dn) ?? [];
-        list.push(userId);
-        extraUsers.set(dn, list);
+    const extraUsers = this.membershipsFromMemberOf();
+    // memberUid values are looked up only when a group has any: the index is built on first use.
+    let userByUid: Map<string, string> | null = null;
+    const byUid = (): Map<string, string> => {
+      if (userByUid === null) {
+        userByUid = new Map();
+        this.users.forEach((u, i) => {
+          const key = this.memberUidKeys === null ? u.username.toLowerCase() : this.memberUidKeys[i];
+          if (key !== null && key !== undefined && !userByUid?.has(key)) userByUid?.set(key, u.externalId);
+        });
       }
-    }
-    // Usernames are looked up only to resolve memberUid values: the index is built when a group has any.
-    let userByName: Map<string, string> | null = null;
-    const byName = (): Map<string, string> => {
-      if (userByName === null) {
-        userByName = new Map();
-        for (const u of this.users) if (!userByName.has(u.username.toLowerCase())) userByName.set(u.username.toLowerCase(), u.externalId);
-      }
-      return userByName;
+      return userByUid;
     };
     const groups: DirectoryGroup[] = [];
+    const unresolvedMembers: UnresolvedMembers[] = [];
     for (const g of this.groups.values()) {
       const extra = extraUsers.get(g.id);
-      if (g.otherDns.length === 0 && g.memberUids.length === 0 && extra === undefined && this.mapping.memberDnAttributes.length === 1) {
+      if (g.otherDns.length === 0 && g.memberUids.length === 0 && extra === undefined && this.mapping.memberDnAttributes.length === 1 && this.dnTwins === null) {
         // One attribute's values are a set already: no copy needed.
         groups.push({ id: g.id, name: g.name, memberUserIds: g.userIds, memberGroupIds: [], ...(g.mail === null ? {} : { mail: g.mail }) });
         continue;
       }
       const users = new Set<string>(g.userIds);
       const children = new Set<string>();
+      const unresolved: string[] = [];
+      let count = 0;
+      const miss = (reference: string): void => {
+        count++;
+        if (unresolved.length < EXAMPLES) unresolved.push(reference);
+      };
       for (const dn of g.otherDns) {
         const userId = this.userByDn.get(dn);
-        if (userId !== undefined) users.add(userId);
-        else if (this.groups.has(dn)) children.add(dn);
+        if (userId !== undefined) {
+          users.add(userId);
+          for (const twin of this.dnTwins?.get(dn) ?? []) users.add(twin);
+        } else if (this.groups.has(dn)) children.add(dn);
+        else miss(dn);
       }
       for (const uid of g.memberUids) {
-        const userId = byName().get(uid);
+        const userId = byUid().get(uid.toLowerCase());
         if (userId !== undefined) users.add(userId);
+        else miss(uid);
       }
       for (const userId of extra ?? []) users.add(userId);
       groups.push({ id: g.id, name: g.name, memberUserIds: [...users], memberGroupIds: [...children], ...(g.mail === null ? {} : { mail: g.mail }) });
+      if (count > 0) unresolvedMembers.push({ groupId: g.id, group: g.name, count, examples: unresolved });
     }
-    return { directoryId: this.directoryId, users: this.users, groups };
+    return { directoryId: this.directoryId, users: this.users, groups, ...(unresolvedMembers.length === 0 ? {} : { unresolvedMembers }) };
   }
 
-  sampleUser(): DirectoryUser | null {
-    return this.users[0] ?? null;
+  /** Group DN → user ids, from users' memberOf, when memberOf counts; groups only memberOf names are added. */
+  private membershipsFromMemberOf(): Map<string, string[]> {
+    const extraUsers = new Map<string, string[]>();
+    const mode = this.options.memberOf;
+    if (mode === 'ignore' || (mode === 'when-no-groups' && this.groups.size > 0)) return extraUsers;
+    for (const [index, groupDns] of this.memberOf) {
+      const user = this.users[index] as DirectoryUser;
+      if (mode === 'when-no-groups') checkGroupDns(user.location ?? user.username, this.mapping.memberOfAttribute ?? '', groupDns);
+      for (const raw of groupDns) {
+        const dn = normalizeDn(raw);
+        if (!this.groups.has(dn)) this.groups.set(dn, { id: dn, name: firstRdnValue(raw), userIds: [], otherDns: [], memberUids: [], mail: null });
+        const list = extraUsers.get(dn) ?? [];
+        list.push(user.externalId);
+        extraUsers.set(dn, list);
+      }
+    }
+    return extraUsers;
   }
+}
+
+function missingIdMessage(dn: string, attribute: string): string {
+  return (
+    `user ${dn} has no ${attribute} (its stable id). Exports made without operational attributes (most hand-made LDIF, ` +
+    `ldapsearch without "+") lack it. Fix: set the directory's attributes.id to an attribute every user carries, ` +
+    `or use the DN with attributes: { id: dn } (a rename or move is then a new customer)`
+  );
+}
+
+/** memberOf values must be group DNs: a group named "1000" from a gidNumber is refused, not invented. */
+function checkGroupDns(userDn: string, attribute: string, groupDns: readonly string[]): void {
+  const bad = groupDns.find((v) => !isDn(v));
+  if (bad === undefined) return;
+  throw new EntryMappingError(
+    `user ${userDn}: memberOfAttribute ${attribute} holds "${bad}", which is not a group DN. ` +
+      `Fix: set attributes.memberOfAttribute to an attribute that lists group DNs (memberOf), or to null and configure a group search`,
+  );
+}
+
+const DN_START = /^\s*(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)\s*=/;
+
+/** A value that reads as a DN (attribute=value first), not as a name. */
+export function isDn(value: string): boolean {
+  return DN_START.test(value);
+}
+
+/** AD: objectCategory is a DN (CN=Person,CN=Schema,…) or a class name; absent means not restricted. */
+function inCategory(entry: DirectoryEntry, category: string): boolean {
+  const value = first(entry, 'objectCategory');
+  if (value === null) return true;
+  const name = isDn(value) ? firstRdnValue(value) : value.trim();
+  return name.toLowerCase() === category.toLowerCase();
+}
+
+/** The configured display name, else cn, else given name and surname: searches by name find the person. */
+function displayNameOf(entry: DirectoryEntry, attribute: string): string | null {
+  const named = nonEmpty(first(entry, attribute)) ?? nonEmpty(first(entry, 'cn'));
+  if (named !== null) return named;
+  const parts = [first(entry, 'givenName'), first(entry, 'sn')].map(nonEmpty).filter((p) => p !== null);
+  return parts.length === 0 ? null : parts.join(' ');
+}
+
+function nonEmpty(value: string | null): string | null {
+  return value === null || value.trim() === '' ? null : value;
 }
 
 const NO_VALUES: readonly string[] = [];
@@ -202,6 +295,18 @@ function isDisabled(entry: DirectoryEntry, mapping: AttributeMapping): boolean {
     case 'present':
       return true;
   }
+}
+
+/**
+ * A DN as an identity (`attributes: { id: dn }`): as the directory spells it, without the spaces around
+ * separators that exports differ in. Case is kept: two entries whose DNs differ only in the case of a
+ * case-exact value are two entries.
+ */
+export function tidyDn(dn: string): string {
+  if (!NEEDS_SPLIT.test(dn)) return dn;
+  return splitDn(dn)
+    .map((rdn) => rdn.trim().replace(/\s*=\s*/, '='))
+    .join(',');
 }
 
 /** A DN reduced for comparison: RDNs split on unescaped commas, trimmed, lower-cased. */

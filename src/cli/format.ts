@@ -1,4 +1,4 @@
-import type { PlanAction, SyncPlan } from '../core/model.js';
+import type { PlanAction, SyncPlan, UnresolvedMembers } from '../core/model.js';
 import type { Explanation } from '../core/explain.js';
 import type { SeatAudit } from '../engine/audit-seats.js';
 import type { SyncResult } from '../engine/run-sync.js';
@@ -67,6 +67,15 @@ function formatSeatSection(plan: SyncPlan): string[] {
   }
   lines.push(`  shadowed duplicates: ${plan.shadowed.length}`);
   for (const s of plan.shadowed.slice(0, SHOWN_ACTIONS)) lines.push(`    ${s.username} in ${s.directoryId} is shadowed by ${s.shadowedBy}`);
+  return lines;
+}
+
+/** `directories test`: groups whose member references match nothing the read returned. */
+export function formatUnresolved(unresolved: readonly UnresolvedMembers[]): string[] {
+  if (unresolved.length === 0) return ['member references: all resolved'];
+  const lines = [`member references that match no user or group read (${unresolved.length} group(s)):`];
+  for (const u of unresolved.slice(0, SHOWN_ACTIONS)) lines.push(`  ${u.group}: ${u.count} member reference${u.count === 1 ? '' : 's'} match${u.count === 1 ? 'es' : ''} no user or group read (e.g. ${u.examples.join(', ')}) [${u.groupId}]`);
+  if (unresolved.length > SHOWN_ACTIONS) lines.push(`  … and ${unresolved.length - SHOWN_ACTIONS} more groups (use --json for all)`);
   return lines;
 }
 

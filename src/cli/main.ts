@@ -20,7 +20,7 @@ import type { Scrubbing } from '../secret-values.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
 import { registerCustomerCommands } from './customer-commands.js';
-import { auditCsv, formatAudit, formatExplanation, formatRuns, formatSyncResult } from './format.js';
+import { auditCsv, formatAudit, formatExplanation, formatRuns, formatSyncResult, formatUnresolved } from './format.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -200,7 +200,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           const check = await connector.check();
           const { probeWrites } = await import('../engine/customers/probe-writes.js');
           const writes = await probeWrites(loaded, loaded.resolveSecrets(dir as NonNullable<typeof dir>), logger);
-          print(args.json ? JSON.stringify({ ...check, ...(writes === null ? {} : { writes }) }, null, 2) : [`${args.id}: OK, ${check.users} users, ${check.groups} groups${check.partial ? ' (first page of each search)' : ''}`, `sample user: ${JSON.stringify(check.sampleUser)}`, 'mapping:', ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`), ...(writes === null ? [] : [`writes: ${writes.writes} (${writes.detail})`])].join('\n'));
+          const scope = check.partial ? ' (first page of each search)' : ' (read whole, as a sync reads it)';
+          print(
+            args.json
+              ? JSON.stringify({ ...check, ...(writes === null ? {} : { writes }) }, null, 2)
+              : [
+                  `${args.id}: OK, ${check.users} users, ${check.groups} groups${scope}`,
+                  ...(check.unresolvedMembers === undefined ? [] : formatUnresolved(check.unresolvedMembers)),
+                  `sample user: ${JSON.stringify(check.sampleUser)}`,
+                  'mapping:',
+                  ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`),
+                  ...(writes === null ? [] : [`writes: ${writes.writes} (${writes.detail})`]),
+                ].join('\n'),
+          );
         } finally {
           await connector.close();
         }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { DirectorySnapshot, DirectoryUser } from '../core/model.js';
+import type { DirectorySnapshot, DirectoryUser, UnresolvedMembers } from '../core/model.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -16,7 +16,11 @@ import type { Logger } from '../logger.js';
 export interface DirectoryConnector {
   readonly id: string;
   readonly type: string;
-  /** A cheap end-to-end probe for `dirbridge directories test`: counts, a sample user, the mapping. */
+  /**
+   * The end-to-end probe of `dirbridge directories test`: counts, a sample user, the mapping. Best made
+   * as a sync reads (same searches, page sizes and limits), so that it fails where a sync would;
+   * `partial` says when it read less.
+   */
   check(): Promise<ConnectorCheck>;
   fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot>;
   close(): Promise<void>;
@@ -40,6 +44,8 @@ export interface ConnectorCheck {
   readonly sampleUser: DirectoryUser | null;
   /** Which source attribute feeds which field, for the operator to verify the mapping. */
   readonly mapping: Readonly<Record<string, string>>;
+  /** Groups whose member references match nothing the read returned. */
+  readonly unresolvedMembers?: readonly UnresolvedMembers[];
 }
 
 export interface ConnectorContext {

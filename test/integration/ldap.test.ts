@@ -95,7 +95,10 @@ describe('LDAP connector against a real slapd', () => {
   it('a rename (modrdn) keeps the entryUUID: the planner updates the customer in place', async () => {
     const before = await connector().fetchSnapshot();
     const user = before.users.find((u) => u.username === 'user003');
-    slapd.modify(`dn: ${userDn(3)}\nchangetype: modrdn\nnewrdn: uid=user003-renamed\ndeleteoldrdn: 1\n`);
+    // The group's member value follows the rename, as OpenLDAP's refint overlay makes it.
+    const sdCustomers = `cn=sd-customers,${GROUPS}`;
+    const renamedDn = `uid=user003-renamed,${PEOPLE}`;
+    slapd.modify(`dn: ${userDn(3)}\nchangetype: modrdn\nnewrdn: uid=user003-renamed\ndeleteoldrdn: 1\n\ndn: ${sdCustomers}\nchangetype: modify\ndelete: member\nmember: ${userDn(3)}\n-\nadd: member\nmember: ${renamedDn}\n`);
     try {
       const after = await connector().fetchSnapshot();
       const renamed = after.users.find((u) => u.externalId === user?.externalId);
@@ -106,7 +109,7 @@ describe('LDAP connector against a real slapd', () => {
       const second = planSync({ policy: p, snapshots: [{ ...after, directoryId: 'a' }], current });
       expect(second.actions).toEqual([expect.objectContaining({ kind: 'update', previousUsername: 'user003', customer: expect.objectContaining({ username: 'user003-renamed' }) })]);
     } finally {
-      slapd.modify(`dn: uid=user003-renamed,${PEOPLE}\nchangetype: modrdn\nnewrdn: uid=user003\ndeleteoldrdn: 1\n`);
+      slapd.modify(`dn: ${renamedDn}\nchangetype: modrdn\nnewrdn: uid=user003\ndeleteoldrdn: 1\n\ndn: ${sdCustomers}\nchangetype: modify\ndelete: member\nmember: ${renamedDn}\n-\nadd: member\nmember: ${userDn(3)}\n`);
     }
   });
 
@@ -172,7 +175,7 @@ describe('LDAP connector against a real slapd', () => {
       const env = { LDAP_PW: SVC_PW };
       const probe = runCli(['--config', ws.config, 'directories', 'test', 'corp'], { cwd: ws.dir, env });
       expect(probe.status).toBe(0);
-      expect(probe.stdout).toMatch(/^corp: OK, 25 users, 5 groups \(first page of each search\)/);
+      expect(probe.stdout).toMatch(/^corp: OK, 120 users, 5 groups \(read whole, as a sync reads it\)/);
       expect(probe.stdout).toContain('externalId   ← entryUUID');
       const sync = runCli(['--config', ws.config, '--log-level', 'trace', 'sync'], { cwd: ws.dir, env });
       expect(sync.status).toBe(0);

@@ -77,9 +77,9 @@ describe('directory data as printed', () => {
     editLdif(ws.ldif, (text) => `${text.trimEnd()}\n\ndn: ${evil}\nobjectClass: inetOrgPerson\nuid: evil\ncn: evil\nsn: evil\n`);
     const sync = ws.cli(['--log-level', 'trace', 'sync']);
     expect(sync.status).toBe(1);
-    expect(sync.stdout).toContain('ERR_LDIF_PARSE');
+    expect(sync.stdout).toContain('ERR_DIRECTORY_READ'); // the file is well-formed; the entry lacks its stable id
     const probe = ws.cli(['directories', 'test', 'sample']);
-    expect(probe.stderr).toContain('ERR_LDIF_PARSE');
+    expect(probe.stderr).toContain('ERR_DIRECTORY_READ');
     expect(probe.stderr).toContain('uid=evil\\u001b[2J');
     for (const output of [sync.stdout, sync.stderr, probe.stdout, probe.stderr]) expect(output).not.toMatch(CONTROL);
 
