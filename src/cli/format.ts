@@ -1,6 +1,7 @@
-import type { PlanAction, SyncPlan, UnresolvedMembers } from '../core/model.js';
+import type { PlanAction, PlanWarning, SyncPlan, UnresolvedMembers } from '../core/model.js';
 import type { Explanation } from '../core/explain.js';
 import type { SeatAudit } from '../engine/audit-seats.js';
+import type { LiveCheck } from '../engine/check-config-live.js';
 import type { SyncResult } from '../engine/run-sync.js';
 import type { RunRecord, StoredCustomer } from '../ports/store.js';
 
@@ -18,6 +19,7 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
   lines.push('', 'Changes', `  ${formatSummary(plan)}`);
   lines.push(...formatActions(plan.actions));
   lines.push(...formatRefused(plan));
+  lines.push(...formatWarnings(plan.warnings ?? []));
   lines.push('', ...formatSeatSection(plan));
   if (plan.violations.length > 0) {
     lines.push('', 'Plan REJECTED by safety rules (nothing was applied):');
@@ -66,7 +68,24 @@ function formatSeatSection(plan: SyncPlan): string[] {
     lines.push(`    ! ${leak.username} (${leak.directoryId}): customer via ${leak.customerGroups.join(', ') || 'all users'}; licensed via ${leak.licensedGroups.join(', ')} → ${leak.outcome}`);
   }
   lines.push(`  shadowed duplicates: ${plan.shadowed.length}`);
-  for (const s of plan.shadowed.slice(0, SHOWN_ACTIONS)) lines.push(`    ${s.username} in ${s.directoryId} is shadowed by ${s.shadowedBy}`);
+  for (const s of plan.shadowed.slice(0, SHOWN_ACTIONS)) {
+    const same = s.directoryId === s.shadowedBy ? ' (one username in two entries of one directory: the smaller id wins; the groups of both count)' : '';
+    lines.push(`    ${s.username} in ${s.directoryId}${at(s.location)} is shadowed by ${s.shadowedBy}${at(s.shadowedByLocation)}${same}`);
+  }
+  return lines;
+}
+
+/** ` (DN)`, or nothing for records made before entries were named. */
+function at(location: string | null | undefined): string {
+  return location === null || location === undefined ? '' : ` (${location})`;
+}
+
+/** Warnings that make the plan smaller than the admin may expect: missing customer groups, unresolved members. */
+export function formatWarnings(warnings: readonly PlanWarning[], indent = '  '): string[] {
+  if (warnings.length === 0) return [];
+  const lines = ['', `Warnings (${warnings.length})`];
+  for (const w of warnings.slice(0, SHOWN_ACTIONS)) lines.push(`${indent}! ${w.message}`);
+  if (warnings.length > SHOWN_ACTIONS) lines.push(`${indent}… and ${warnings.length - SHOWN_ACTIONS} more (use --json for all)`);
   return lines;
 }
 
@@ -89,6 +108,7 @@ export function formatAudit(audit: SeatAudit): string {
     lines.push(`     ${leak.username} (${leak.directoryId}): customer via ${leak.customerGroups.join(', ') || 'all users'}; licensed via ${leak.licensedGroups.join(', ')} → ${leak.outcome}`);
   }
   for (const id of audit.plan.unreadDirectories) lines.push(`     directory ${id} could not be read: this view is incomplete`);
+  for (const w of audit.plan.warnings) lines.push(`     ! ${w.message}`);
   lines.push(`3. store        ${mark(audit.store.status)}  ${audit.store.licensedCustomers.length} of ${audit.store.activeCustomers} active customers carry a licensed group`);
   for (const c of audit.store.licensedCustomers) lines.push(`     ${c.username} (${c.directoryId}): ${c.groups.join(', ')}`);
   lines.push(`4. after apply  ${mark(audit.afterApply.status)}  last applying run ${audit.afterApply.runId ?? '(none)'}: verification ${audit.afterApply.verification}`);
@@ -124,9 +144,10 @@ export function formatExplanation(explanation: Explanation, stored: readonly Sto
     lines.push('', `  in ${copy.directoryId}: ${copy.username} [${copy.externalId}]${copy.disabled ? ' (disabled)' : ''}${copy.shadowedBy === null ? '' : ` shadowed by ${copy.shadowedBy}`}`);
     if (copy.location !== null) lines.push(`    at ${copy.location}`);
     if (copy.allUsers) lines.push('    directory admits all its users');
-    for (const p of copy.customerPaths) lines.push(`    customer group ${p.group}: ${p.path.join(' → ')}`);
-    for (const p of copy.licensedPaths) lines.push(`    LICENSED group ${p.group}: ${p.path.join(' → ')}`);
+    for (const p of copy.customerPaths) lines.push(`    customer group ${p.label}: ${p.path.join(' → ')}`);
+    for (const p of copy.licensedPaths) lines.push(`    LICENSED group ${p.label}: ${p.path.join(' → ')}`);
   }
+  lines.push(...formatWarnings(explanation.warnings));
   lines.push('', stored.length === 0 ? '  store: no customer record' : '  store:');
   for (const c of stored) lines.push(`    ${customerLine(c)} groups [${c.groups.join(', ')}] updated ${c.updatedAt}`);
   return lines.join('\n');
@@ -141,4 +162,16 @@ export function formatRuns(runs: readonly RunRecord[]): string {
       return `${r.startedAt}  ${r.runId}  ${r.outcome.padEnd(8)}${changes}  by ${r.actor.host}:${r.actor.pid} (${r.actor.trigger})${r.error === null ? '' : `  ${r.error.code}: ${r.error.message}`}`;
     })
     .join('\n');
+}
+
+/** `config validate --live`: what each directory held, then what does not fit. */
+export function formatLiveCheck(live: LiveCheck): string[] {
+  const lines = ['', 'Checked against the directories:'];
+  for (const d of live.directories) {
+    lines.push(`  ${d.directoryId} [${d.type}]: ${d.error === null ? `${d.users ?? 0} users, ${d.groups ?? 0} groups` : `could not be read: ${d.error.code}`}`);
+  }
+  for (const p of live.problems) lines.push(`  ✗ ${p}`);
+  lines.push(...formatWarnings(live.warnings));
+  if (live.problems.length === 0 && live.directories.every((d) => d.error === null)) lines.push('', 'The config matches its directories.');
+  return lines;
 }

@@ -6,12 +6,13 @@ import { loadConfig, policyFromConfig, type LoadedConfig } from '../config/load-
 import { configSchema } from '../config/schema.js';
 import { customerConfigWarnings } from '../config/customer-config.js';
 import { auditSeats } from '../engine/audit-seats.js';
+import { checkConfigLive } from '../engine/check-config-live.js';
 import { migrateStore } from '../engine/migrate-store.js';
 import { openConnector } from '../engine/open-connector.js';
 import { exitCodeFor, withheldError } from '../engine/run-outcome.js';
 import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
 import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
-import { DirbridgeError, EXIT, isDirbridgeError, type ExitCode } from '../errors.js';
+import { DirbridgeError, EXIT, isDirbridgeError, type ErrorCode, type ExitCode } from '../errors.js';
 import { pino } from 'pino';
 import { escapeControlCharacters } from '../control-characters.js';
 import { urlPasswordForms } from '../config/references.js';
@@ -20,7 +21,7 @@ import type { Scrubbing } from '../secret-values.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
 import { registerCustomerCommands } from './customer-commands.js';
-import { auditCsv, formatAudit, formatExplanation, formatRuns, formatSyncResult, formatUnresolved } from './format.js';
+import { auditCsv, formatAudit, formatExplanation, formatLiveCheck, formatRuns, formatSyncResult, formatUnresolved } from './format.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -266,8 +267,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         );
       },
     )
-    .command('config <action>', 'config validate | config schema', (y) =>
-      y.positional('action', { choices: ['validate', 'schema'] as const, demandOption: true }).option('out', { alias: 'o', type: 'string', describe: 'With schema: write the JSON Schema here' }),
+    .command('config <action>', 'config validate [--live] | config schema', (y) =>
+      y
+        .positional('action', { choices: ['validate', 'schema'] as const, demandOption: true })
+        .option('out', { alias: 'o', type: 'string', describe: 'With schema: write the JSON Schema here' })
+        .option('live', { type: 'boolean', default: false, describe: 'With validate: read every directory and check the config against it (customer groups that exist nowhere)' }),
       async (args) => {
         if (args.action === 'schema') {
           const schema = `${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`;
@@ -283,7 +287,28 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const c = loaded.config;
         warnings.push(...customerConfigWarnings(c));
         for (const warning of warnings) printError(`warning: ${warning}`);
-        print(args.json ? JSON.stringify({ valid: true, path: loaded.path, warnings }) : `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`);
+        const summary = `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`;
+        if (!args.live) {
+          print(args.json ? JSON.stringify({ valid: true, path: loaded.path, warnings }) : summary);
+          return;
+        }
+        const logger = createLogger({ level: (args as unknown as GlobalArgs).logLevel ?? c.logging.level ?? 'warn', secrets: loaded.secrets });
+        const live = await checkConfigLive(loaded, (dir) => openConnector(loaded.resolveSecrets(dir), { logger, baseDir: loaded.baseDir }));
+        const failed = live.directories.filter((d) => d.error !== null);
+        print(args.json ? JSON.stringify({ valid: failed.length === 0 && live.problems.length === 0, path: loaded.path, warnings, live }, null, 2) : [summary, ...formatLiveCheck(live)].join('\n'));
+        if (failed.length > 0) {
+          const first = failed[0]?.error;
+          throw new DirbridgeError(
+            (first?.code ?? 'ERR_DIRECTORY_READ') as ErrorCode,
+            `${failed.length} of ${live.directories.length} directories could not be read, so the config could not be checked against them: ${failed.map((d) => `${d.directoryId} (${d.error?.message ?? ''})`).join('; ')}`,
+          );
+        }
+        if (live.problems.length > 0) {
+          const noun = live.problems.length === 1 ? 'problem' : 'problems';
+          throw new DirbridgeError('ERR_CONFIG', `config ${loaded.path} does not match its directories (${live.problems.length} ${noun}):\n${live.problems.map((p) => `  - ${p}`).join('\n')}`, {
+            details: { problems: live.problems },
+          });
+        }
       },
     );
   const parser = registerCustomerCommands(base, {

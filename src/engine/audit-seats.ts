@@ -1,4 +1,4 @@
-import type { SeatLeak } from '../core/model.js';
+import type { PlanWarning, SeatLeak } from '../core/model.js';
 import { planSync } from '../core/plan-sync.js';
 import { policyFromConfig } from '../config/load-config.js';
 import type { RunRecord, StoredCustomer } from '../ports/store.js';
@@ -19,6 +19,8 @@ export interface SeatAudit {
     readonly runId: string | null;
     readonly seatLeaks: readonly SeatLeak[];
     readonly unreadDirectories: readonly string[];
+    /** Customer groups no directory holds, unresolved members of customer and licensed groups: shown, not graded. */
+    readonly warnings: readonly PlanWarning[];
     readonly status: AuditStatus;
   };
   /** 3. Store: customers that carry a licensed group (the store refuses them, so this should be empty). */
@@ -40,11 +42,12 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
   if (options.live === true) {
     const { snapshots, failures } = await readSnapshots(deps, config.directories);
     const fresh = planSync({ policy: policyFromConfig(config), snapshots, current: directoryCustomers(await deps.store.loadCurrent()) });
-    plan = { source: 'live', runId: null, seatLeaks: fresh.seatLeaks, unreadDirectories: failures.map((f) => f.directoryId), status: leakStatus(fresh.seatLeaks, failures.length) };
+    const unreadDirectories = failures.map((f) => f.directoryId);
+    plan = { source: 'live', runId: null, seatLeaks: fresh.seatLeaks, unreadDirectories, warnings: fresh.warnings ?? [], status: leakStatus(fresh.seatLeaks, failures.length) };
   } else if (lastApplied !== undefined) {
-    plan = { source: 'last-run', runId: lastApplied.runId, seatLeaks: lastApplied.seatLeaks, unreadDirectories: [], status: leakStatus(lastApplied.seatLeaks, 0) };
+    plan = { source: 'last-run', runId: lastApplied.runId, seatLeaks: lastApplied.seatLeaks, unreadDirectories: [], warnings: lastApplied.warnings ?? [], status: leakStatus(lastApplied.seatLeaks, 0) };
   } else {
-    plan = { source: 'none', runId: null, seatLeaks: [], unreadDirectories: [], status: 'pass' };
+    plan = { source: 'none', runId: null, seatLeaks: [], unreadDirectories: [], warnings: [], status: 'pass' };
   }
 
   const [offenders, active] = await Promise.all([deps.store.findLicensedCustomers(licensed, 100), deps.store.listCustomers({ pageSize: 1 })]);

@@ -90,7 +90,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       deactivationScope: read.deactivationScope,
       ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
     });
-    log.info({ summary: plan.summary, violations: plan.violations.length, ...memoryFields() }, 'plan made');
+    log.info({ summary: plan.summary, violations: plan.violations.length, warnings: (plan.warnings ?? []).map((w) => w.message), ...memoryFields() }, 'plan made');
 
     const base = { runId, plan, failures, storeRevision, reads: read.reads };
     if (plan.violations.length > 0) {
@@ -314,6 +314,7 @@ export function recorder(deps: EngineDeps, runId: string, startedAt: Date): Reco
       summary: plan?.summary ?? null,
       seatLeaks: plan?.seatLeaks ?? [],
       violations: plan?.violations ?? [],
+      warnings: plan?.warnings ?? [],
       ...fields,
       error: fields.error === null ? null : { ...fields.error, message: deps.loaded.secrets.scrub(fields.error.message) },
     });

@@ -106,6 +106,8 @@ export interface RunRecord {
   readonly summary: SyncPlan['summary'] | null;
   readonly seatLeaks: SyncPlan['seatLeaks'];
   readonly violations: SyncPlan['violations'];
+  /** Missing customer groups and unresolved member references (absent from records of older versions). */
+  readonly warnings?: SyncPlan['warnings'];
   readonly written: number;
   /** The post-apply re-check of the invariant: no stored customer carries a licensed group. */
   readonly verification: 'passed' | 'failed' | 'not-run';
