@@ -51,6 +51,8 @@ export class SnapshotBuilder {
   private readonly memberOf: [number, readonly string[]][] = [];
   private readonly seenIds = new Set<string>();
   private readonly idFromDn: boolean;
+  /** The mapping's attribute names lower-cased once, as entries hold them (the mapping keeps the spelling for messages). */
+  private readonly keys: Keys;
 
   constructor(
     private readonly directoryId: string,
@@ -60,6 +62,7 @@ export class SnapshotBuilder {
     const separateKeys = mapping.memberUidAttribute !== null && mapping.memberUidUserAttribute.toLowerCase() !== mapping.username.toLowerCase();
     this.memberUidKeys = separateKeys ? [] : null;
     this.idFromDn = mapping.id.toLowerCase() === 'dn';
+    this.keys = lowerCaseKeys(mapping);
   }
 
   get counts(): { users: number; groups: number } {
@@ -69,19 +72,20 @@ export class SnapshotBuilder {
   /** Adds a user entry; false when the profile says it is not a person (AD objectCategory). */
   addUser(entry: DirectoryEntry): boolean {
     const m = this.mapping;
+    const k = this.keys;
     if (m.userCategory !== null && !inCategory(entry, m.userCategory)) return false;
-    const externalId = this.idFromDn ? tidyDn(entry.dn) : identity(entry, m.id);
+    const externalId = this.idFromDn ? tidyDn(entry.dn) : identity(entry, k.id);
     if (externalId === null) throw new EntryMappingError(missingIdMessage(entry.dn, m.id));
     if (this.seenIds.has(externalId)) throw new EntryMappingError(`user ${entry.dn} repeats the ${m.id} ${externalId} of another user: a stable id must be unique (check attributes.id)`);
     this.seenIds.add(externalId);
-    const username = first(entry, m.username);
+    const username = first(entry, k.username);
     if (username === null) throw new EntryMappingError(`user ${entry.dn} has no ${m.username} (its username): set attributes.username to an attribute every user carries`);
     this.users.push({
       externalId,
       username,
-      email: first(entry, m.email),
-      displayName: displayNameOf(entry, m.displayName),
-      disabled: isDisabled(entry, m),
+      email: first(entry, k.email),
+      displayName: displayNameOf(entry, k.displayName),
+      disabled: isDisabled(entry, k.disabled),
       location: entry.dn,
     });
     const key = normalizeDn(entry.dn);
@@ -91,9 +95,9 @@ export class SnapshotBuilder {
     } else {
       this.userByDn.set(key, externalId);
     }
-    this.memberUidKeys?.push(first(entry, m.memberUidUserAttribute)?.toLowerCase() ?? null);
-    if (m.memberOfAttribute !== null && this.options.memberOf !== 'ignore') {
-      const groups = values(entry, m.memberOfAttribute);
+    this.memberUidKeys?.push(first(entry, k.memberUidUser)?.toLowerCase() ?? null);
+    if (m.memberOfAttribute !== null && k.memberOf !== null && this.options.memberOf !== 'ignore') {
+      const groups = values(entry, k.memberOf);
       if (groups.length > 0) {
         if (this.options.memberOf === 'use') checkGroupDns(entry.dn, m.memberOfAttribute, groups);
         this.memberOf.push([this.users.length - 1, groups]);
@@ -103,9 +107,9 @@ export class SnapshotBuilder {
   }
 
   addGroup(entry: DirectoryEntry): void {
-    const m = this.mapping;
+    const k = this.keys;
     const id = normalizeDn(entry.dn);
-    const name = first(entry, m.groupName) ?? firstRdnValue(entry.dn);
+    const name = first(entry, k.groupName) ?? firstRdnValue(entry.dn);
     // Users are usually read before groups: resolve what is known now and keep only the rest, so the
     // builder does not hold a normalised DN string per membership.
     const userIds: string[] = [];
@@ -121,18 +125,18 @@ export class SnapshotBuilder {
       const twins = this.dnTwins?.get(dn);
       if (twins !== undefined) userIds.push(...twins);
     };
-    for (const attribute of m.memberDnAttributes) {
+    for (const attribute of k.memberDn) {
       for (const raw of values(entry, attribute)) if (raw !== '') resolveDn(raw);
     }
     const memberUids: string[] = [];
-    if (m.memberUidAttribute !== null) {
+    if (k.memberUid !== null) {
       // memberUid holds names, but real data often puts member DNs there: a DN counts as a member DN.
-      for (const raw of values(entry, m.memberUidAttribute)) {
+      for (const raw of values(entry, k.memberUid)) {
         if (isDn(raw)) resolveDn(raw);
         else if (raw !== '') memberUids.push(raw);
       }
     }
-    this.groups.set(id, { id, name, userIds, otherDns, memberUids, mail: first(entry, m.email) });
+    this.groups.set(id, { id, name, userIds, otherDns, memberUids, mail: first(entry, k.email) });
   }
 
   build(): DirectorySnapshot {
@@ -206,6 +210,34 @@ export class SnapshotBuilder {
   }
 }
 
+interface Keys {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly groupName: string;
+  readonly memberDn: readonly string[];
+  readonly memberUid: string | null;
+  readonly memberUidUser: string;
+  readonly memberOf: string | null;
+  readonly disabled: AttributeMapping['disabled'];
+}
+
+function lowerCaseKeys(m: AttributeMapping): Keys {
+  return {
+    id: m.id.toLowerCase(),
+    username: m.username.toLowerCase(),
+    email: m.email.toLowerCase(),
+    displayName: m.displayName.toLowerCase(),
+    groupName: m.groupName.toLowerCase(),
+    memberDn: m.memberDnAttributes.map((a) => a.toLowerCase()),
+    memberUid: m.memberUidAttribute?.toLowerCase() ?? null,
+    memberUidUser: m.memberUidUserAttribute.toLowerCase(),
+    memberOf: m.memberOfAttribute?.toLowerCase() ?? null,
+    disabled: m.disabled === null ? null : { ...m.disabled, attribute: m.disabled.attribute.toLowerCase() },
+  };
+}
+
 function missingIdMessage(dn: string, attribute: string): string {
   return (
     `user ${dn} has no ${attribute} (its stable id). Exports made without operational attributes (most hand-made LDIF, ` +
@@ -233,7 +265,7 @@ export function isDn(value: string): boolean {
 
 /** AD: objectCategory is a DN (CN=Person,CN=Schema,…) or a class name; absent means not restricted. */
 function inCategory(entry: DirectoryEntry, category: string): boolean {
-  const value = first(entry, 'objectCategory');
+  const value = first(entry, 'objectcategory');
   if (value === null) return true;
   const name = isDn(value) ? firstRdnValue(value) : value.trim();
   return name.toLowerCase() === category.toLowerCase();
@@ -243,24 +275,27 @@ function inCategory(entry: DirectoryEntry, category: string): boolean {
 function displayNameOf(entry: DirectoryEntry, attribute: string): string | null {
   const named = nonEmpty(first(entry, attribute)) ?? nonEmpty(first(entry, 'cn'));
   if (named !== null) return named;
-  const parts = [first(entry, 'givenName'), first(entry, 'sn')].map(nonEmpty).filter((p) => p !== null);
+  const parts = [first(entry, 'givenname'), first(entry, 'sn')].map(nonEmpty).filter((p) => p !== null);
   return parts.length === 0 ? null : parts.join(' ');
 }
 
 function nonEmpty(value: string | null): string | null {
-  return value === null || value.trim() === '' ? null : value;
+  if (value === null || value === '') return null;
+  // Only a value that starts with a space can be blank: most are returned without a copy.
+  return value.charCodeAt(0) > 32 || value.trim() !== '' ? value : null;
 }
 
 const NO_VALUES: readonly string[] = [];
 
+// Attribute names below are lower-case already, as DirectoryEntry holds them.
 function values(entry: DirectoryEntry, attribute: string): readonly string[] {
-  const list = entry.attributes.get(attribute.toLowerCase());
+  const list = entry.attributes.get(attribute);
   if (list === undefined) return NO_VALUES;
   return list.every((v) => typeof v === 'string') ? (list as readonly string[]) : list.map(asText);
 }
 
 function first(entry: DirectoryEntry, attribute: string): string | null {
-  const value = entry.attributes.get(attribute.toLowerCase())?.[0];
+  const value = entry.attributes.get(attribute)?.[0];
   return value === undefined ? null : asText(value);
 }
 
@@ -269,9 +304,9 @@ function asText(value: AttributeValue): string {
 }
 
 function identity(entry: DirectoryEntry, attribute: string): string | null {
-  const raw = entry.attributes.get(attribute.toLowerCase())?.[0];
+  const raw = entry.attributes.get(attribute)?.[0];
   if (raw === undefined) return null;
-  if (typeof raw !== 'string') return raw.length === 16 && attribute.toLowerCase() === 'objectguid' ? guidToString(raw) : Buffer.from(raw).toString('hex');
+  if (typeof raw !== 'string') return raw.length === 16 && attribute === 'objectguid' ? guidToString(raw) : Buffer.from(raw).toString('hex');
   return raw;
 }
 
@@ -282,8 +317,7 @@ export function guidToString(bytes: Uint8Array): string {
   return `${pick([3, 2, 1, 0])}-${pick([5, 4])}-${pick([7, 6])}-${pick([8, 9])}-${pick([10, 11, 12, 13, 14, 15])}`;
 }
 
-function isDisabled(entry: DirectoryEntry, mapping: AttributeMapping): boolean {
-  const rule = mapping.disabled;
+function isDisabled(entry: DirectoryEntry, rule: AttributeMapping['disabled']): boolean {
   if (rule === null) return false;
   const value = first(entry, rule.attribute);
   if (value === null) return false;
