@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
@@ -74,11 +74,7 @@ export async function startSlapd(data: { example: string; corp: string }, option
   execFileSync(slapadd, ['-q', '-f', conf, '-b', 'dc=example,dc=com', '-l', join(dir, 'example.ldif')], { stdio: 'pipe' });
   execFileSync(slapadd, ['-q', '-f', conf, '-b', 'dc=corp,dc=example', '-l', join(dir, 'corp.ldif')], { stdio: 'pipe' });
 
-  const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(slapd, ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  await waitForPort(ldapPort, 15_000, exited, 'slapd');
-  await waitForPort(ldapsPort, 15_000, exited, 'slapd');
+  const { child, exited, ldapPort, ldapsPort } = await listen(slapd, conf, dir);
   const ldapUrl = `ldap://127.0.0.1:${ldapPort}`;
   return {
     ldapUrl,
@@ -154,4 +150,39 @@ function makeCertificates(dir: string): string {
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:ldap.test\n');
   run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
   return join(dir, 'ca.pem');
+}
+
+async function waitForPidFile(path: string, child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (code !== undefined) throw new Error(`slapd exited (code ${code}) before binding its ports: another process may hold one of them`);
+    if (existsSync(path) && readFileSync(path, 'utf8').trim() === String(child.pid)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`slapd did not write ${path} within 15 s`);
+}
+
+/**
+ * Starts slapd on two free loopback ports. slapd writes its pid file only once its listeners are
+ * bound, so a port that answers before then may belong to another test file's server (a free-port
+ * race) and is never mistaken for ours; a slapd that lost such a race is started again on new ports.
+ */
+async function listen(slapd: string, conf: string, dir: string): Promise<{ child: ChildProcess; exited: Promise<number | null>; ldapPort: number; ldapsPort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
+    const child: ChildProcess = spawn(slapd, ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitForPidFile(join(dir, 'slapd.pid'), child, exited);
+    } catch (error) {
+      child.kill('SIGKILL');
+      if (attempt < 3 && child.exitCode !== null) continue;
+      throw error;
+    }
+    await waitForPort(ldapPort, 15_000, exited, 'slapd');
+    await waitForPort(ldapsPort, 15_000, exited, 'slapd');
+    return { child, exited, ldapPort, ldapsPort };
+  }
 }
