@@ -6,7 +6,7 @@ import { DirbridgeError } from '../../src/errors.js';
 import type { DirectorySnapshot } from '../../src/core/model.js';
 import type { ConnectorContext, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
-import { describeMapping, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
+import { checkByReadingWhole, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
 import { groupSelectionFilter, userSelectionFilter } from '../shared/selection.js';
 import { EntryMappingError, SnapshotBuilder, type AttributeValue, type DirectoryEntry } from '../shared/snapshot-builder.js';
 import type { LdapConfig } from './config.js';
@@ -168,19 +168,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
   return {
     id,
     type: 'ldap',
-    // The whole read a sync makes: a page-size cap or a size limit the first page does not meet
-    // fails here as it would there.
-    async check() {
-      const snapshot = await read();
-      return {
-        users: snapshot.users.length,
-        groups: snapshot.groups.length,
-        partial: false,
-        sampleUser: snapshot.users[0] ?? null,
-        mapping: describeMapping(mapping),
-        unresolvedMembers: snapshot.unresolvedMembers ?? [],
-      };
-    },
+    check: checkByReadingWhole(read, mapping),
     fetchSnapshot: read,
     async close() {},
   };

@@ -5,7 +5,7 @@ import { DirbridgeError } from '../../src/errors.js';
 import type { DirectorySnapshot } from '../../src/core/model.js';
 import type { ConnectorContext, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
-import { describeMapping, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
+import { checkByReadingWhole, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
 import { groupSelectionFilter, matchesFilter, scopeTest, userSelectionFilter } from '../shared/selection.js';
 import { EntryMappingError, normalizeDn, SnapshotBuilder, type DirectoryEntry } from '../shared/snapshot-builder.js';
 import type { LdifConfig } from './config.js';
@@ -59,17 +59,7 @@ export function openLdifConnector(id: string, config: LdifConfig, context: Conne
   return {
     id,
     type: 'ldif',
-    async check() {
-      const snapshot = await read();
-      return {
-        users: snapshot.users.length,
-        groups: snapshot.groups.length,
-        partial: false,
-        sampleUser: snapshot.users[0] ?? null,
-        mapping: describeMapping(mapping),
-        unresolvedMembers: snapshot.unresolvedMembers ?? [],
-      };
-    },
+    check: checkByReadingWhole(read, mapping),
     fetchSnapshot: read,
     async close() {},
   };

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { DirectorySnapshot } from '../../src/core/model.js';
+import type { ConnectorCheck } from '../../src/ports/directory-connector.js';
 
 /**
  * Vendor profiles as data: which attributes carry a directory entry's identity, name, mail and state,
@@ -161,6 +163,24 @@ export function resolveMapping(profile: ProfileName, overrides: AttributeOverrid
 }
 
 /** The mapping as `directories test` shows it: which source attribute feeds which field. */
+/**
+ * What `directories test` reports for a directory read whole, as a sync reads it: a page-size cap or a
+ * size limit the first page does not meet fails here as it would there.
+ */
+export function checkByReadingWhole(read: () => Promise<DirectorySnapshot>, mapping: AttributeMapping): () => Promise<ConnectorCheck> {
+  return async () => {
+    const snapshot = await read();
+    return {
+      users: snapshot.users.length,
+      groups: snapshot.groups.length,
+      partial: false,
+      sampleUser: snapshot.users[0] ?? null,
+      mapping: describeMapping(mapping),
+      unresolvedMembers: snapshot.unresolvedMembers ?? [],
+    };
+  };
+}
+
 export function describeMapping(mapping: AttributeMapping): Record<string, string> {
   return {
     externalId: mapping.id,
