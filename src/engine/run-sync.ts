@@ -71,6 +71,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   const ttlMs = leaseTtlMs(deps.loaded);
   const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, ttlMs, record);
   const heartbeat = keepAlive(deps.store, leases, ttlMs, log);
+  deps = withSignal(deps, heartbeat.signal);
   try {
     const read = await readSnapshots(deps, dirs, log, options.mode ?? 'full');
     deps.signal?.throwIfAborted();
@@ -110,13 +111,22 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   } catch (error) {
     if (deps.signal?.aborted === true && !recorded) {
       const e = isDirbridgeError(deps.signal.reason) ? deps.signal.reason : new DirbridgeError('ERR_RUN_ABORTED', 'the run was aborted');
-      await record({ outcome: 'failed', plan: null, written: 0, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
+      const outcome: RunOutcome = e.code === 'ERR_LEASE_LOST' ? 'lease-lost' : 'failed';
+      await record({ outcome, plan: null, written: 0, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
     }
     throw error;
   } finally {
-    clearInterval(heartbeat);
+    heartbeat.stop();
     for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
   }
+}
+
+/**
+ * The engine's deps with a signal that also fires when `extra` does (the heartbeat's lease-lost
+ * signal), so reads and the apply loop stop for either reason.
+ */
+export function withSignal(deps: EngineDeps, extra: AbortSignal): EngineDeps {
+  return { ...deps, signal: deps.signal === undefined ? extra : AbortSignal.any([deps.signal, extra]) };
 }
 
 export type ReadMode = 'full' | 'incremental';
@@ -256,6 +266,7 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
       runId: ctx.runId,
       now,
       fence: ctx.leases,
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
       onBatch: (n) => {
         written = n;
         deps.onProgress?.(`applied ${n} of ${ctx.plan.actions.length} changes`);
@@ -357,17 +368,31 @@ export async function acquireLeases(deps: EngineDeps, dirIds: readonly { id: str
   return leases;
 }
 
-export function keepAlive(store: SyncStore, leases: readonly Lease[], ttlMs: number, log: Logger): NodeJS.Timeout {
+export interface Heartbeat {
+  /** Aborted (reason ERR_LEASE_LOST) once a renewal finds that a lease expired or was taken over. */
+  readonly signal: AbortSignal;
+  stop(): void;
+}
+
+/**
+ * Renews the leases every third of their lifetime. A renewal refused means the lease moved on: the
+ * run must stop at once (its writes would be refused anyway), so the heartbeat aborts it. A renewal
+ * that fails (store unreachable) is only logged: the next one, or the write fence, decides.
+ */
+export function keepAlive(store: SyncStore, leases: readonly Lease[], ttlMs: number, log: Logger): Heartbeat {
+  const lost = new AbortController();
   const timer = setInterval(() => {
     for (const lease of leases) {
       store.renewLease(lease, ttlMs).then(
         (ok) => {
-          if (!ok) log.warn({ lease: lease.name }, 'lease lost: further writes will be refused');
+          if (ok || lost.signal.aborted) return;
+          log.warn({ lease: lease.name, token: lease.token }, 'lease lost: the run stops');
+          lost.abort(new DirbridgeError('ERR_LEASE_LOST', `lease ${lease.name} expired or was taken over while this run went on (our token ${lease.token}): the run stopped; run it again`));
         },
         (error: unknown) => log.warn({ lease: lease.name, err: (error as Error).message }, 'lease renewal failed'),
       );
     }
   }, Math.max(1000, Math.floor(ttlMs / 3)));
   timer.unref();
-  return timer;
+  return { signal: lost.signal, stop: () => clearInterval(timer) };
 }

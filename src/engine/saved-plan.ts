@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SyncPlan } from '../core/model.js';
 import { DirbridgeError } from '../errors.js';
 import { afterSync } from './customers/after-sync.js';
-import { acquireLeases, applyAndVerify, keepAlive, leaseTtlMs, newRunId, recorder, type EngineDeps, type SyncResult } from './run-sync.js';
+import { acquireLeases, applyAndVerify, keepAlive, leaseTtlMs, newRunId, recorder, withSignal, type EngineDeps, type SyncResult } from './run-sync.js';
 
 const FORMAT = 'dirbridge-plan';
 
@@ -48,6 +48,7 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
   const ttlMs = leaseTtlMs(deps.loaded);
   const leases = await acquireLeases(deps, read, ttlMs, record);
   const heartbeat = keepAlive(deps.store, leases, ttlMs, deps.logger.child({ runId }));
+  deps = withSignal(deps, heartbeat.signal);
   try {
     const revision = await deps.store.revision();
     if (revision !== parsed.storeRevision) {
@@ -60,7 +61,7 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
     await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: [] });
     return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [] };
   } finally {
-    clearInterval(heartbeat);
+    heartbeat.stop();
     for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
   }
 }

@@ -9,7 +9,8 @@ import type { RecordDriver } from './record-driver.js';
  *   (directoryId, externalId), so repeating an apply, whole or after a crash half-way, converges.
  *   It refuses (ERR_STORE_INVARIANT) any customer carrying a licensed group, before writing anything
  *   of that call; the adapters also refuse such a write at the storage layer, whoever makes it.
- * - With `fence`, every batch is refused (ERR_LEASE_LOST) once a lease's token has moved on.
+ * - With `fence`, every write command (each chunk of a batch) is refused (ERR_LEASE_LOST) once a
+ *   lease's token has moved on: a writer stops at its first write after its lease moved on.
  * - `revision` grows with every applied batch; saved plans compare it to detect a changed store.
  */
 export interface SyncStore {
@@ -55,6 +56,13 @@ export interface ApplyOptions {
   readonly batchSize?: number;
   /** Called after each committed batch (progress, lease renewal). */
   readonly onBatch?: (written: number) => void | Promise<void>;
+  /**
+   * Called after each write command the store sends (a batch goes out in several chunks on MongoDB;
+   * the embedded store writes a batch at once). With `written` so far. Tests pause a writer here.
+   */
+  readonly onChunk?: (written: number) => void | Promise<void>;
+  /** Once aborted, nothing more is written: checked before every write command, as the fence is. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ApplyResult {

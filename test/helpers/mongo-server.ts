@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import mongoose from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import { freePort, waitForPort } from './ports.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allOnPath, checkBinary, isRejected, type BinaryCheck, type Rejected } from './server-binaries.js';
+import { startPostgres, type Postgres } from './postgres-server.js';
 
 /**
  * A real MongoDB-wire server for store tests, in this order: MONGODB_URI if set; a `mongod` on PATH;
@@ -15,12 +17,20 @@ import { allOnPath, checkBinary, isRejected, type BinaryCheck, type Rejected } f
  */
 export interface MongoServer {
   readonly kind: 'external' | 'mongod' | 'ferretdb';
+  /** FerretDB's storage backend (null for MongoDB itself). */
+  readonly backend: FerretBackend | null;
+  /** The loopback address FerretDB or mongod listens on (null for MONGODB_URI). */
+  readonly address: { readonly host: string; readonly port: number } | null;
   /** The binary that serves, for messages (`MONGODB_URI` for an external server). */
   readonly binary: string;
   /** A connection string for a fresh database of this name. */
   uri(database: string): string;
   stop(): Promise<void>;
 }
+
+/** FerretDB 1.x's storage backends the store tests run on. */
+export type FerretBackend = 'sqlite' | 'postgresql';
+export const FERRETDB_BACKENDS: readonly FerretBackend[] = ['sqlite', 'postgresql'];
 
 export const FERRETDB_CACHE = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'dirbridge', 'bin', 'ferretdb');
 
@@ -69,16 +79,21 @@ export function installHint(rejected: readonly Rejected[], cache: string = FERRE
   );
 }
 
-export async function startMongoServer(): Promise<MongoServer> {
+/**
+ * Without a backend: MONGODB_URI, else mongod, else FerretDB on SQLite. With one: FerretDB on that
+ * backend (PostgreSQL from Debian's packages, a throwaway cluster the helper starts and stops).
+ */
+export async function startMongoServer(options: { readonly backend?: FerretBackend } = {}): Promise<MongoServer> {
   const external = process.env['MONGODB_URI'];
-  if (external !== undefined && external !== '') {
-    return { kind: 'external', binary: 'MONGODB_URI', uri: (db) => withDatabase(external, db), stop: async () => {} };
+  if (options.backend === undefined && external !== undefined && external !== '') {
+    return { kind: 'external', backend: null, address: null, binary: 'MONGODB_URI', uri: (db) => withDatabase(external, db), stop: async () => {} };
   }
   const { usable, rejected } = findMongoBinaries();
   for (const r of rejected) console.warn(`MongoDB-wire server: skipping ${r.reason}`);
-  for (const binary of usable) {
+  const candidates = options.backend === undefined ? usable : usable.filter((b) => b.kind === 'ferretdb');
+  for (const binary of candidates) {
     try {
-      return await startBinary(binary);
+      return await startBinary(binary, options.backend ?? 'sqlite');
     } catch (error) {
       const reason = `${binary.path} (${binary.version}) did not start: ${(error as Error).message}`;
       console.warn(`MongoDB-wire server: skipping ${reason}`);
@@ -88,37 +103,103 @@ export async function startMongoServer(): Promise<MongoServer> {
   throw new Error(installHint(rejected));
 }
 
-async function startBinary(binary: MongoBinary): Promise<MongoServer> {
+/**
+ * FerretDB's PostgreSQL pool. FerretDB 1.x's default (50) deadlocks once a command needs as many
+ * connections as the pool holds (an update of 50 statements, or several writers at once); dirbridge's
+ * update chunks stay below it, and the tests use what the README advises.
+ */
+export const FERRETDB_PG_POOL = 120;
+
+async function startBinary(binary: MongoBinary, backend: FerretBackend): Promise<MongoServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dirbridge-mongo-'));
-  const port = await freePort();
-  const args =
-    binary.kind === 'mongod'
-      ? ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet']
-      : ['--handler=sqlite', `--sqlite-url=file:${dir}/`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, '--telemetry=disable', '--debug-addr=-', '--log-level=ERROR'];
-  const child: ChildProcess = spawn(binary.path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let postgres: Postgres | undefined;
   try {
-    await waitForPort(port, 20_000, exited, binary.kind);
+    if (binary.kind === 'ferretdb' && backend === 'postgresql') postgres = await startPostgres();
+    const pgUrl = postgres?.url('postgres', { pool_max_conns: String(FERRETDB_PG_POOL) });
+    const { child, exited, port } = await listen(binary, (port) =>
+      binary.kind === 'mongod'
+        ? ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet']
+        : [
+            ...(pgUrl === undefined ? ['--handler=sqlite', `--sqlite-url=file:${dir}/`] : ['--handler=postgresql', `--postgresql-url=${pgUrl}`]),
+            `--state-dir=${dir}`,
+            `--listen-addr=127.0.0.1:${port}`,
+            '--telemetry=disable',
+            '--debug-addr=-',
+            '--log-level=ERROR',
+          ],
+    );
+    const pg = postgres;
+    return {
+      kind: binary.kind,
+      backend: binary.kind === 'ferretdb' ? backend : null,
+      address: { host: '127.0.0.1', port },
+      binary: binary.path,
+      uri: (db) => `mongodb://127.0.0.1:${port}/${db}`,
+      stop: async () => {
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await pg?.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   } catch (error) {
-    child.kill('SIGKILL');
+    await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
-    const said = stderr.trim().split('\n').slice(0, 3).join(' | ');
-    throw new Error(`${(error as Error).message}${said === '' ? '' : `: ${said}`}`, { cause: error });
+    throw error;
   }
-  child.stderr?.removeAllListeners('data');
-  child.stderr?.resume();
-  return {
-    kind: binary.kind,
-    binary: binary.path,
-    uri: (db) => `mongodb://127.0.0.1:${port}/${db}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+}
+
+/**
+ * Starts the server on a free loopback port. A port that answers proves nothing by itself: between
+ * picking it and the server binding it, another test file's server may take it, ours then fails to
+ * bind and the tests would talk to the other one. So the server counts as started only once it
+ * answers `serverStatus` with its own process id (FerretDB and mongod both report it); one that lost
+ * the race is started again on a new port.
+ */
+async function listen(binary: MongoBinary, args: (port: number) => string[]): Promise<{ child: ChildProcess; exited: Promise<number | null>; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child: ChildProcess = spawn(binary.path, args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitForPort(port, 20_000, exited, binary.kind);
+      await waitForOwnPid(port, child, exited, binary.kind);
+    } catch (error) {
+      child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      const said = stderr.trim().split('\n').slice(0, 3).join(' | ');
+      if (attempt < 3 && /address already in use|lost the port/.test(`${said} ${(error as Error).message}`)) continue;
+      throw new Error(`${(error as Error).message}${said === '' ? '' : `: ${said}`}`, { cause: error });
+    }
+    child.stderr?.removeAllListeners('data');
+    child.stderr?.resume();
+    return { child, exited, port };
+  }
+}
+
+async function waitForOwnPid(port: number, child: ChildProcess, exited: Promise<number | null>, what: string): Promise<void> {
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`${what} exited: it lost the port ${port} to another process`);
+    const client = new mongoose.mongo.MongoClient(`mongodb://127.0.0.1:${port}/admin`, { serverSelectionTimeoutMS: 2000, directConnection: true });
+    try {
+      const status = (await client.db('admin').command({ serverStatus: 1 })) as { pid?: number | { toNumber(): number } };
+      const pid = typeof status.pid === 'object' ? status.pid.toNumber() : status.pid;
+      if (pid === child.pid) return;
+      throw new Error(`${what} lost the port ${port} to another process (pid ${String(pid)} answers there)`);
+    } catch (error) {
+      if ((error as Error).message.includes('lost the port')) throw error;
+    } finally {
+      await client.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not answer serverStatus on port ${port} within 20 s`);
 }
 
 function withDatabase(uri: string, db: string): string {
@@ -127,12 +208,28 @@ function withDatabase(uri: string, db: string): string {
   return url.toString();
 }
 
+export interface MongoTarget {
+  readonly label: string;
+  readonly backend?: FerretBackend;
+}
+
+/**
+ * What the store fault tests run on: FerretDB on each backend, and also MongoDB itself when
+ * MONGODB_URI is set or a working mongod is on PATH.
+ */
+export function mongoTargets(): MongoTarget[] {
+  const targets: MongoTarget[] = FERRETDB_BACKENDS.map((backend) => ({ label: `FerretDB/${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, backend }));
+  const external = process.env['MONGODB_URI'];
+  if ((external !== undefined && external !== '') || findMongoBinaries().usable.some((b) => b.kind === 'mongod')) targets.unshift({ label: 'MongoDB' });
+  return targets;
+}
+
 /** One server for a test file: started before its tests, stopped after them. */
-export function useMongoServer(): () => MongoServer {
+export function useMongoServer(options: { readonly backend?: FerretBackend } = {}): () => MongoServer {
   let server: MongoServer | undefined;
   beforeAll(async () => {
-    server = await startMongoServer();
-  }, 90_000);
+    server = await startMongoServer(options);
+  }, 120_000);
   afterAll(async () => {
     await server?.stop();
   });

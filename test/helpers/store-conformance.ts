@@ -2,14 +2,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CurrentCustomer, PlanAction, SyncPlan } from '../../src/core/model.js';
 import { applyPlanToCurrent, toCustomerRecord } from '../../src/core/plan-sync.js';
 import type { RunRecord, SyncStore } from '../../src/ports/store.js';
-import { isDirbridgeError } from '../../src/errors.js';
+import { DirbridgeError, isDirbridgeError } from '../../src/errors.js';
 import { user } from './fixtures.js';
 import { describeCustomerConformance } from './customer-conformance.js';
 
 export const LICENSED = ['jira-users', 'jira-servicedesk-users'];
 
-/** Opens a fresh, empty store whose licensed groups are LICENSED. */
-export type StoreFactory = () => Promise<SyncStore>;
+/**
+ * Opens a store whose licensed groups are LICENSED: a fresh, empty one without `name`; with a name,
+ * the store of that name (fresh the first time, the same data again after), so that two processes
+ * sharing one store can be played by two handles.
+ */
+export type StoreFactory = (name?: string) => Promise<SyncStore>;
 
 const NOW = '2026-11-22T10:00:00.000Z';
 
@@ -27,6 +31,14 @@ const asPlan = (actions: PlanAction[]): SyncPlan => ({
   refused: [],
   violations: [],
 });
+
+const update = (id: string, username = id): PlanAction => ({
+  kind: 'update',
+  customer: toCustomerRecord('dir-a', user(id, username, { location: `uid=${username},ou=Moved` }), ['customers']),
+  previousUsername: username,
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const sortState = (list: CurrentCustomer[]): CurrentCustomer[] =>
   [...list].sort((a, b) => `${a.directoryId}/${a.externalId}`.localeCompare(`${b.directoryId}/${b.externalId}`));
@@ -246,6 +258,83 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.loadCurrent()).toEqual([]);
       await store.applyActions([create('u1')], { runId: 'r-new', now: NOW, fence: [fresh.lease] });
       expect(await store.loadCurrent()).toHaveLength(1);
+    });
+  });
+
+  describe(`store conformance: ${name}: concurrency`, () => {
+    let n = 0;
+    const shared = async (): Promise<[SyncStore, SyncStore]> => {
+      const id = `shared-${process.pid}-${Date.now().toString(36)}-${n++}`;
+      const one = await factory(id);
+      return [one, await factory(id)];
+    };
+
+    it('two stores racing for one lease: exactly one wins each round, and the loser is told who holds it', async () => {
+      const [a, b] = await shared();
+      try {
+        for (let round = 0; round < 8; round++) {
+          const [ra, rb] = await Promise.all([a.acquireLease({ name: `sync:r${round}`, owner: 'a', ttlMs: 60_000 }), b.acquireLease({ name: `sync:r${round}`, owner: 'b', ttlMs: 60_000 })]);
+          expect([ra.acquired, rb.acquired].filter(Boolean)).toHaveLength(1);
+          const loser = ra.acquired ? rb : ra;
+          expect(loser).toMatchObject({ acquired: false, holder: ra.acquired ? 'a' : 'b' });
+        }
+        // After expiry both race again: one wins, with a larger token than the expired holder's.
+        const first = await a.acquireLease({ name: 'sync:x', owner: 'a', ttlMs: 1 });
+        await sleep(30);
+        const [ra, rb] = await Promise.all([a.acquireLease({ name: 'sync:x', owner: 'a2', ttlMs: 60_000 }), b.acquireLease({ name: 'sync:x', owner: 'b2', ttlMs: 60_000 })]);
+        const winners = [ra, rb].filter((r) => r.acquired);
+        expect(winners).toHaveLength(1);
+        expect(first.acquired && winners[0]?.acquired && winners[0].lease.token > first.lease.token).toBe(true);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('a writer paused between two write commands, whose lease moved on meanwhile, writes nothing more and fails ERR_LEASE_LOST', async () => {
+      const [a, b] = await shared();
+      try {
+        const ids = Array.from({ length: 250 }, (_, i) => `p${i}`);
+        await a.applyActions(ids.map((id) => create(id)), { runId: 'r-setup', now: NOW });
+        const old = await a.acquireLease({ name: 'sync:dir-a', owner: 'paused', ttlMs: 1 });
+        if (!old.acquired) throw new Error('no lease');
+        let pausedAt = -1;
+        const result = a.applyActions(ids.map((id) => update(id)), {
+          runId: 'r-old',
+          now: NOW,
+          fence: [old.lease],
+          batchSize: 100,
+          onChunk: async (written) => {
+            if (pausedAt >= 0) return;
+            pausedAt = written; // the process pauses here; its lease expires and another takes it
+            await sleep(30);
+            const fresh = await b.acquireLease({ name: 'sync:dir-a', owner: 'awake', ttlMs: 60_000 });
+            expect(fresh.acquired).toBe(true);
+          },
+        });
+        await expectCode(result, 'ERR_LEASE_LOST');
+        expect(pausedAt).toBeGreaterThan(0);
+        expect(pausedAt).toBeLessThan(ids.length);
+        const byOld = (await b.listCustomers({ state: 'all', pageSize: 1000 })).items.filter((c) => c.lastRunId === 'r-old');
+        expect(byOld).toHaveLength(pausedAt);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('an aborted apply (the heartbeat found the lease lost) writes nothing after the abort', async () => {
+      const store = await factory();
+      try {
+        const controller = new AbortController();
+        const reason = new DirbridgeError('ERR_LEASE_LOST', 'lease sync:dir-a expired or was taken over');
+        const actions = Array.from({ length: 250 }, (_, i) => create(`q${i}`));
+        const error = await store.applyActions(actions, { runId: 'r1', now: NOW, batchSize: 100, signal: controller.signal, onChunk: () => controller.abort(reason) }).catch((e: unknown) => e);
+        expect(error).toBe(reason);
+        expect(await store.loadCurrent()).toHaveLength(100);
+      } finally {
+        await store.close();
+      }
     });
   });
 }

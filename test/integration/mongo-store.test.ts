@@ -3,12 +3,19 @@ import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
 import { redactMongoUrl } from '../../src/store/mongodb/redact-url.js';
 import { isDirbridgeError } from '../../src/errors.js';
 import { describeStoreConformance, LICENSED } from '../helpers/store-conformance.js';
-import { useMongoServer } from '../helpers/mongo-server.js';
+import { mongoTargets, useMongoServer } from '../helpers/mongo-server.js';
+
+for (const target of mongoTargets()) {
+  describe(target.label, () => {
+    const server = useMongoServer(target.backend === undefined ? {} : { backend: target.backend });
+    let n = 0;
+    describeStoreConformance(`MongoDB (mongoose) on ${target.label}`, async (name) =>
+      openMongoStore({ url: server().uri(name?.replace(/-/g, '_') ?? `conformance_${process.pid}_${n++}`), licensedGroups: LICENSED }),
+    );
+  });
+}
 
 const mongo = useMongoServer();
-let n = 0;
-
-describeStoreConformance('MongoDB (mongoose)', async () => openMongoStore({ url: mongo().uri(`conformance_${process.pid}_${n++}`), licensedGroups: LICENSED }));
 
 describe('MongoDB store: connection handling', () => {
   it('reports an unreachable server clearly, without the password from the URL', async () => {

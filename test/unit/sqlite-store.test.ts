@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dirbridge-sqlite-'));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreConformance('embedded SQLite (file)', async () => openSqliteStore({ path: join(dir, `store-${n++}.db`), licensedGroups: LICENSED }));
+describeStoreConformance('embedded SQLite (file)', async (name) => openSqliteStore({ path: join(dir, `${name ?? `store-${n++}`}.db`), licensedGroups: LICENSED }));
 
 describe('embedded store: storage-level refusal', () => {
   it('a raw INSERT of a customer with a licensed group is refused by the database itself', async () => {

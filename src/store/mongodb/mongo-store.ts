@@ -115,7 +115,8 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   const Customers = conn.model<CustomerDoc>('Customer', customerSchema);
   const Runs = conn.model('Run', new Schema({ _id: String, startedAt: { type: String, index: true } }, { collection: 'sync_runs', strict: false, versionKey: false }));
   const States = conn.model('DirectoryState', new Schema({ _id: String }, { collection: 'directory_states', strict: false, versionKey: false }));
-  const Leases = conn.model('Lease', new Schema({ _id: String, owner: String, token: Number, expiresAt: Date }, { collection: 'leases', versionKey: false }));
+  const Leases = conn.model<LeaseDoc>('Lease', new Schema({ _id: String, owner: String, token: Number, expiresAt: Date }, { collection: 'leases', versionKey: false }));
+  const LeaseTokens = conn.model<LeaseDoc & { lease: string }>('LeaseToken', new Schema({ _id: String, lease: String, token: Number, owner: String, expiresAt: Date }, { collection: 'lease_tokens', versionKey: false }));
   const Snapshots = conn.model('DirectorySnapshot', new Schema({ _id: String }, { collection: 'directory_snapshots', strict: false, versionKey: false }));
   const Meta = conn.model('Meta', new Schema({ _id: String, value: Number }, { collection: 'meta', versionKey: false }));
 
@@ -132,7 +133,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   };
 
   await wrap('create collections and indexes', async () => {
-    for (const model of [Customers, Runs, States, Leases, Meta, Snapshots]) await model.createCollection().catch(ignoreExists);
+    for (const model of [Customers, Runs, States, Leases, LeaseTokens, Meta, Snapshots]) await model.createCollection().catch(ignoreExists);
     await Customers.createIndexes();
     await Runs.createIndexes();
     await installValidator(conn, [...licensed]);
@@ -187,11 +188,19 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
       const size = opts.batchSize ?? 1000;
       const tokens = new Map((opts.fence ?? []).map((l) => [l.name.replace(/^sync:/, ''), l.token]));
       let written = 0;
+      // Before every write command, not once per batch: a writer whose lease moved on (or whose run
+      // was aborted) stops at its next write, whatever is left of the batch.
+      const chunks: ChunkHooks = {
+        before: async () => {
+          opts.signal?.throwIfAborted();
+          await checkFence(opts.fence);
+        },
+        after: async (n) => opts.onChunk?.(written + n),
+      };
       for (let i = 0; i < actions.length; i += size) {
         const batch = actions.slice(i, i + size);
         await wrap('apply the plan', async () => {
-          await checkFence(opts.fence);
-          written += await writeBatch(Customers, batch, opts, tokens, updateChunk);
+          written += await writeBatch(Customers, batch, { opts, tokens, updateChunk, chunks });
           await Meta.updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
         });
         await opts.onBatch?.(written);
@@ -310,24 +319,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         await Meta.updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
       }),
 
-    acquireLease: (request: LeaseRequest) =>
-      wrap('acquire a lease', async (): Promise<LeaseResult> => {
-        const now = serverNow();
-        const expiresAt = new Date(now + request.ttlMs);
-        try {
-          const doc = (await Leases.findOneAndUpdate(
-            { _id: request.name, $or: [{ expiresAt: { $lt: new Date(now) } }, { owner: { $eq: request.owner } }] },
-            { $set: { owner: request.owner, expiresAt }, $inc: { token: 1 } },
-            { upsert: true, returnDocument: 'after' },
-          ).lean()) as { token: number } | null;
-          if (doc === null) throw new Error('findOneAndUpdate returned no lease');
-          return { acquired: true, lease: { name: request.name, owner: request.owner, token: doc.token, expiresAt: expiresAt.toISOString() } };
-        } catch (error) {
-          if (!isDuplicateKey(error)) throw error;
-          const held = (await Leases.findById(request.name).lean()) as { owner: string; expiresAt: Date } | null;
-          return { acquired: false, holder: held?.owner ?? 'unknown', expiresAt: (held?.expiresAt ?? new Date(now)).toISOString() };
-        }
-      }),
+    acquireLease: (request: LeaseRequest) => wrap('acquire a lease', () => acquireLease(Leases, LeaseTokens, request, serverNow())),
 
     renewLease: (lease, ttlMs) =>
       wrap('renew a lease', async () => {
@@ -346,7 +338,9 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
 
     pruneLeases: (prefix) =>
       wrap('prune leases', async () => {
-        const result = await Leases.deleteMany({ _id: { $regex: `^${escapeRegExp(prefix)}` }, expiresAt: { $lt: new Date(serverNow()) } });
+        const expired = { $lt: new Date(serverNow()) };
+        const result = await Leases.deleteMany({ _id: { $regex: `^${escapeRegExp(prefix)}` }, expiresAt: expired });
+        await LeaseTokens.deleteMany({ lease: { $regex: `^${escapeRegExp(prefix)}` }, expiresAt: expired });
         return result.deletedCount;
       }),
 
@@ -357,23 +351,80 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   return store;
 }
 
+interface ChunkHooks {
+  /** Runs before each write command (throws to stop the apply). */
+  readonly before: () => Promise<void>;
+  /** Runs after each write command, with what this batch has written so far. */
+  readonly after: (writtenInBatch: number) => Promise<void>;
+}
+
+interface BatchContext {
+  readonly opts: ApplyOptions;
+  readonly tokens: ReadonlyMap<string, number>;
+  readonly updateChunk: number;
+  readonly chunks: ChunkHooks;
+}
+
+interface LeaseDoc {
+  _id: string;
+  owner: string;
+  token: number;
+  expiresAt: Date;
+}
+
+/**
+ * Takes a lease when it is free, expired or already ours, with the next fencing token. The token is
+ * claimed first by inserting `lease#token` into lease_tokens: the unique _id lets exactly one
+ * contender have each token, even on servers whose findAndModify is not atomic (FerretDB 1.x let two
+ * racing processes both take one expired lease with the same token). Only the claimant then moves the
+ * lease document to its token. A claim newer than the lease document is a contender half-way through
+ * (it holds the lease until the claim expires, so a crash between the two steps never wedges it).
+ */
+async function acquireLease(Leases: mongoose.Model<LeaseDoc>, LeaseTokens: mongoose.Model<LeaseDoc & { lease: string }>, request: LeaseRequest, now: number): Promise<LeaseResult> {
+  const expiresAt = new Date(now + request.ttlMs);
+  const free = (held: LeaseDoc | null): held is null | LeaseDoc => held === null || held.expiresAt.getTime() < now || held.owner === request.owner;
+  const heldBy = (held: LeaseDoc): LeaseResult => ({ acquired: false, holder: held.owner, expiresAt: held.expiresAt.toISOString() });
+  const head = (await Leases.findById(request.name).lean()) as LeaseDoc | null;
+  if (!free(head)) return heldBy(head as LeaseDoc);
+  const [claim] = (await LeaseTokens.find({ lease: { $eq: request.name } }).sort({ token: -1 }).limit(1).lean()) as LeaseDoc[];
+  if (claim !== undefined && claim.token > (head?.token ?? 0) && !free(claim)) return heldBy(claim);
+  const token = Math.max(head?.token ?? 0, claim?.token ?? 0) + 1;
+  try {
+    await LeaseTokens.create({ _id: `${request.name}#${token}`, lease: request.name, token, owner: request.owner, expiresAt });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    const winner = (await LeaseTokens.findById(`${request.name}#${token}`).lean()) as LeaseDoc | null;
+    return heldBy(winner ?? { _id: request.name, owner: 'unknown', token, expiresAt });
+  }
+  try {
+    await Leases.updateOne(
+      { _id: request.name, $or: [{ token: { $lt: token } }, { token: { $exists: false } }] },
+      { $set: { owner: request.owner, expiresAt, token } },
+      { upsert: true },
+    );
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    const newer = (await Leases.findById(request.name).lean()) as LeaseDoc | null;
+    return heldBy(newer ?? { _id: request.name, owner: 'unknown', token, expiresAt });
+  }
+  await LeaseTokens.deleteMany({ lease: { $eq: request.name }, token: { $lt: token } });
+  return { acquired: true, lease: { name: request.name, owner: request.owner, token, expiresAt: expiresAt.toISOString() } };
+}
+
 /**
  * Creates go in as one unordered insertMany (the plan knows they are new); a create that meets an
- * existing customer (a repeated apply) is redone as an upsert. Everything else is a bulk of updateOne.
+ * existing customer (a repeated apply) is redone as an upsert. Everything else is a bulk of updateOne,
+ * in chunks the server takes. The lease fence is checked before each of these commands.
  */
-async function writeBatch(
-  Customers: mongoose.Model<CustomerDoc>,
-  batch: readonly PlanAction[],
-  opts: ApplyOptions,
-  tokens: ReadonlyMap<string, number>,
-  updateChunk: number,
-): Promise<number> {
+async function writeBatch(Customers: mongoose.Model<CustomerDoc>, batch: readonly PlanAction[], ctx: BatchContext): Promise<number> {
+  const { opts, tokens, updateChunk, chunks } = ctx;
   const token = (action: PlanAction): number | undefined => tokens.get(actionDirectory(action));
   const creates = batch.filter((a) => a.kind === 'create');
   const updates: PlanAction[] = batch.filter((a) => a.kind !== 'create');
   const collection = Customers.collection as unknown as mongoose.mongo.Collection<CustomerDoc>;
   let written = 0;
   if (creates.length > 0) {
+    await chunks.before();
     try {
       written += (await collection.insertMany(creates.map((a) => toInsert(a, opts, token(a) ?? 0)), { ordered: false })).insertedCount;
     } catch (error) {
@@ -382,9 +433,11 @@ async function writeBatch(
       written += (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? creates.length - failed.size;
       updates.unshift(...creates.filter((_, i) => failed.has(i)));
     }
+    await chunks.after(written);
   }
   for (let i = 0; i < updates.length; i += updateChunk) {
     const chunk = updates.slice(i, i + updateChunk);
+    await chunks.before();
     try {
       const result = await Customers.bulkWrite(chunk.map((a) => toWrite(a, opts, token(a))), { ordered: false });
       written += result.upsertedCount + result.matchedCount;
@@ -394,6 +447,7 @@ async function writeBatch(
       }
       throw error;
     }
+    await chunks.after(written);
   }
   return written;
 }

@@ -187,7 +187,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       const size = opts.batchSize ?? 5000;
       let written = 0;
       for (let i = 0; i < actions.length; i += size) {
+        opts.signal?.throwIfAborted();
         written += wrap('apply the plan', () => applyBatch.immediate(actions.slice(i, i + size), opts));
+        await opts.onChunk?.(written);
         await opts.onBatch?.(written);
       }
       return { written };

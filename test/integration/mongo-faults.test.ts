@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mongoose from 'mongoose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig, type LoadedConfig } from '../../src/config/load-config.js';
+import type { DirectoryConfig } from '../../src/config/schema.js';
+import { openConnector } from '../../src/engine/open-connector.js';
+import { runSync, type EngineDeps, type SyncOptions } from '../../src/engine/run-sync.js';
+import { ERROR_CATALOG, isDirbridgeError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import type { DirectoryConnector } from '../../src/ports/directory-connector.js';
+import type { SyncStore } from '../../src/ports/store.js';
+import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
+import { generateLdif } from '../helpers/generate-ldif.js';
+import { mongoTargets, useMongoServer, type MongoServer } from '../helpers/mongo-server.js';
+
+/** The MongoDB store under faults, through the engine, on every MongoDB-wire server the tests have. */
+const logger = createLogger({ level: 'silent' });
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+
+interface Setup {
+  readonly dir: string;
+  readonly ldif: string;
+  readonly url: string;
+  readonly loaded: LoadedConfig;
+  readonly store: SyncStore;
+  deps(extra?: Partial<EngineDeps>): EngineDeps;
+  sync(options?: SyncOptions, extra?: Partial<EngineDeps>): Promise<unknown>;
+  raw<T>(fn: (db: NonNullable<mongoose.Connection['db']>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+async function setup(server: MongoServer, users: number, extraConfig = ''): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'dirbridge-mongo-faults-'));
+  dirs.push(dir);
+  const ldif = join(dir, 'directory.ldif');
+  writeFileSync(ldif, generateLdif(users));
+  const url = server.uri(`faults_${process.pid}_${n++}`);
+  const loaded = parseConfig(
+    `store: { url: "${url}", leaseTtlSeconds: 5 }
+directories:
+  - { id: sample, type: ldif, path: ./directory.ldif }
+roles: { customer: { groups: [customers] } }
+licensing: { licensedGroups: [jira-users, jira-servicedesk-users] }
+${extraConfig}`,
+    { path: join(dir, 'dirbridge.yml'), env: {} },
+  );
+  const store = await openMongoStore({ url, licensedGroups: loaded.config.licensing.licensedGroups });
+  const deps = (extra: Partial<EngineDeps> = {}): EngineDeps => ({ loaded, store, logger, openConnector: (d: DirectoryConfig) => openConnector(d, { logger, baseDir: dir }), ...extra });
+  return {
+    dir,
+    ldif,
+    url,
+    loaded,
+    store,
+    deps,
+    sync: (options = {}, extra = {}) => runSync(deps(extra), options),
+    raw: async (fn) => {
+      const conn = await mongoose.createConnection(url).asPromise();
+      try {
+        return await fn(conn.db as NonNullable<mongoose.Connection['db']>);
+      } finally {
+        await conn.close();
+      }
+    },
+    close: () => store.close(),
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!isDirbridgeError(error)) throw new Error(`expected a DirbridgeError, got ${String(error)}`);
+  return { code: error.code, message: error.message };
+}
+
+/** A connector that reads only once `release` resolves or its signal aborts (a read that takes long). */
+function slowReader(dir: string, release: Promise<void>, started: () => void): (d: DirectoryConfig) => Promise<DirectoryConnector> {
+  return async (d) => {
+    const real = await openConnector(d, { logger, baseDir: dir });
+    return {
+      id: real.id,
+      type: real.type,
+      check: () => real.check(),
+      close: () => real.close(),
+      fetchSnapshot: async (options) => {
+        started();
+        await new Promise<void>((resolve, reject) => {
+          void release.then(resolve);
+          options?.signal?.addEventListener('abort', () => reject(options.signal?.reason as Error), { once: true });
+        });
+        return real.fetchSnapshot(options);
+      },
+    };
+  };
+}
+
+for (const target of mongoTargets()) {
+  describe(`MongoDB store under faults: ${target.label}`, () => {
+    const server = useMongoServer(target.backend === undefined ? {} : { backend: target.backend });
+
+    it('a run whose lease is taken over while it reads is stopped by its heartbeat: ERR_LEASE_LOST (exit 5), journal "lease-lost", nothing written', async () => {
+      const s = await setup(server(), 20);
+      const other = await openMongoStore({ url: s.url, licensedGroups: [] });
+      try {
+        let started!: () => void;
+        const reading = new Promise<void>((resolve) => (started = resolve));
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const run = s.sync({}, { openConnector: slowReader(s.dir, released, started) });
+        await reading;
+        // The process was paused past its lease: it expired, and another process took it.
+        await s.raw((db) => db.collection('leases').updateOne({ _id: 'sync:sample' as never }, { $set: { expiresAt: new Date(0) } }));
+        expect((await other.acquireLease({ name: 'sync:sample', owner: 'newer', ttlMs: 60_000 })).acquired).toBe(true);
+        const fallback = setTimeout(release, 30_000); // without the heartbeat's abort the read goes on after 30 s
+        const error = await rejection(run);
+        clearTimeout(fallback);
+        expect(error.code).toBe('ERR_LEASE_LOST');
+        expect(ERROR_CATALOG.ERR_LEASE_LOST.exit).toBe(5);
+        expect(error.message).toMatch(/lease sync:sample expired or was taken over while this run went on/);
+        const [run0] = await s.store.listRuns({ limit: 1 });
+        expect(run0).toMatchObject({ outcome: 'lease-lost', written: 0, error: { code: 'ERR_LEASE_LOST' } });
+        expect(await s.store.loadCurrent()).toEqual([]);
+      } finally {
+        await other.close();
+        await s.close();
+      }
+    }, 60_000);
+  });
+}
