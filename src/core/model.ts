@@ -96,8 +96,14 @@ export interface CurrentCustomer {
   readonly directoryId: string;
   readonly externalId: string;
   readonly username: string;
+  /** The stored hash; for a damaged customer, a value no directory record hashes to (so it is rewritten). */
   readonly hash: string;
   readonly active: boolean;
+  /**
+   * Set when the stored document was changed around dirbridge: its fields no longer give its hash, or
+   * it carries a licensed group (`licensedGroup` names it). The next sync rewrites it from the directory.
+   */
+  readonly damage?: { readonly kind: 'hash-mismatch' | 'licensed-group'; readonly licensedGroup?: string };
 }
 
 export type PlanAction =
@@ -195,7 +201,7 @@ export interface PlanSummary {
  * wrong: a customer group found in no directory, member references that match nobody.
  */
 export interface PlanWarning {
-  readonly kind: 'missing-group' | 'unresolved-members';
+  readonly kind: 'missing-group' | 'unresolved-members' | 'damaged-customers';
   readonly directoryId: string | null;
   readonly group: string;
   /** Unresolved member references: how many, and the first few. */

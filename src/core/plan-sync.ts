@@ -59,6 +59,11 @@ function customerHash(directoryId: string, user: DirectoryUser, groups: readonly
   return contentHash([directoryId, user.externalId, user.username, user.email, user.displayName, user.location, groups]);
 }
 
+/** The hash a stored customer's own fields give: differs from its stored `hash` once it was changed around dirbridge. */
+export function customerRecordHash(c: Omit<CustomerRecord, 'hash'>): string {
+  return contentHash([c.directoryId, c.externalId, c.username, c.email, c.displayName, c.location, c.groups]);
+}
+
 export function toCustomerRecord(directoryId: string, user: DirectoryUser, groups: readonly string[], hash = customerHash(directoryId, user, groups)): CustomerRecord {
   return {
     directoryId,

@@ -10,6 +10,7 @@ import { isIncremental, type CursorResult, type DirectoryConnector, type FetchOp
 import { appliedOutcome, withheldError } from './run-outcome.js';
 import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
+import { damageWarnings, withWarnings } from './store-damage.js';
 
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
@@ -82,7 +83,9 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const current = directoryCustomers(stored);
     const lastTrustedCounts: Record<string, number> = {};
     for (const [id, state] of Object.entries(states)) if (state.lastTrustedUsers !== undefined) lastTrustedCounts[id] = state.lastTrustedUsers;
-    const plan = planSync({
+    const damaged = damageWarnings(current);
+    for (const w of damaged) log.warn({ directory: w.directoryId, count: w.count, examples: w.examples }, w.message);
+    const planned = planSync({
       policy: policyFromConfig(deps.loaded.config),
       snapshots,
       failedDirectories: failures.map((f) => f.directoryId),
@@ -91,6 +94,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       deactivationScope: read.deactivationScope,
       ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
     });
+    const plan = withWarnings(planned, damaged);
     log.info({ summary: plan.summary, violations: plan.violations.length, warnings: (plan.warnings ?? []).map((w) => w.message), ...memoryFields() }, 'plan made');
 
     const base = { runId, plan, failures, storeRevision, reads: read.reads };

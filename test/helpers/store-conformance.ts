@@ -125,7 +125,31 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       await store.applyActions([create('u1', 'ann', ['customers', 'Partners ']), create('u2', 'bob'), create('u3', 'cy', ['say "hi"\\'])], { runId: 'r1', now: NOW });
       const found = await store.findLicensedCustomers(['partners', ' Say "Hi"\\'], 10);
       expect(found.map((c) => c.username).sort()).toEqual(['ann', 'cy']);
+      // The one licence rule: Unicode compatibility forms (full-width letters) match too.
+      expect((await store.findLicensedCustomers(['ｐａｒｔｎｅｒｓ'], 10)).map((c) => c.username)).toEqual(['ann']);
       expect(await store.findLicensedCustomers(['partner', 'say'], 10)).toEqual([]);
+    });
+
+    it('finds a stored customer whose group is a full-width look-alike of a licensed group', async () => {
+      // Stored while `jira-users-old` was not licensed; licensed since.
+      await store.applyActions([create('u1', 'ann', ['customers', 'ｊｉｒａ-ｕｓｅｒｓ-old'])], { runId: 'r1', now: NOW });
+      expect(await store.findLicensedCustomers(LICENSED, 10)).toEqual([]);
+      expect((await store.findLicensedCustomers([...LICENSED, 'jira-users-old'], 10)).map((c) => c.username)).toEqual(['ann']);
+      await expectCode(store.applyActions([create('u2', 'bob', ['customers', 'Ｊｉｒａ-Users'])], { runId: 'r2', now: NOW }), 'ERR_STORE_INVARIANT');
+    });
+
+    it('marks a stored customer damaged when its fields no longer give its hash, so the next plan rewrites it', async () => {
+      await store.applyActions([create('u1', 'ann'), create('u2', 'bob')], { runId: 'r1', now: NOW });
+      const current = await store.loadCurrent();
+      expect(current.every((c) => c.damage === undefined)).toBe(true);
+      // A stale copy imported over a customer keeps the old hash with other fields: the hash no longer fits.
+      const [bob] = await store.findByUsername('bob');
+      await store.importCustomers([{ ...bob!, displayName: 'Mallory' }]);
+      const after = await store.loadCurrent();
+      const damaged = after.find((c) => c.username === 'bob');
+      expect(damaged?.damage).toEqual({ kind: 'hash-mismatch' });
+      expect(damaged?.hash).not.toBe(bob?.hash);
+      expect(after.find((c) => c.username === 'ann')?.damage).toBeUndefined();
     });
 
     it('exports and imports whole customers, keeping state and timestamps', async () => {

@@ -134,5 +134,35 @@ for (const target of mongoTargets()) {
         await s.close();
       }
     }, 60_000);
+
+    it('a customer document changed around dirbridge (a full-width licensed group, another name) is found, reported and rewritten by the next sync', async () => {
+      const s = await setup(server(), 20);
+      try {
+        expect(await s.sync()).toMatchObject({ outcome: 'success', written: 20 });
+        await s.raw(async (db) => {
+          const customers = db.collection('customers');
+          await customers.updateOne({ username: 'user000001' }, { $set: { groups: ['customers', 'ｊｉｒａ-users'] } });
+          await customers.updateOne({ username: 'user000002' }, { $set: { displayName: 'Mallory', search: 'mallory' } });
+        });
+        // The store's licensed-group check (the after-apply verification and audit seats) sees it.
+        expect((await s.store.findLicensedCustomers(s.loaded.config.licensing.licensedGroups, 10)).map((c) => c.username)).toEqual(['user000001']);
+        const result = (await s.sync()) as { outcome: string; plan: { summary: { update: number }; warnings?: { kind: string; message: string }[] } };
+        expect(result.outcome).toBe('success');
+        expect(result.plan.summary.update).toBe(2);
+        const messages = (result.plan.warnings ?? []).filter((w) => w.kind === 'damaged-customers').map((w) => w.message);
+        expect(messages).toEqual([
+          '1 stored customer of sample no longer matches what dirbridge wrote (its content hash): changed around dirbridge (user000002); those still in the directory are rewritten from it by this sync',
+          '1 stored customer of sample carries a licensed group: changed around dirbridge (user000001 (ｊｉｒａ-users)); those still in the directory are rewritten from it by this sync',
+        ]);
+        const [one] = await s.store.findByUsername('user000001');
+        const [two] = await s.store.findByUsername('user000002');
+        expect(one?.groups).toEqual(['customers']);
+        expect(two?.displayName).toBe('User 2');
+        expect(await s.store.findLicensedCustomers(s.loaded.config.licensing.licensedGroups, 10)).toEqual([]);
+        expect(await s.sync()).toMatchObject({ outcome: 'success', written: 0 });
+      } finally {
+        await s.close();
+      }
+    });
   });
 }

@@ -14,6 +14,7 @@ import {
   type SyncStore,
 } from '../../ports/store.js';
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
+import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
 import { searchText } from '../search-text.js';
 import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
 import { redactMongoUrl } from './redact-url.js';
@@ -173,10 +174,13 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
 
     loadCurrent: () =>
       wrap('load customers', async () => {
+        // The hashed fields are read too, to find documents changed around dirbridge (checkedCurrent);
+        // only the compact view is kept.
         const out: CurrentCustomer[] = [];
-        const cursor = Customers.find({}, { _id: 0, directoryId: 1, externalId: 1, username: 1, hash: 1, active: 1 }).lean().batchSize(5000).cursor();
+        const fields = { _id: 0, directoryId: 1, externalId: 1, username: 1, email: 1, displayName: 1, location: 1, groups: 1, hash: 1, active: 1 };
+        const cursor = Customers.find({}, fields).lean().batchSize(5000).cursor();
         for await (const doc of cursor) {
-          out.push({ directoryId: doc.directoryId, externalId: doc.externalId, username: doc.username, hash: doc.hash, active: doc.active });
+          out.push(checkedCurrent({ ...doc, email: doc.email ?? null, displayName: doc.displayName ?? null, location: doc.location ?? null, groups: doc.groups ?? [] }, licensed));
         }
         return out;
       }),
@@ -210,12 +214,13 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
 
     findLicensedCustomers: (licensedGroups, limit) =>
       wrap('check licensed groups', async () => {
-        // Any spelling that differs only in case or surrounding space, as in the embedded store (the
-        // adapter refuses every variant on write; this finds what was stored before a group became licensed).
-        const names = [...normalizedLicensed(licensedGroups)];
-        if (names.length === 0) return [];
-        const spellings = names.map((name) => ({ groups: { $regex: `^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, $options: 'i' } }));
-        const docs = await Customers.find({ $or: spellings }).limit(limit).lean();
+        // The one licence rule (normalizeGroupName: NFKC, trim, lower case) cannot be said in a query, so
+        // the distinct group spellings stored are matched here, then the customers holding one are read.
+        const names = normalizedLicensed(licensedGroups);
+        if (names.size === 0) return [];
+        const spellings = licensedSpellings(await Customers.distinct('groups'), names);
+        if (spellings.length === 0) return [];
+        const docs = await Customers.find({ groups: { $in: spellings } }).sort({ directoryId: 1, externalId: 1 }).limit(limit).lean();
         return docs.map(toStored);
       }),
 

@@ -16,6 +16,7 @@ import {
   type SyncStore,
 } from '../../ports/store.js';
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
+import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
 import { createSqliteRecordDriver } from '../records/sqlite-driver.js';
 import type { RecordDriver } from '../../ports/record-driver.js';
 import { searchText } from '../search-text.js';
@@ -72,6 +73,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   const clock = options.clock ?? Date.now;
   let db: Database.Database;
   let records: RecordDriver;
+  const licensedSet = normalizedLicensed(options.licensedGroups);
   try {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     db = new Database(options.path);
@@ -158,7 +160,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
 
     async loadCurrent() {
       return wrap('load customers', () => {
-        const rows = db.prepare('SELECT directory_id, external_id, username, hash, active FROM customers').raw().iterate();
+        // The hashed fields are read too, to find rows changed around dirbridge (checkedCurrent); only
+        // the compact view is kept.
+        const rows = db.prepare('SELECT directory_id, external_id, username, hash, active, email, display_name, location, groups FROM customers').raw().iterate();
         const out: CurrentCustomer[] = [];
         // One copy of each directory id, not one per customer.
         const directoryIds = new Map<string, string>();
@@ -166,13 +170,22 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
           const directoryId = row[0] as string;
           let shared = directoryIds.get(directoryId);
           if (shared === undefined) directoryIds.set(directoryId, (shared = directoryId));
-          out.push({
-            directoryId: shared,
-            externalId: row[1] as string,
-            username: row[2] as string,
-            hash: row[3] as string,
-            active: row[4] === 1,
-          });
+          out.push(
+            checkedCurrent(
+              {
+                directoryId: shared,
+                externalId: row[1] as string,
+                username: row[2] as string,
+                hash: row[3] as string,
+                active: row[4] === 1,
+                email: row[5] as string | null,
+                displayName: row[6] as string | null,
+                location: row[7] as string | null,
+                groups: parseGroups(row[8]),
+              },
+              licensedSet,
+            ),
+          );
         }
         return out;
       });
@@ -196,16 +209,20 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     },
 
     async findLicensedCustomers(licensedGroups, limit) {
-      const names = [...normalizedLicensed(licensedGroups)];
-      if (names.length === 0) return [];
-      // A substring test on the stored JSON text passes every row the exact test can match (a licensed
-      // name, as JSON writes it, inside the array's text) and is far cheaper than json_each on every
-      // row: only the rows it passes are decoded.
-      const prefilter = names.map(() => 'instr(lower(c.groups), ?) > 0').join(' OR ');
+      const names = normalizedLicensed(licensedGroups);
+      if (names.size === 0) return [];
+      // The one licence rule (normalizeGroupName: NFKC, trim, lower case) is applied here to the
+      // distinct group spellings stored; then the rows holding one are read. A substring test on the
+      // stored JSON text passes every row the exact test can match and is far cheaper than json_each on
+      // every row: only the rows it passes are decoded.
       return wrap('check licensed groups', () => {
+        const stored = db.prepare('SELECT DISTINCT g.value FROM customers c, json_each(c.groups) g').raw().all() as [unknown][];
+        const spellings = licensedSpellings(stored.map(([value]) => value), names);
+        if (spellings.length === 0) return [];
+        const prefilter = spellings.map(() => 'instr(c.groups, ?) > 0').join(' OR ');
         const rows = db
-          .prepare(`SELECT * FROM customers c WHERE (${prefilter}) AND EXISTS (SELECT 1 FROM json_each(c.groups) g WHERE lower(trim(g.value)) IN (SELECT value FROM json_each(?))) LIMIT ?`)
-          .all(...names.map((n) => JSON.stringify(n).slice(1, -1)), JSON.stringify(names), limit) as Row[];
+          .prepare(`SELECT * FROM customers c WHERE (${prefilter}) AND EXISTS (SELECT 1 FROM json_each(c.groups) g WHERE g.value IN (SELECT value FROM json_each(?))) ORDER BY directory_id, external_id LIMIT ?`)
+          .all(...spellings.map((n) => JSON.stringify(n).slice(1, -1)), JSON.stringify(spellings), limit) as Row[];
         return rows.map(toStored);
       });
     },
@@ -383,3 +400,12 @@ function toStored(row: Row): StoredCustomer {
   };
 }
 
+/** A row's groups as stored; text that is not a JSON array of strings (a raw write) reads as none. */
+function parseGroups(text: unknown): string[] {
+  try {
+    const value: unknown = JSON.parse(String(text));
+    return Array.isArray(value) && value.every((g) => typeof g === 'string') ? value : [];
+  } catch {
+    return [];
+  }
+}
