@@ -33,6 +33,7 @@ export const ERROR_CATALOG = {
   ERR_CROWD_RESPONSE: { exit: EXIT.failure, retryable: true, summary: 'Crowd answered something unexpected (status, body, or a page that does not fit the read).' },
   ERR_STORE: { exit: EXIT.failure, retryable: true, summary: 'The store could not be opened, read or written.' },
   ERR_PLAN_REJECTED: { exit: EXIT.planRejected, retryable: false, summary: 'A safety rule rejected the plan; nothing was applied.' },
+  ERR_STORE_SUSPECT: { exit: EXIT.planRejected, retryable: false, summary: 'The store holds none or far fewer of a directory\'s customers than after the last sync (emptied or dropped around dirbridge); nothing was applied. Restore it, or sync --rebuild-store.' },
   ERR_PLAN_STALE: { exit: EXIT.planRejected, retryable: false, summary: 'The store changed since the saved plan was made; nothing was applied.' },
   ERR_AUDIT_FINDINGS: { exit: EXIT.auditFindings, retryable: false, summary: 'The seat audit found customers that consume (or would consume) a licence seat.' },
   ERR_LEASE_HELD: { exit: EXIT.leaseHeld, retryable: true, summary: 'Another process holds the sync lease for a directory; the message names the holder.' },

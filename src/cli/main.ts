@@ -119,7 +119,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           .option('allow-deactivations', { type: 'number', describe: 'Accept up to N deactivations in this run (above the limit, or after a suspect read)' })
           .option('plan', { type: 'string', describe: 'Apply exactly this saved plan (from `dirbridge plan --out`)' })
           .option('mode', { choices: ['full', 'incremental'] as const, describe: 'incremental: directories that can (Crowd) read only what changed since the last sync (default full)' })
-          .conflicts('plan', ['dry-run', 'directory', 'allow-deactivations', 'mode']),
+          .option('rebuild-store', { type: 'boolean', describe: 'The store lost customers (ERR_STORE_SUSPECT): recreate them from the directories anyway' })
+          .conflicts('plan', ['dry-run', 'directory', 'allow-deactivations', 'mode', 'rebuild-store']),
       async (args) => {
         await withContext(args as unknown as GlobalArgs, async (ctx) => {
           const result =
@@ -130,6 +131,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
                   ...(args.mode === undefined ? {} : { mode: args.mode }),
                   ...(args.directory === undefined ? {} : { directoryIds: args.directory.map(String) }),
                   ...(args.allowDeactivations === undefined ? {} : { allowDeactivations: nonNegative(args.allowDeactivations, '--allow-deactivations') }),
+                  ...(args.rebuildStore === true ? { rebuildStore: true } : {}),
                 });
           reportSync(args as unknown as GlobalArgs, ctx, result);
         });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { DirectorySnapshot, SyncPlan } from '../core/model.js';
+import type { CurrentCustomer, DirectorySnapshot, SyncPlan } from '../core/model.js';
 import { planSync } from '../core/plan-sync.js';
 import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import type { DirectoryConfig } from '../config/schema.js';
@@ -11,6 +11,7 @@ import { appliedOutcome, withheldError } from './run-outcome.js';
 import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
 import { damageWarnings, withWarnings } from './store-damage.js';
+import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
 
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
@@ -34,6 +35,8 @@ export interface SyncOptions {
   readonly allowDeactivations?: number;
   /** `incremental`: directories that can read changes (Crowd) read only what changed since the last sync. */
   readonly mode?: ReadMode;
+  /** Accept a store that lost customers (ERR_STORE_SUSPECT) and recreate them from the directories. */
+  readonly rebuildStore?: boolean;
 }
 
 export interface SyncResult {
@@ -79,23 +82,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const { snapshots, failures } = read;
 
     deps.onProgress?.('planning');
-    const [stored, states, storeRevision] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.revision()]);
-    const current = directoryCustomers(stored);
-    const lastTrustedCounts: Record<string, number> = {};
-    for (const [id, state] of Object.entries(states)) if (state.lastTrustedUsers !== undefined) lastTrustedCounts[id] = state.lastTrustedUsers;
-    const damaged = damageWarnings(current);
-    for (const w of damaged) log.warn({ directory: w.directoryId, count: w.count, examples: w.examples }, w.message);
-    const planned = planSync({
-      policy: policyFromConfig(deps.loaded.config),
-      snapshots,
-      failedDirectories: failures.map((f) => f.directoryId),
-      current,
-      lastTrustedCounts,
-      deactivationScope: read.deactivationScope,
-      ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
-    });
-    const plan = withWarnings(planned, damaged);
-    log.info({ summary: plan.summary, violations: plan.violations.length, warnings: (plan.warnings ?? []).map((w) => w.message), ...memoryFields() }, 'plan made');
+    const { plan, current, storeRevision } = await planAgainstStore(deps, { dirs, read, options, log, record });
 
     const base = { runId, plan, failures, storeRevision, reads: read.reads };
     if (plan.violations.length > 0) {
@@ -107,7 +94,8 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       return { ...base, outcome: 'dry-run', written: 0 };
     }
     const incremental = read.reads.filter((r) => r.mode === 'incremental').map((r) => r.directoryId);
-    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, incremental });
+    const storedBefore = countByDirectory(current);
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, incremental, storedBefore });
     for (const { directoryId, saved } of read.toSave) await deps.store.saveSnapshot(directoryId, saved);
     const complete = new Set(plan.directories.filter((d) => d.status === 'complete').map((d) => d.directoryId));
     await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: snapshots.filter((s) => complete.has(s.directoryId)) });
@@ -131,6 +119,48 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
  */
 export function withSignal(deps: EngineDeps, extra: AbortSignal): EngineDeps {
   return { ...deps, signal: deps.signal === undefined ? extra : AbortSignal.any([deps.signal, extra]) };
+}
+
+/**
+ * Loads the store (refusing one that lost customers, ERR_STORE_SUSPECT, unless rebuilding), reports
+ * customers changed around dirbridge, and plans.
+ */
+async function planAgainstStore(
+  deps: EngineDeps,
+  ctx: { dirs: readonly DirectoryConfig[]; read: ReadResult; options: SyncOptions; log: Logger; record: Recorder },
+): Promise<{ plan: SyncPlan; current: CurrentCustomer[]; storeRevision: number }> {
+  const { read, options, log, record } = ctx;
+  const [stored, states, storeRevision, runs] = await Promise.all([
+    deps.store.loadCurrent(),
+    deps.store.getDirectoryStates(),
+    deps.store.revision(),
+    deps.store.listRuns({ limit: 50 }),
+  ]);
+  const current = directoryCustomers(stored);
+  const loss = findStoreLoss({ directoryIds: ctx.dirs.map((d) => d.id), current, states, lastApplied: lastAppliedRun(runs), dropPercent: deps.loaded.config.safety.countDropPercent });
+  if (loss !== null && options.rebuildStore !== true) {
+    const error = storeLossError(loss, deps.store.label);
+    log.error({ code: error.code }, error.message);
+    await record({ outcome: 'rejected', plan: null, written: 0, verification: 'not-run', error: { code: error.code, message: error.message } });
+    throw error;
+  }
+  if (loss !== null) log.warn({ loss }, 'the store lost customers; rebuilding them from the directories (--rebuild-store)');
+  const lastTrustedCounts: Record<string, number> = {};
+  for (const [id, state] of Object.entries(states)) if (state.lastTrustedUsers !== undefined) lastTrustedCounts[id] = state.lastTrustedUsers;
+  const damaged = damageWarnings(current);
+  for (const w of damaged) log.warn({ directory: w.directoryId, count: w.count, examples: w.examples }, w.message);
+  const planned = planSync({
+    policy: policyFromConfig(deps.loaded.config),
+    snapshots: read.snapshots,
+    failedDirectories: read.failures.map((f) => f.directoryId),
+    current,
+    lastTrustedCounts,
+    deactivationScope: read.deactivationScope,
+    ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
+  });
+  const plan = withWarnings(planned, damaged);
+  log.info({ summary: plan.summary, violations: plan.violations.length, warnings: (plan.warnings ?? []).map((w) => w.message), ...memoryFields() }, 'plan made');
+  return { plan, current, storeRevision };
 }
 
 export type ReadMode = 'full' | 'incremental';
@@ -257,6 +287,8 @@ export interface ApplyContext {
   readonly partial: boolean;
   /** Directories read incrementally in this run (their withheld deactivations are explained so). */
   readonly incremental?: readonly string[];
+  /** Stored customers per directory before the apply, when loaded (else counted after it). */
+  readonly storedBefore?: ReadonlyMap<string, number>;
 }
 
 /** Applies a plan, stores trusted read counts, re-checks the invariant on the stored state, records the run. */
@@ -279,8 +311,12 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
     });
     written = result.written;
     await confirmLeases(deps.store, ctx.leases, leaseTtlMs(deps.loaded));
+    const customers = await customerCounts(deps.store, ctx.plan, ctx.storedBefore);
     for (const dir of ctx.plan.directories) {
-      if (dir.status === 'complete' && dir.users !== null) await deps.store.putDirectoryState(dir.directoryId, { lastTrustedUsers: dir.users, lastTrustedAt: now });
+      const count = customers[dir.directoryId];
+      if (dir.status === 'complete' && dir.users !== null) {
+        await deps.store.putDirectoryState(dir.directoryId, { lastTrustedUsers: dir.users, lastTrustedAt: now, ...(count === undefined ? {} : { customers: count }) });
+      }
     }
   } catch (error) {
     const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_STORE', `applying the plan failed: ${(error as Error).message}`, { cause: error });
@@ -301,6 +337,24 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
   await ctx.record({ outcome, plan: ctx.plan, written, verification: 'passed', error });
   deps.logger.info({ runId: ctx.runId, outcome, written, summary: ctx.plan.summary, ...memoryFields() }, 'sync finished');
   return { outcome, written };
+}
+
+/**
+ * Each directory's stored customers after this apply: those stored before it (when the caller loaded
+ * them) plus the customers it created, as a sync never deletes one; else counted in the store.
+ */
+async function customerCounts(store: SyncStore, plan: SyncPlan, before: ReadonlyMap<string, number> | undefined): Promise<Record<string, number>> {
+  const counted = before ?? countByDirectory(await store.loadCurrent());
+  const out: Record<string, number> = {};
+  for (const dir of plan.directories) out[dir.directoryId] = counted.get(dir.directoryId) ?? 0;
+  if (before !== undefined) for (const a of plan.actions) if (a.kind === 'create' && a.customer.directoryId in out) out[a.customer.directoryId] = (out[a.customer.directoryId] ?? 0) + 1;
+  return out;
+}
+
+export function countByDirectory(current: readonly { directoryId: string }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of current) out.set(c.directoryId, (out.get(c.directoryId) ?? 0) + 1);
+  return out;
 }
 
 /**

@@ -126,6 +126,11 @@ export interface DirectoryState {
   /** User count of the last complete read that was not suspect (the count-drop gate's reference). */
   readonly lastTrustedUsers?: number;
   readonly lastTrustedAt?: string;
+  /**
+   * The directory's stored customers (active and not) after the last apply. A sync never deletes one,
+   * so a store holding far fewer was emptied around dirbridge (ERR_STORE_SUSPECT).
+   */
+  readonly customers?: number;
 }
 
 export interface SavedSnapshot {

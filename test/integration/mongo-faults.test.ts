@@ -164,5 +164,47 @@ for (const target of mongoTargets()) {
         await s.close();
       }
     });
+
+    it('a store emptied between syncs stops the next sync as suspect (ERR_STORE_SUSPECT, exit 3, nothing applied) until --rebuild-store', async () => {
+      const s = await setup(server(), 30);
+      try {
+        expect(await s.sync()).toMatchObject({ outcome: 'success', written: 30 });
+        await s.sync({ allowDeactivations: 0 });
+        await s.raw((db) => db.collection('customers').deleteMany({}));
+        const refused = await rejection(s.sync());
+        expect(refused.code).toBe('ERR_STORE_SUSPECT');
+        expect(ERROR_CATALOG.ERR_STORE_SUSPECT.exit).toBe(3);
+        expect(refused.message).toContain('the store lost customers since the last sync (sample: 0 stored, 30 after the last sync)');
+        expect(refused.message).toContain('dirbridge sync --rebuild-store');
+        expect((await rejection(s.sync({ dryRun: true }))).code).toBe('ERR_STORE_SUSPECT');
+        expect(await s.store.loadCurrent()).toEqual([]);
+        expect((await s.store.listRuns({ limit: 1 }))[0]).toMatchObject({ outcome: 'rejected', written: 0, error: { code: 'ERR_STORE_SUSPECT' } });
+
+        expect(await s.sync({ rebuildStore: true })).toMatchObject({ outcome: 'success', written: 30 });
+        expect(await s.sync()).toMatchObject({ outcome: 'success', written: 0 });
+
+        // Far fewer (half gone, more than safety.countDropPercent) is as suspect as none.
+        await s.raw((db) => db.collection('customers').deleteMany({ username: { $regex: '^user00001' } }));
+        expect((await rejection(s.sync())).message).toContain('sample: 20 stored, 30 after the last sync');
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('a store written before customer counts were kept: the journal says customers existed', async () => {
+      const s = await setup(server(), 10);
+      try {
+        expect(await s.sync()).toMatchObject({ outcome: 'success', written: 10 });
+        await s.raw(async (db) => {
+          await db.collection('directory_states').updateMany({}, { $unset: { customers: '' } });
+          await db.collection('customers').deleteMany({});
+        });
+        const refused = await rejection(s.sync());
+        expect(refused.code).toBe('ERR_STORE_SUSPECT');
+        expect(refused.message).toMatch(/the store holds no customers; the last applied run \(run-[^)]+\) had 10/);
+      } finally {
+        await s.close();
+      }
+    });
   });
 }
