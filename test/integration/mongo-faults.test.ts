@@ -12,7 +12,11 @@ import { createLogger } from '../../src/logger.js';
 import type { DirectoryConnector } from '../../src/ports/directory-connector.js';
 import type { SyncStore } from '../../src/ports/store.js';
 import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { migrateStore } from '../../src/engine/migrate-store.js';
+import { toCustomerRecord } from '../../src/core/plan-sync.js';
 import { generateLdif } from '../helpers/generate-ldif.js';
+import { user } from '../helpers/fixtures.js';
 import { mongoTargets, useMongoServer, type MongoServer } from '../helpers/mongo-server.js';
 
 /** The MongoDB store under faults, through the engine, on every MongoDB-wire server the tests have. */
@@ -80,6 +84,11 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: string; mes
   );
   if (!isDirbridgeError(error)) throw new Error(`expected a DirbridgeError, got ${String(error)}`);
   return { code: error.code, message: error.message };
+}
+
+async function firstBatch<T>(batches: AsyncIterable<T>): Promise<T[]> {
+  for await (const batch of batches) return [batch];
+  return [];
 }
 
 /** A connector that reads only once `release` resolves or its signal aborts (a read that takes long). */
@@ -206,5 +215,38 @@ for (const target of mongoTargets()) {
         await s.close();
       }
     });
+
+    it('store migrate-from, interrupted then run again and repeated once finished, completes each time with equal counts', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dirbridge-migrate-'));
+      dirs.push(dir);
+      const licensedGroups = ['jira-users'];
+      const source = openSqliteStore({ path: join(dir, 'source.db'), licensedGroups });
+      const url = server().uri(`migrate_${process.pid}_${n++}`);
+      const target = await openMongoStore({ url, licensedGroups });
+      try {
+        const users = Array.from({ length: 1200 }, (_, i) => ({ kind: 'create' as const, customer: toCustomerRecord('corp', user(`id${i}`, `person${i}`), ['customers']) }));
+        await source.applyActions(users, { runId: 'r1', now: '2026-12-01T00:00:00.000Z' });
+        await source.applyActions([{ kind: 'deactivate', directoryId: 'corp', externalId: 'id7', username: 'person7', reason: 'missing-from-directory' }], { runId: 'r2', now: '2026-12-02T00:00:00.000Z' });
+        await source.putDirectoryState('corp', { lastTrustedUsers: 1200, lastTrustedAt: '2026-12-02T00:00:00.000Z', customers: 1200 });
+        // Interrupted after its first batch: the copy of that batch is there, the rest is not.
+        const [first] = await firstBatch(source.exportCustomers(1000));
+        await target.importCustomers(first ?? []);
+        const resumed = await migrateStore(source, target);
+        expect(resumed).toMatchObject({ customers: 1200, directories: 1 });
+        const again = await migrateStore(source, target);
+        expect(again).toMatchObject({ customers: 1200, directories: 1 });
+        const all = async (store: SyncStore) => {
+          const out = [];
+          for await (const batch of store.exportCustomers(1000)) out.push(...batch);
+          return out;
+        };
+        expect(await all(target)).toEqual(await all(source));
+        expect((await target.listCustomers({ state: 'inactive' })).items.map((c) => c.username)).toEqual(['person7']);
+        expect(await target.getDirectoryStates()).toEqual(await source.getDirectoryStates());
+      } finally {
+        await source.close();
+        await target.close();
+      }
+    }, 120_000);
   });
 }

@@ -18,6 +18,7 @@ import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
 import { searchText } from '../search-text.js';
 import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
 import { redactMongoUrl } from './redact-url.js';
+import { updateChunkFor } from './server-limits.js';
 import { createMongoRecordDriver } from '../records/mongo-driver.js';
 
 export interface MongoStoreOptions {
@@ -140,11 +141,8 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     await installValidator(conn, [...licensed]);
   });
 
-  // FerretDB 1.x stalls on an update command of 100 statements or more: updates go in smaller chunks there.
-  const updateChunk = await wrap('identify the server', async () => {
-    const info = (await conn.db?.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string } | undefined;
-    return info?.ferretdbVersion === undefined ? 1000 : 50;
-  });
+  // Update commands go in chunks the server takes (server-limits.ts): FerretDB stalls on large ones.
+  const updateChunk = await wrap('identify the server', async () => updateChunkFor((await conn.db?.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string } | undefined));
 
   const records = await createMongoRecordDriver(conn, where).catch(async (error: unknown) => {
     await conn.close();
@@ -311,16 +309,20 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
       wrap('import customers', async () => {
         assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), options.licensedGroups);
         if (customers.length === 0) return;
-        await Customers.bulkWrite(
-          customers.map((c) => ({
-            replaceOne: {
-              filter: { _id: customerId(c) },
-              replacement: { ...c, _id: customerId(c), groups: [...c.groups], usernameLc: c.username.toLowerCase(), emailLc: c.email?.toLowerCase() ?? null, search: searchText(c), fence: 0 },
-              upsert: true,
-            },
-          })),
-          { ordered: false },
-        );
+        // In the chunks sync updates use: a repeated or resumed copy replaces every customer again,
+        // and one command of a thousand replacements wedges FerretDB.
+        for (let i = 0; i < customers.length; i += updateChunk) {
+          await Customers.bulkWrite(
+            customers.slice(i, i + updateChunk).map((c) => ({
+              replaceOne: {
+                filter: { _id: customerId(c) },
+                replacement: { ...c, _id: customerId(c), groups: [...c.groups], usernameLc: c.username.toLowerCase(), emailLc: c.email?.toLowerCase() ?? null, search: searchText(c), fence: 0 },
+                upsert: true,
+              },
+            })),
+            { ordered: false },
+          );
+        }
         await Meta.updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
       }),
 

@@ -2,6 +2,7 @@ import type { Connection, mongo } from 'mongoose';
 import type { CollectionSpec, Condition, Filter, FindOptions, KeyedUpdate, RecordDoc, RecordDriver, Scalar } from '../../ports/record-driver.js';
 import { COLLECTIONS } from './collections.js';
 import { storeFailure } from './store-failure.js';
+import { updateChunkFor } from '../mongodb/server-limits.js';
 
 interface Doc {
   _id?: string;
@@ -10,8 +11,8 @@ interface Doc {
 
 /**
  * The record driver on MongoDB (and FerretDB): each collection a collection, each field a document
- * field, `_id` the key's values joined with "/". Bulk updates go in chunks of 1,000 statements, 50 on
- * FerretDB (whose update command stalls at 100 or more).
+ * field, `_id` the key's values joined with "/". Bulk updates go in chunks the server takes
+ * (server-limits.ts: 1,000 statements on MongoDB, fewer on FerretDB).
  */
 export async function createMongoRecordDriver(conn: Connection, where: string): Promise<RecordDriver> {
   const db = conn.db;
@@ -38,8 +39,7 @@ export async function createMongoRecordDriver(conn: Connection, where: string): 
           });
       }
     }
-    const info = (await db.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string };
-    return info.ferretdbVersion === undefined ? 1000 : 50;
+    return updateChunkFor((await db.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string });
   });
 
   return {
