@@ -15,6 +15,9 @@ bash scripts/provision/slapd.sh
 step "MongoDB-wire server for the store tests (FerretDB built with Go, when no working one is present)"
 bash scripts/provision/ferretdb.sh
 
+step "PostgreSQL for FerretDB's postgresql backend in the store tests (Debian package postgresql, when missing or incomplete)"
+bash scripts/provision/postgresql.sh
+
 step "build, typecheck, lint"
 npm run build
 npx tsc -p tsconfig.json --noEmit

@@ -21,6 +21,8 @@ export interface MongoServer {
   readonly backend: FerretBackend | null;
   /** The loopback address FerretDB or mongod listens on (null for MONGODB_URI). */
   readonly address: { readonly host: string; readonly port: number } | null;
+  /** The PostgreSQL cluster behind FerretDB's postgresql backend. */
+  readonly postgres?: Postgres | null;
   /** The binary that serves, for messages (`MONGODB_URI` for an external server). */
   readonly binary: string;
   /** A connection string for a fresh database of this name. */
@@ -83,17 +85,25 @@ export function installHint(rejected: readonly Rejected[], cache: string = FERRE
  * Without a backend: MONGODB_URI, else mongod, else FerretDB on SQLite. With one: FerretDB on that
  * backend (PostgreSQL from Debian's packages, a throwaway cluster the helper starts and stops).
  */
-export async function startMongoServer(options: { readonly backend?: FerretBackend } = {}): Promise<MongoServer> {
+export interface MongoServerOptions {
+  readonly backend?: FerretBackend;
+  /** FerretDB's PostgreSQL pool_max_conns; null leaves FerretDB's default (50). */
+  readonly pgPool?: number | null;
+  /** Picks the loopback port to try (tests of the port race); a free one by default. */
+  readonly pickPort?: () => Promise<number>;
+}
+
+export async function startMongoServer(options: MongoServerOptions = {}): Promise<MongoServer> {
   const external = process.env['MONGODB_URI'];
   if (options.backend === undefined && external !== undefined && external !== '') {
-    return { kind: 'external', backend: null, address: null, binary: 'MONGODB_URI', uri: (db) => withDatabase(external, db), stop: async () => {} };
+    return { kind: 'external', backend: null, address: null, postgres: null, binary: 'MONGODB_URI', uri: (db) => withDatabase(external, db), stop: async () => {} };
   }
   const { usable, rejected } = findMongoBinaries();
   for (const r of rejected) console.warn(`MongoDB-wire server: skipping ${r.reason}`);
   const candidates = options.backend === undefined ? usable : usable.filter((b) => b.kind === 'ferretdb');
   for (const binary of candidates) {
     try {
-      return await startBinary(binary, options.backend ?? 'sqlite');
+      return await startBinary(binary, options.backend ?? 'sqlite', options);
     } catch (error) {
       const reason = `${binary.path} (${binary.version}) did not start: ${(error as Error).message}`;
       console.warn(`MongoDB-wire server: skipping ${reason}`);
@@ -110,13 +120,14 @@ export async function startMongoServer(options: { readonly backend?: FerretBacke
  */
 export const FERRETDB_PG_POOL = 120;
 
-async function startBinary(binary: MongoBinary, backend: FerretBackend): Promise<MongoServer> {
+async function startBinary(binary: MongoBinary, backend: FerretBackend, options: MongoServerOptions): Promise<MongoServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dirbridge-mongo-'));
   let postgres: Postgres | undefined;
   try {
     if (binary.kind === 'ferretdb' && backend === 'postgresql') postgres = await startPostgres();
-    const pgUrl = postgres?.url('postgres', { pool_max_conns: String(FERRETDB_PG_POOL) });
-    const { child, exited, port } = await listen(binary, (port) =>
+    const pool = options.pgPool === undefined ? FERRETDB_PG_POOL : options.pgPool;
+    const pgUrl = postgres?.url('postgres', pool === null ? {} : { pool_max_conns: String(pool) });
+    const { child, exited, port } = await listen(binary, options.pickPort ?? freePort, (port) =>
       binary.kind === 'mongod'
         ? ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet']
         : [
@@ -133,6 +144,7 @@ async function startBinary(binary: MongoBinary, backend: FerretBackend): Promise
       kind: binary.kind,
       backend: binary.kind === 'ferretdb' ? backend : null,
       address: { host: '127.0.0.1', port },
+      postgres: pg ?? null,
       binary: binary.path,
       uri: (db) => `mongodb://127.0.0.1:${port}/${db}`,
       stop: async () => {
@@ -157,9 +169,13 @@ async function startBinary(binary: MongoBinary, backend: FerretBackend): Promise
  * answers `serverStatus` with its own process id (FerretDB and mongod both report it); one that lost
  * the race is started again on a new port.
  */
-async function listen(binary: MongoBinary, args: (port: number) => string[]): Promise<{ child: ChildProcess; exited: Promise<number | null>; port: number }> {
+async function listen(
+  binary: MongoBinary,
+  pickPort: () => Promise<number>,
+  args: (port: number) => string[],
+): Promise<{ child: ChildProcess; exited: Promise<number | null>; port: number }> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = await pickPort();
     const child: ChildProcess = spawn(binary.path, args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
@@ -225,7 +241,7 @@ export function mongoTargets(): MongoTarget[] {
 }
 
 /** One server for a test file: started before its tests, stopped after them. */
-export function useMongoServer(options: { readonly backend?: FerretBackend } = {}): () => MongoServer {
+export function useMongoServer(options: MongoServerOptions = {}): () => MongoServer {
   let server: MongoServer | undefined;
   beforeAll(async () => {
     server = await startMongoServer(options);

@@ -13,6 +13,12 @@ import { checkBinary, isRejected } from './server-binaries.js';
  */
 export interface Postgres {
   readonly version: string;
+  /** The directory of the server binaries used (psql is there too). */
+  readonly bin: string;
+  /** The Unix socket directory and port (the port only names the socket file). */
+  readonly socket: { readonly dir: string; readonly port: number };
+  /** The user the server runs as (`postgres` or `nobody` when the tests run as root). */
+  readonly runAs: number;
   /** A libpq/pgx URL for a database of the cluster over its socket, with extra query parameters. */
   url(database: string, params?: Record<string, string>): string;
   stop(): Promise<void>;
@@ -20,8 +26,7 @@ export interface Postgres {
 
 const INSTALL_HINT = 'Fix: run `npm run test:all` (scripts/provision/postgresql.sh installs it), or `apt-get install postgresql`';
 
-export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string {
-  const root = '/usr/lib/postgresql';
+export function findPostgresBin(env: NodeJS.ProcessEnv = process.env, root = '/usr/lib/postgresql'): string {
   const candidates = [
     ...(env['PG_BIN'] === undefined || env['PG_BIN'] === '' ? [] : [env['PG_BIN']]),
     ...(existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)).map((v) => join(root, v, 'bin')) : []),
@@ -32,7 +37,7 @@ export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string {
     if (!isRejected(checked) && existsSync(join(bin, 'initdb'))) return bin;
     problems.push(isRejected(checked) ? checked.reason : `${bin}/initdb is missing`);
   }
-  throw new Error(`No PostgreSQL server binaries for FerretDB's postgresql backend${problems.length === 0 ? ' (nothing under /usr/lib/postgresql)' : `: ${problems.join('; ')}`}. ${INSTALL_HINT}`);
+  throw new Error(`No PostgreSQL server binaries for FerretDB's postgresql backend${problems.length === 0 ? ` (nothing under ${root})` : `: ${problems.join('; ')}`}. ${INSTALL_HINT}`);
 }
 
 function runAs(): { uid: number; gid: number } | null {
@@ -90,6 +95,9 @@ export async function startPostgres(): Promise<Postgres> {
   child.stderr?.resume();
   return {
     version,
+    bin,
+    socket: { dir: socket, port },
+    runAs: user?.uid ?? process.getuid?.() ?? -1,
     url: (database, params = {}) => `postgres://dirbridge@/${database}?${new URLSearchParams({ host: socket, port: String(port), ...params }).toString()}`,
     stop,
   };

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
@@ -250,3 +250,20 @@ for (const target of mongoTargets()) {
     }, 120_000);
   });
 }
+
+describe('MongoDB store under faults: FerretDB/PostgreSQL left at its default pool (50 connections)', () => {
+  const server = useMongoServer({ backend: 'postgresql', pgPool: null });
+
+  it('a sync that updates 300 customers completes: no update command holds as many statements as the pool has connections', async () => {
+    const s = await setup(server(), 300);
+    try {
+      expect(await s.sync()).toMatchObject({ outcome: 'success', written: 300 });
+      const moved = readFileSync(s.ldif, 'utf8').replaceAll('\ncn: User ', '\ncn: Renamed User ');
+      writeFileSync(s.ldif, moved);
+      expect(await s.sync()).toMatchObject({ outcome: 'success', written: 300 });
+      expect((await s.store.findByUsername('user000299'))[0]?.displayName).toBe('Renamed User 299');
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
+});

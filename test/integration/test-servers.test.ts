@@ -6,6 +6,9 @@ import mongoose from 'mongoose';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { findMongoBinaries, installHint, startMongoServer } from '../helpers/mongo-server.js';
+import { findPostgresBin } from '../helpers/postgres-server.js';
+import { freePort } from '../helpers/ports.js';
+import { createServer, type AddressInfo } from 'node:net';
 
 /**
  * The suite never starts a server binary it has not checked: leftovers of a failed install (a
@@ -88,5 +91,60 @@ describe('test servers: broken binaries on PATH', () => {
     expect(run.stdout).toContain(`skipping ${join(poison, 'ferretdb')}`);
     expect(run.stdout).toContain(`a working MongoDB-wire server is on PATH: ${working.path}`);
     expect(existsSync(join(tmp, 'empty-cache'))).toBe(false);
+  });
+});
+
+describe('test servers: FerretDB on a port another server took, and on PostgreSQL', () => {
+  it('a FerretDB that lost its port to another server between the pick and its bind is started again on a new port', async () => {
+    // Another test file's server, already listening on the port the helper picks first.
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const picks: number[] = [];
+    const server = await startMongoServer({
+      backend: 'sqlite',
+      pickPort: async () => {
+        const port = picks.length === 0 ? taken : await freePort();
+        picks.push(port);
+        return port;
+      },
+    });
+    try {
+      expect(picks[0]).toBe(taken);
+      expect(picks.length).toBeGreaterThan(1);
+      expect(server.address?.port).not.toBe(taken);
+      const connection = await mongoose.createConnection(server.uri('port-race'), { serverSelectionTimeoutMS: 5000 }).asPromise();
+      expect(await connection.db?.admin().ping()).toMatchObject({ ok: 1 });
+      await connection.close();
+    } finally {
+      await server.stop();
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  }, 90_000);
+
+  it('FerretDB on PostgreSQL stores into a throwaway cluster run as a non-root user, over a Unix socket', async () => {
+    const server = await startMongoServer({ backend: 'postgresql' });
+    try {
+      expect(server.backend).toBe('postgresql');
+      const pg = server.postgres;
+      if (pg === null || pg === undefined) throw new Error('no PostgreSQL behind FerretDB');
+      expect(pg.runAs).not.toBe(0);
+      const connection = await mongoose.createConnection(server.uri('check_pg'), { serverSelectionTimeoutMS: 5000 }).asPromise();
+      await connection.db?.collection('things').insertOne({ _id: 'x' as never, n: 1 });
+      await connection.close();
+      // FerretDB keeps a MongoDB database as a PostgreSQL schema of that name.
+      const psql = spawnSync(join(pg.bin, 'psql'), ['-h', pg.socket.dir, '-p', String(pg.socket.port), '-U', 'dirbridge', '-d', 'postgres', '-Atc', 'SELECT schema_name FROM information_schema.schemata'], { encoding: 'utf8' });
+      expect(psql.status, psql.stderr).toBe(0);
+      expect(psql.stdout.split('\n')).toContain('check_pg');
+    } finally {
+      await server.stop();
+    }
+  }, 90_000);
+
+  it('without PostgreSQL server binaries, fails saying how to install them', () => {
+    expect(() => findPostgresBin({}, join(tmp, 'no-postgresql'))).toThrow(/No PostgreSQL server binaries for FerretDB's postgresql backend \(nothing under .*no-postgresql\)\. Fix: run `npm run test:all` \(scripts\/provision\/postgresql\.sh installs it\), or `apt-get install postgresql`/);
+    const fake = join(tmp, 'fake-pg', 'bin');
+    script(fake, 'postgres', 'echo "not postgres" >&2; exit 1');
+    expect(() => findPostgresBin({ PG_BIN: fake }, join(tmp, 'no-postgresql'))).toThrow(/is not PostgreSQL \(exit 1: not postgres\)/);
   });
 });
