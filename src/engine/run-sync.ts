@@ -76,6 +76,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   const leases = options.dryRun === true ? [] : await acquireLeases(deps, dirs, ttlMs, record);
   const heartbeat = keepAlive(deps.store, leases, ttlMs, log);
   deps = withSignal(deps, heartbeat.signal);
+  let unreachable = false;
   try {
     const read = await readSnapshots(deps, dirs, log, options.mode ?? 'full');
     deps.signal?.throwIfAborted();
@@ -101,7 +102,8 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: snapshots.filter((s) => complete.has(s.directoryId)) });
     return { ...base, outcome, written };
   } catch (error) {
-    if (deps.signal?.aborted === true && !recorded) {
+    unreachable = storeUnreachable(error);
+    if (deps.signal?.aborted === true && !recorded && !unreachable) {
       const e = isDirbridgeError(deps.signal.reason) ? deps.signal.reason : new DirbridgeError('ERR_RUN_ABORTED', 'the run was aborted');
       const outcome: RunOutcome = e.code === 'ERR_LEASE_LOST' ? 'lease-lost' : 'failed';
       await record({ outcome, plan: null, written: 0, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
@@ -109,8 +111,14 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     throw error;
   } finally {
     heartbeat.stop();
-    for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
+    // Leases on a store that does not answer expire by themselves (leaseTtlSeconds).
+    if (!unreachable) for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);
   }
+}
+
+/** A store error saying the store did not answer (down, frozen, unreachable): waiting on it again only delays the report. */
+export function storeUnreachable(error: unknown): boolean {
+  return isDirbridgeError(error) && error.code === 'ERR_STORE' && error.details?.['unreachable'] === true;
 }
 
 /**
@@ -321,7 +329,8 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
   } catch (error) {
     const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_STORE', `applying the plan failed: ${(error as Error).message}`, { cause: error });
     const outcome: RunOutcome = e.code === 'ERR_LEASE_LOST' ? 'lease-lost' : 'failed';
-    await ctx.record({ outcome, plan: ctx.plan, written, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
+    // A store that does not answer cannot take the journal line either: not waited for again.
+    if (!storeUnreachable(e)) await ctx.record({ outcome, plan: ctx.plan, written, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
     throw e;
   }
   const licensed = deps.loaded.config.licensing.licensedGroups;

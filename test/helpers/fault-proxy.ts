@@ -34,6 +34,12 @@ export interface FaultProxy {
   readonly stats: { accepted: number; reset: number };
   /** Resets every connection relayed so far (the server side just closed), leaving the listener up. */
   cut(): void;
+  /**
+   * A frozen server (SIGSTOP, a hung VM): every connection relayed so far stops passing bytes either
+   * way while staying open, and new connections are black-holed, until `thaw()`.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Closes the listener and every relayed connection. */
   close(): Promise<void>;
 }
@@ -49,6 +55,7 @@ export async function startFaultProxy(target: { host: string; port: number }, mo
   };
 
   const proxy: { mode: FaultMode } = { mode };
+  const frozen: { mode: FaultMode | null } = { mode: null };
   const server: Server = createServer((client) => {
     stats.accepted++;
     track(client);
@@ -139,6 +146,16 @@ export async function startFaultProxy(target: { host: string; port: number }, mo
     },
     cut: () => {
       for (const socket of sockets) socket.resetAndDestroy();
+    },
+    freeze: () => {
+      frozen.mode = proxy.mode;
+      proxy.mode = { kind: 'black-hole' };
+      for (const socket of sockets) socket.pause();
+    },
+    thaw: () => {
+      if (frozen.mode !== null) proxy.mode = frozen.mode;
+      frozen.mode = null;
+      for (const socket of sockets) socket.resume();
     },
     close: async () => {
       for (const timer of timers) clearInterval(timer);

@@ -16,6 +16,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { migrateStore } from '../../src/engine/migrate-store.js';
 import { toCustomerRecord } from '../../src/core/plan-sync.js';
 import { generateLdif } from '../helpers/generate-ldif.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { user } from '../helpers/fixtures.js';
 import { mongoTargets, useMongoServer, type MongoServer } from '../helpers/mongo-server.js';
 
@@ -248,6 +249,35 @@ for (const target of mongoTargets()) {
         await target.close();
       }
     }, 120_000);
+
+    it('a server that freezes mid-sync fails the sync with ERR_STORE (retryable, "did not answer"), writes nothing, and the next sync completes', async () => {
+      const address = server().address;
+      if (address === null) return void expect(server().kind).toBe('external'); // MONGODB_URI: no proxy in between
+      const proxy = await startFaultProxy(address);
+      const s = await setup(server(), 20);
+      const viaProxy = await openMongoStore({ url: `mongodb://127.0.0.1:${proxy.port}/${new URL(s.url).pathname.slice(1)}`, licensedGroups: s.loaded.config.licensing.licensedGroups });
+      try {
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const run = runSync(s.deps({ store: viaProxy, openConnector: slowReader(s.dir, released, () => {
+          proxy.freeze(); // frozen while the directory is read: loading the store hangs
+          release();
+        }) }));
+        const error = await run.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(isDirbridgeError(error) && { code: error.code, retryable: error.retryable }).toEqual({ code: 'ERR_STORE', retryable: true });
+        expect((error as Error).message).toMatch(/^MongoDB \(mongodb:\/\/127\.0\.0\.1:\d+\/faults_\w+\) did not answer while trying to \w[\w ]*: it is down, frozen or unreachable/);
+        proxy.thaw();
+        expect(await s.store.loadCurrent()).toEqual([]);
+        expect(await s.sync()).toMatchObject({ outcome: 'success', written: 20 });
+      } finally {
+        await viaProxy.close().catch(() => undefined);
+        await proxy.close();
+        await s.close();
+      }
+    }, 150_000);
   });
 }
 

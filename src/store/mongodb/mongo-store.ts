@@ -67,8 +67,13 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   try {
     conn = await mongoose
       .createConnection(options.url, {
+        // A frozen server is noticed by the driver's monitor: a heartbeat every 10 s must answer within
+        // the connect timeout; the command in flight then fails, is retried once after a new server
+        // selection, and fails for good. About 30 s from the freeze (README, "The MongoDB store").
         serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
         connectTimeoutMS: 10_000,
+        heartbeatFrequencyMS: 10_000,
+        // One command on a live server may take long (a bulk write on FerretDB, a full scan).
         socketTimeoutMS: 120_000,
         autoIndex: false,
         autoCreate: false,
@@ -129,6 +134,12 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
       if (cause instanceof DirbridgeError) throw cause;
       if (String((cause as Error).message).includes('licensed group')) {
         throw new DirbridgeError('ERR_STORE_INVARIANT', `MongoDB refused to ${what}: a customer cannot carry a licensed group`, { cause });
+      }
+      if (isUnreachable(cause)) {
+        throw new DirbridgeError('ERR_STORE', `MongoDB (${where}) did not answer while trying to ${what}: it is down, frozen or unreachable (${describe(cause)})`, {
+          cause,
+          details: { unreachable: true },
+        });
       }
       throw new DirbridgeError('ERR_STORE', `MongoDB (${where}) failed to ${what}: ${describe(cause)}`, { cause });
     }
@@ -576,6 +587,12 @@ async function installValidator(conn: Connection, licensed: string[]): Promise<v
 
 function ignoreExists(error: unknown): void {
   if ((error as { codeName?: string }).codeName !== 'NamespaceExists' && (error as { code?: number }).code !== 48) throw error;
+}
+
+/** No server answered (selection timed out), or the connection broke or timed out mid-command. */
+function isUnreachable(error: unknown): boolean {
+  const name = (error as { name?: string }).name ?? '';
+  return name === 'MongoServerSelectionError' || name === 'MongoNetworkError' || name === 'MongoNetworkTimeoutError' || name === 'MongoPoolClearedError';
 }
 
 function isDuplicateKey(error: unknown): boolean {
