@@ -4,8 +4,8 @@ import { DirbridgeError } from '../../src/errors.js';
 import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
 import { redactMongoUrl } from '../../src/store/mongodb/redact-url.js';
 
-/** Every character with a meaning in a URL, and a space. */
-const RESERVED = ['@', '/', ':', '?', '#', '[', ']', '%', '+', ' '];
+/** Every character RFC 3986 reserves (gen-delims and sub-delims), percent, a space and a backslash. */
+const RESERVED = ['@', '/', ':', '?', '#', '[', ']', '%', '+', ' ', '!', '$', '&', "'", '(', ')', '*', ',', ';', '=', '\\'];
 const password = (ch: string): string => `Left${ch}Right-S3NT`;
 const url = (secret: string): string => `mongodb://dirbridge:${secret}@db1.example:27017,db2.example:27018/dirbridge?replicaSet=rs0`;
 const fragments = ['Left', 'Right-S3NT'];
