@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.js';
+import type { DirectoryConfig } from '../../src/config/schema.js';
+import { openConnector } from '../../src/engine/open-connector.js';
+import { runSync, type EngineDeps } from '../../src/engine/run-sync.js';
+import { isDirbridgeError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { generateLdif } from '../helpers/generate-ldif.js';
+
+/** The embedded store changed around dirbridge (raw SQL), through the engine: as on MongoDB (test/integration/mongo-faults.test.ts). */
+const logger = createLogger({ level: 'silent' });
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(users: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'dirbridge-integrity-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'directory.ldif'), generateLdif(users));
+  const loaded = parseConfig(
+    `store: { url: "file:./store.db" }
+directories:
+  - { id: sample, type: ldif, path: ./directory.ldif }
+roles: { customer: { groups: [customers] } }
+licensing: { licensedGroups: [jira-users] }
+`,
+    { path: join(dir, 'dirbridge.yml'), env: {} },
+  );
+  const path = join(dir, 'store.db');
+  const store = openSqliteStore({ path, licensedGroups: loaded.config.licensing.licensedGroups });
+  const deps: EngineDeps = { loaded, store, logger, openConnector: (d: DirectoryConfig) => openConnector(d, { logger, baseDir: dir }) };
+  const sql = (statement: string): void => {
+    const db = new Database(path);
+    try {
+      db.exec(statement);
+    } finally {
+      db.close();
+    }
+  };
+  return { store, deps, sql };
+}
+
+describe('embedded store changed around dirbridge', () => {
+  it('a full-width licensed group and a changed name written by raw SQL are found, reported and rewritten by the next sync', async () => {
+    const { store, deps, sql } = setup(10);
+    expect((await runSync(deps)).written).toBe(10);
+    // The storage-level trigger compares lower(trim()) only: the full-width spelling gets past it.
+    sql(`UPDATE customers SET groups = '["customers","ｊｉｒａ-users"]' WHERE username = 'user000001';
+         UPDATE customers SET display_name = 'Mallory' WHERE username = 'user000002';`);
+    expect((await store.findLicensedCustomers(['jira-users'], 10)).map((c) => c.username)).toEqual(['user000001']);
+    const result = await runSync(deps);
+    expect(result).toMatchObject({ outcome: 'success', written: 2 });
+    expect((result.plan.warnings ?? []).filter((w) => w.kind === 'damaged-customers').map((w) => w.examples)).toEqual([['user000002'], ['user000001 (ｊｉｒａ-users)']]);
+    expect(await store.findLicensedCustomers(['jira-users'], 10)).toEqual([]);
+    expect((await store.findByUsername('user000002'))[0]?.displayName).toBe('User 2');
+    await store.close();
+  });
+
+  it('an emptied customers table stops the next sync (ERR_STORE_SUSPECT) until --rebuild-store', async () => {
+    const { store, deps, sql } = setup(10);
+    expect((await runSync(deps)).written).toBe(10);
+    sql('DELETE FROM customers');
+    const error = await runSync(deps).catch((e: unknown) => e);
+    expect(isDirbridgeError(error) && error.code).toBe('ERR_STORE_SUSPECT');
+    expect(await store.loadCurrent()).toEqual([]);
+    expect(await runSync(deps, { rebuildStore: true })).toMatchObject({ outcome: 'success', written: 10 });
+    expect(await runSync(deps)).toMatchObject({ outcome: 'success', written: 0 });
+    await store.close();
+  });
+});
