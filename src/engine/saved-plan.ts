@@ -2,8 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { SyncPlan } from '../core/model.js';
 import { DirbridgeError } from '../errors.js';
-import { afterSync } from './customers/after-sync.js';
-import { acquireLeases, applyAndVerify, keepAlive, leaseTtlMs, newRunId, recorder, withSignal, type EngineDeps, type SyncResult } from './run-sync.js';
+import { afterSync, directoryCustomers } from './customers/after-sync.js';
+import { acquireLeases, applyAndVerify, countByDirectory, keepAlive, leaseTtlMs, newRunId, recorder, withSignal, type EngineDeps, type SyncResult } from './run-sync.js';
+import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
 
 const FORMAT = 'dirbridge-plan';
 
@@ -56,8 +57,16 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_STALE', message } });
       throw new DirbridgeError('ERR_PLAN_STALE', message);
     }
+    const [stored, states, runs] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.listRuns({ limit: 50 })]);
+    const current = directoryCustomers(stored);
+    const loss = findStoreLoss({ directoryIds: read.map((d) => d.id), current, states, lastApplied: lastAppliedRun(runs), dropPercent: deps.loaded.config.safety.countDropPercent });
+    if (loss !== null) {
+      const error = storeLossError(loss, deps.store.label);
+      await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: error.code, message: error.message } });
+      throw error;
+    }
     const partial = plan.directories.some((d) => d.status === 'failed');
-    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial });
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial, storedBefore: countByDirectory(current) });
     await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: [] });
     return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [] };
   } finally {

@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load-config.js';
 import type { DirectoryConfig } from '../../src/config/schema.js';
 import { openConnector } from '../../src/engine/open-connector.js';
 import { runSync, type EngineDeps } from '../../src/engine/run-sync.js';
+import { applySavedPlan, writePlanFile } from '../../src/engine/saved-plan.js';
 import { isDirbridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -43,7 +44,7 @@ licensing: { licensedGroups: [jira-users] }
       db.close();
     }
   };
-  return { store, deps, sql };
+  return { store, deps, sql, dir };
 }
 
 describe('embedded store changed around dirbridge', () => {
@@ -63,12 +64,18 @@ describe('embedded store changed around dirbridge', () => {
   });
 
   it('an emptied customers table stops the next sync (ERR_STORE_SUSPECT) until --rebuild-store', async () => {
-    const { store, deps, sql } = setup(10);
+    const { store, deps, sql, dir } = setup(10);
     expect((await runSync(deps)).written).toBe(10);
+    const planned = await runSync(deps, { dryRun: true });
     sql('DELETE FROM customers');
     const error = await runSync(deps).catch((e: unknown) => e);
     expect(isDirbridgeError(error) && error.code).toBe('ERR_STORE_SUSPECT');
     expect(await store.loadCurrent()).toEqual([]);
+    // A plan saved before the table was emptied is refused as well (a raw DELETE leaves the revision as it was).
+    const saved = join(dir, 'plan.json');
+    writePlanFile(saved, planned, new Date());
+    const viaPlan = await applySavedPlan(deps, saved).catch((e: unknown) => e);
+    expect(isDirbridgeError(viaPlan) && viaPlan.code).toBe('ERR_STORE_SUSPECT');
     expect(await runSync(deps, { rebuildStore: true })).toMatchObject({ outcome: 'success', written: 10 });
     expect(await runSync(deps)).toMatchObject({ outcome: 'success', written: 0 });
     await store.close();
