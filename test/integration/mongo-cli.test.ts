@@ -151,4 +151,20 @@ describe('dirbridge on MongoDB (subprocess)', () => {
     const runs = JSON.parse(ws.cli('runs', '--json').stdout) as { outcome: string }[];
     expect(runs).toHaveLength(2);
   });
+
+  it('a customers collection emptied between syncs: sync and plan exit 3 with ERR_STORE_SUSPECT; sync --rebuild-store recreates them', async () => {
+    const ws = mongoWorkspace();
+    expect(ws.cli('sync').status).toBe(0);
+    await withDb(ws.url, (db) => db.collection('customers').deleteMany({}));
+    for (const command of [['sync'], ['plan']]) {
+      const refused = ws.cli(...command);
+      expect(refused.status).toBe(3);
+      expect(refused.stderr).toContain('ERR_STORE_SUSPECT: the store lost customers since the last sync (sample: 0 stored, 237 after the last sync)');
+    }
+    expect(await state(ws.url)).toEqual([]);
+    const rebuilt = ws.cli('sync', '--rebuild-store');
+    expect(rebuilt.status).toBe(0);
+    expect(rebuilt.stdout).toContain('created 237, updated 0');
+    expect(ws.cli('sync').stdout).toContain('unchanged 237');
+  });
 });
