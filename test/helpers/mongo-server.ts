@@ -230,14 +230,18 @@ export interface MongoTarget {
 }
 
 /**
- * What the store fault tests run on: FerretDB on each backend, and also MongoDB itself when
- * MONGODB_URI is set or a working mongod is on PATH.
+ * What the store conformance and fault tests run on: FerretDB on each backend, and also MongoDB itself
+ * when MONGODB_URI is set or a working mongod is on PATH. With MongoDB and no FerretDB (provisioning
+ * builds none when MONGODB_URI is set), MongoDB alone; with neither, the FerretDB targets, which fail
+ * saying how to get a server.
  */
 export function mongoTargets(): MongoTarget[] {
-  const targets: MongoTarget[] = FERRETDB_BACKENDS.map((backend) => ({ label: `FerretDB/${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, backend }));
+  const ferret: MongoTarget[] = FERRETDB_BACKENDS.map((backend) => ({ label: `FerretDB/${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, backend }));
   const external = process.env['MONGODB_URI'];
-  if ((external !== undefined && external !== '') || findMongoBinaries().usable.some((b) => b.kind === 'mongod')) targets.unshift({ label: 'MongoDB' });
-  return targets;
+  const { usable } = findMongoBinaries();
+  const mongodb = (external !== undefined && external !== '') || usable.some((b) => b.kind === 'mongod');
+  if (!mongodb) return ferret;
+  return [{ label: 'MongoDB' }, ...(usable.some((b) => b.kind === 'ferretdb') ? ferret : [])];
 }
 
 /** One server for a test file: started before its tests, stopped after them. */
