@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.js';
@@ -12,6 +13,7 @@ import { isDirbridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { generateLdif } from '../helpers/generate-ldif.js';
+import { spelledLicensed } from '../helpers/licensed-spellings.js';
 
 /** The embedded store changed around dirbridge (raw SQL), through the engine: as on MongoDB (test/integration/mongo-faults.test.ts). */
 const logger = createLogger({ level: 'silent' });
@@ -47,12 +49,47 @@ licensing: { licensedGroups: [jira-users] }
   return { store, deps, sql, dir };
 }
 
+describe('embedded store: the triggers refuse what the licence rule matches', () => {
+  it('a raw SQL write of any spelling of a licensed group is refused; other names are written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dirbridge-triggers-'));
+    dirs.push(dir);
+    const path = join(dir, 'store.db');
+    const licensedGroups = ['jira-users', 'staff-finance'];
+    // Opened twice: the second open finds the names unchanged and keeps the spellings it wrote.
+    for (let i = 0; i < 2; i++) await openSqliteStore({ path, licensedGroups }).close();
+    const db = new Database(path);
+    try {
+      const insert = db.prepare(`INSERT INTO customers (directory_id, external_id, username, username_lc, search, groups, hash, active, created_at, updated_at)
+                                 VALUES ('raw', ?, ?, ?, '', ?, 'h', 1, 'now', 'now')`);
+      let n = 0;
+      const write = (group: string) => {
+        n++;
+        insert.run(`id${n}`, `u${n}`, `u${n}`, JSON.stringify(['customers', group]));
+      };
+      fc.assert(
+        fc.property(spelledLicensed(licensedGroups), (group) => {
+          expect(() => write(group)).toThrow(/cannot carry a licensed group/);
+        }),
+        { numRuns: 500 },
+      );
+      for (const group of ['ｊｉｒａ-users', 'JIRA-USERS ', '\u3000jira-users', '𝐣𝐢𝐫𝐚-users', 'staﬀ-ﬁnance']) expect(() => write(group), group).toThrow(/licensed group/);
+      for (const group of ['jira-users-archive', 'jira_users', 'staff finance']) write(group);
+      expect((db.prepare('SELECT count(*) AS n FROM customers').get() as { n: number }).n).toBe(3);
+      // An update of the groups is checked too.
+      expect(() => db.exec(`UPDATE customers SET groups = '["ＪＩＲＡ-Users"]'`)).toThrow(/licensed group/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe('embedded store changed around dirbridge', () => {
   it('a full-width licensed group and a changed name written by raw SQL are found, reported and rewritten by the next sync', async () => {
     const { store, deps, sql } = setup(10);
     expect((await runSync(deps)).written).toBe(10);
-    // The storage-level trigger compares lower(trim()) only: the full-width spelling gets past it.
-    sql(`UPDATE customers SET groups = '["customers","ｊｉｒａ-users"]' WHERE username = 'user000001';
+    // A writer with full access can drop the storage-level triggers first; the application still finds it.
+    sql(`DROP TRIGGER customers_refuse_licensed_update;
+         UPDATE customers SET groups = '["customers","ｊｉｒａ-users"]' WHERE username = 'user000001';
          UPDATE customers SET display_name = 'Mallory' WHERE username = 'user000002';`);
     expect((await store.findLicensedCustomers(['jira-users'], 10)).map((c) => c.username)).toEqual(['user000001']);
     const result = await runSync(deps);

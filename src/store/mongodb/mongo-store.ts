@@ -1,5 +1,6 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
 import { normalizeGroupName } from '../../core/group-name.js';
+import { spellingsRegex } from '../../core/licensed-spellings.js';
 import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction } from '../../core/model.js';
 import { DirbridgeError } from '../../errors.js';
 import {
@@ -567,17 +568,24 @@ function toStored(doc: CustomerDoc): StoredCustomer {
 }
 
 /**
- * Server-side refusal for writers that bypass dirbridge: a $jsonSchema validator on customers. MongoDB
- * enforces it; FerretDB 1.x does not implement validators (the adapter's own check still applies).
+ * Server-side refusal for writers that bypass dirbridge: a $jsonSchema validator on customers whose
+ * pattern is every spelling the licence rule matches (src/core/licensed-spellings.ts). MongoDB enforces
+ * it; FerretDB 1.x does not implement validators (the adapter's own check and the after-apply
+ * verification still apply).
  */
-async function installValidator(conn: Connection, licensed: string[]): Promise<void> {
-  const validator = {
+export function customersValidator(licensed: readonly string[]): Record<string, unknown> {
+  const groupItem = licensed.length === 0 ? { bsonType: 'string' } : { bsonType: 'string', not: { pattern: spellingsRegex(licensed) } };
+  return {
     $jsonSchema: {
       bsonType: 'object',
       required: ['directoryId', 'externalId', 'groups', 'active'],
-      properties: { groups: { bsonType: 'array', items: { bsonType: 'string', not: { enum: licensed } } } },
+      properties: { groups: { bsonType: 'array', items: groupItem } },
     },
   };
+}
+
+async function installValidator(conn: Connection, licensed: string[]): Promise<void> {
+  const validator = customersValidator(licensed);
   try {
     await conn.db?.command({ collMod: 'customers', validator, validationLevel: 'strict', validationAction: 'error' });
   } catch (error) {

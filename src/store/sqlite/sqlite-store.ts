@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'libsql';
 import { type CurrentCustomer, type DeactivationReason, type PlanAction } from '../../core/model.js';
+import { globPattern, spellingsOf, trimmedCharacters } from '../../core/licensed-spellings.js';
 import { DirbridgeError } from '../../errors.js';
 import {
   DEFAULT_PAGE_SIZE,
@@ -44,12 +45,7 @@ CREATE TABLE IF NOT EXISTS customers (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS customers_username ON customers (username_lc);
 CREATE TABLE IF NOT EXISTS licensed_groups (name TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS customers_refuse_licensed_insert BEFORE INSERT ON customers
-  WHEN EXISTS (SELECT 1 FROM json_each(NEW.groups) g JOIN licensed_groups l ON l.name = lower(trim(g.value)))
-  BEGIN SELECT RAISE(ABORT, 'dirbridge: a customer cannot carry a licensed group'); END;
-CREATE TRIGGER IF NOT EXISTS customers_refuse_licensed_update BEFORE UPDATE OF groups ON customers
-  WHEN EXISTS (SELECT 1 FROM json_each(NEW.groups) g JOIN licensed_groups l ON l.name = lower(trim(g.value)))
-  BEGIN SELECT RAISE(ABORT, 'dirbridge: a customer cannot carry a licensed group'); END;
+CREATE TABLE IF NOT EXISTS licensed_patterns (len INTEGER NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (len, pattern)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE TABLE IF NOT EXISTS directory_state (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -58,6 +54,39 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS directory_snapshots (directory_id TEXT NOT NULL, chunk INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (directory_id, chunk));
 INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
 `;
+
+/**
+ * The server-side refusal, for writers that bypass dirbridge: a group is licensed when, with the
+ * characters the licence rule trims removed from both ends, it matches one of the spellings of a licensed
+ * group (src/core/licensed-spellings.ts), as many characters long. Recreated at every open, so that a
+ * store made by an older version gets the current rule.
+ */
+function licensedTriggers(): string {
+  const trimmed = `trim(g.value, '${trimmedCharacters().replaceAll("'", "''")}')`;
+  const when = `WHEN EXISTS (SELECT 1 FROM json_each(NEW.groups) g JOIN licensed_patterns p ON p.len = length(${trimmed}) AND ${trimmed} GLOB p.pattern)`;
+  const refuse = "BEGIN SELECT RAISE(ABORT, 'dirbridge: a customer cannot carry a licensed group'); END;";
+  return `
+DROP TRIGGER IF EXISTS customers_refuse_licensed_insert;
+DROP TRIGGER IF EXISTS customers_refuse_licensed_update;
+CREATE TRIGGER customers_refuse_licensed_insert BEFORE INSERT ON customers ${when} ${refuse}
+CREATE TRIGGER customers_refuse_licensed_update BEFORE UPDATE OF groups ON customers ${when} ${refuse}`;
+}
+
+/** Keeps the licensed names and their spellings in step with the config; the spellings are made only when the names change. */
+function storeLicensedGroups(db: Database.Database, licensed: ReadonlySet<string>): void {
+  const stored = new Set((db.prepare('SELECT name FROM licensed_groups').all() as { name: string }[]).map((r) => r.name));
+  const patterns = (db.prepare('SELECT count(*) AS n FROM licensed_patterns').get() as { n: number }).n;
+  if (stored.size === licensed.size && [...licensed].every((n) => stored.has(n)) && (patterns > 0) === (licensed.size > 0)) return;
+  const rows = [...licensed].flatMap((name) => spellingsOf(name).map((s) => [s.length, globPattern(s)] as const));
+  db.transaction(() => {
+    db.prepare('DELETE FROM licensed_groups').run();
+    db.prepare('DELETE FROM licensed_patterns').run();
+    const insertName = db.prepare('INSERT OR IGNORE INTO licensed_groups (name) VALUES (?)');
+    for (const name of licensed) insertName.run(name);
+    const insertPattern = db.prepare('INSERT OR IGNORE INTO licensed_patterns (len, pattern) VALUES (?, ?)');
+    for (const [len, pattern] of rows) insertPattern.run(len, pattern);
+  }).immediate();
+}
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:". */
@@ -80,13 +109,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;');
     db.exec(SCHEMA);
     records = createSqliteRecordDriver(db, options.path);
-    const licensed = normalizedLicensed(options.licensedGroups);
-    const replace = db.transaction(() => {
-      db.prepare('DELETE FROM licensed_groups').run();
-      const insert = db.prepare('INSERT OR IGNORE INTO licensed_groups (name) VALUES (?)');
-      for (const name of licensed) insert.run(name);
-    });
-    replace.immediate();
+    db.exec(licensedTriggers());
+    storeLicensedGroups(db, licensedSet);
   } catch (cause) {
     throw new DirbridgeError('ERR_STORE', `cannot open the embedded store at ${options.path}: ${(cause as Error).message}`, { cause });
   }
