@@ -68,6 +68,8 @@ describe('deploy/', () => {
   it('Dockerfile: multi-stage, non-root, production install, healthcheck, and the real bin as entrypoint', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+    // Both stages on the Node.js 24 LTS image: the build stage's native modules must match the runtime's ABI.
+    expect([...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1])).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
