@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
-import { applyEvents, InconsistentEventStream, toUser } from './apply-events.js';
+import { InconsistentEventStream, toUser } from './apply-events.js';
+import { readEvents } from './incremental-read.js';
 import { parseEvents, parseEventToken, type EventTokenAnswer } from './events-xml.js';
 import { DirbridgeError } from '../../src/errors.js';
-import type { ChangesResult, ConnectorContext, CursorResult, FetchOptions, IncrementalConnector, ReadOptions } from '../../src/ports/directory-connector.js';
+import type { ChangesResult, ConnectorContext, CursorResult, FetchOptions, IncrementalConnector, ReadOptions, StoredSnapshotView } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import type { CrowdConfig } from './config.js';
 import { createCrowdClient, CrowdHttpError, encodePathSegment, type CrowdClient, type Params } from './crowd-client.js';
@@ -156,7 +157,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
       if (typeof answer.newEventToken !== 'string' || answer.newEventToken === '') return { cursor: null, reason: 'Crowd gave no event token' };
       return { cursor: answer.newEventToken };
     },
-    async fetchChangesSince(previous: DirectorySnapshot, cursor: string, options: ReadOptions = {}): Promise<ChangesResult> {
+    async fetchChangesSince(stored: StoredSnapshotView, cursor: string, options: ReadOptions = {}): Promise<ChangesResult> {
       let list;
       try {
         // The token goes out as Crowd issued it: its ":" stays a ":" (a server that does not decode %3A answers 410).
@@ -171,8 +172,8 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
       }
       if (list.newEventToken === null) return { kind: 'full-sync-needed', reason: 'the event list carries no new event token' };
       try {
-        const { snapshot, affected } = applyEvents(previous, list.events);
-        return { kind: 'changes', changes: { snapshot, cursor: list.newEventToken, affectedUserIds: affected, changes: list.events.length } };
+        const read = await readEvents(id, stored, list.events);
+        return { kind: 'changes', changes: { snapshot: read.snapshot, rows: read.rows, cursor: list.newEventToken, affectedUserIds: read.affected, changes: list.events.length, userDelta: read.userDelta, previousUsernames: read.previousUsernames } };
       } catch (error) {
         if (error instanceof InconsistentEventStream) return { kind: 'full-sync-needed', reason: `the event stream does not fit the last snapshot: ${error.message}` };
         throw error;

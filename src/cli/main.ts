@@ -99,7 +99,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
   const reportSync = (args: GlobalArgs, ctx: Context, result: SyncResult): void => {
     print(args.json ? JSON.stringify(result, null, 2) : formatSyncResult(result, ctx.storeLabel));
     exitCode = exitCodeFor(result);
-    const withheld = withheldError(result.plan, result.reads.filter((r) => r.mode === 'incremental').map((r) => r.directoryId));
+    const withheld = withheldError(result.plan);
     if (exitCode === EXIT.withheld && withheld !== null) printError(`dirbridge: ${withheld.code}: ${withheld.message}`);
   };
 

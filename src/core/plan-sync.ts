@@ -29,10 +29,18 @@ export interface PlanSyncInput {
   /** The store's compact state. */
   readonly current: readonly CurrentCustomer[];
   /**
-   * Directories read incrementally: only the users their change events name may be deactivated there.
-   * Any other deactivation the plan would make is withheld: an incremental read never infers absence.
+   * Directories read incrementally: their snapshot holds only the users the changes name (`affected`;
+   * deleted ones are absent from it), and `current` may hold only those users' customers. Only those
+   * are planned there: a stored customer of the directory outside `affected` is not examined (neither
+   * deactivated nor counted as withheld). `users` is the directory's whole user count, for the
+   * count-drop gate and the empty-read rule, as a full read would give it.
    */
-  readonly deactivationScope?: Readonly<Record<string, ReadonlySet<string>>>;
+  readonly scoped?: Readonly<Record<string, ScopedRead>>;
+  /**
+   * Active customers of the store, when `current` holds only some of them (an incremental run loads
+   * only the customers its changes name): the population the deactivation limit's percentage is of.
+   */
+  readonly activeCustomers?: number;
   /** User counts of each directory's last trusted complete read (the count-drop gate). */
   readonly lastTrustedCounts?: Readonly<Record<string, number>>;
   /**
@@ -40,6 +48,11 @@ export interface PlanSyncInput {
    * configured limit and after a suspect (count-drop) read; more than this rejects the plan.
    */
   readonly allowDeactivations?: number;
+}
+
+export interface ScopedRead {
+  readonly users: number;
+  readonly affected: ReadonlySet<string>;
 }
 
 /** Below this many active customers the percentage limit on deactivations does not apply. */
@@ -243,7 +256,7 @@ export function planSync(input: PlanSyncInput): SyncPlan {
       continue;
     }
     const last = input.lastTrustedCounts?.[id];
-    const users = snapshot.users.length;
+    const users = input.scoped?.[id]?.users ?? snapshot.users.length;
     const dropped = last !== undefined && last > 0 && users < last * (1 - policy.safety.countDropPercent / 100);
     if (users === 0 && activeStored > 0) {
       violations.push({
@@ -270,13 +283,10 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   let withheld = 0;
   for (const c of input.current) {
     if (stored.get(c.directoryId, c.externalId) !== c || !c.active) continue;
+    const scope = input.scoped?.[c.directoryId];
+    if (scope !== undefined && !scope.affected.has(c.externalId)) continue;
     if (!canLoseCustomers.has(c.directoryId)) {
       if (failed.has(c.directoryId) || snapshots.has(c.directoryId)) withheld++;
-      continue;
-    }
-    const scope = input.deactivationScope?.[c.directoryId];
-    if (scope !== undefined && !scope.has(c.externalId)) {
-      withheld++;
       continue;
     }
     actions.push({
@@ -291,7 +301,7 @@ export function planSync(input: PlanSyncInput): SyncPlan {
 
   // 5. Safety rules that reject the whole plan.
   const deactivations = actions.filter((a) => a.kind === 'deactivate').length;
-  const activePopulation = input.current.filter((c) => c.active).length;
+  const activePopulation = input.activeCustomers ?? input.current.filter((c) => c.active).length;
   const { count, percent } = policy.safety.maxDeactivations;
   const limit =
     activePopulation >= PERCENT_RULE_MIN_POPULATION ? Math.min(count, Math.floor((activePopulation * percent) / 100)) : count;

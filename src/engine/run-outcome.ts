@@ -4,7 +4,7 @@ import type { RunOutcome } from '../ports/store.js';
 
 /**
  * How an applied run ends. A failed read makes it `partial`; otherwise deactivations the plan held
- * back (a suspect read, an incremental read that cannot infer absence) make it `withheld`: applied,
+ * back (a suspect read: the count-drop gate, in full and incremental reads alike) make it `withheld`: applied,
  * but not finished until someone reviews them. Never `success` while either is true, so a scheduler
  * alerts on the exit code alone.
  */
@@ -14,11 +14,10 @@ export function appliedOutcome(plan: SyncPlan, partial: boolean): RunOutcome {
 }
 
 /** The journal's and stderr's account of withheld deactivations: how many, why, and how to apply them. */
-export function withheldError(plan: SyncPlan, incrementalDirectories: readonly string[]): { code: 'ERR_DEACTIVATIONS_WITHHELD'; message: string } | null {
+export function withheldError(plan: SyncPlan): { code: 'ERR_DEACTIVATIONS_WITHHELD'; message: string } | null {
   const count = plan.summary.withheld;
   if (count === 0) return null;
   const why = plan.directories.filter((d) => d.status === 'suspect').map((d) => `${d.directoryId}: ${d.note ?? 'suspect read'}`);
-  for (const id of incrementalDirectories) why.push(`${id}: an incremental read deactivates only users its changes name`);
   return {
     code: 'ERR_DEACTIVATIONS_WITHHELD',
     message: `${count} deactivations withheld${why.length === 0 ? '' : ` (${why.join('; ')})`}; everything else was applied. Review them, then run a full sync with --allow-deactivations ${count}`,

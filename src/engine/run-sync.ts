@@ -1,14 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { CurrentCustomer, DirectorySnapshot, SyncPlan } from '../core/model.js';
-import { planSync } from '../core/plan-sync.js';
+import { LOCAL_DIRECTORY } from '../core/customer-key.js';
+import { customerKey, type CurrentCustomer, type DirectorySnapshot, type SyncPlan, type SyncPolicy } from '../core/model.js';
+import { planSync, type ScopedRead } from '../core/plan-sync.js';
+import { policyFingerprint } from '../core/policy-fingerprint.js';
+import type { SnapshotRowChange } from '../ports/incremental-store.js';
 import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isIncremental, type CursorResult, type DirectoryConnector, type FetchOptions, type IncrementalConnector } from '../ports/directory-connector.js';
+import {
+  isIncremental,
+  type ChangeSet,
+  type CursorResult,
+  type DirectoryConnector,
+  type FetchOptions,
+  type IncrementalConnector,
+  type StoredSnapshotView,
+} from '../ports/directory-connector.js';
 import { appliedOutcome, withheldError } from './run-outcome.js';
-import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SavedSnapshot, type SyncStore } from '../ports/store.js';
+import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SyncStore } from '../ports/store.js';
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
 import { damageWarnings, withWarnings } from './store-damage.js';
 import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
@@ -78,12 +89,13 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   deps = withSignal(deps, heartbeat.signal);
   let unreachable = false;
   try {
+    const policy = policyFromConfig(deps.loaded.config);
     const read = await readSnapshots(deps, dirs, log, options.mode ?? 'full');
     deps.signal?.throwIfAborted();
     const { snapshots, failures } = read;
 
     deps.onProgress?.('planning');
-    const { plan, current, storeRevision } = await planAgainstStore(deps, { dirs, read, options, log, record });
+    const { plan, storeRevision, storedBefore } = await planAgainstStore(deps, { dirs, read, options, log, record, policy });
 
     const base = { runId, plan, failures, storeRevision, reads: read.reads };
     if (plan.violations.length > 0) {
@@ -94,12 +106,17 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       await record({ outcome: 'dry-run', plan, written: 0, verification: 'not-run', error: null });
       return { ...base, outcome: 'dry-run', written: 0 };
     }
-    const incremental = read.reads.filter((r) => r.mode === 'incremental').map((r) => r.directoryId);
-    const storedBefore = countByDirectory(current);
-    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, incremental, storedBefore });
-    for (const { directoryId, saved } of read.toSave) await deps.store.saveSnapshot(directoryId, saved);
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, storedBefore });
+    await saveSnapshots(deps.store, read.toSave, policyFingerprint(policy));
     const complete = new Set(plan.directories.filter((d) => d.status === 'complete').map((d) => d.directoryId));
-    await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: snapshots.filter((s) => complete.has(s.directoryId)) });
+    const isScoped = (id: string): boolean => read.scoped[id] !== undefined;
+    await afterSync(deps, {
+      runId,
+      now: clock().toISOString(),
+      actions: plan.actions,
+      snapshots: snapshots.filter((s) => complete.has(s.directoryId) && !isScoped(s.directoryId)),
+      scoped: read.toSave.flatMap((t) => (t.kind === 'rows' && complete.has(t.directoryId) ? [{ snapshot: t.snapshot, usernames: t.usernames }] : [])),
+    });
     return { ...base, outcome, written };
   } catch (error) {
     unreachable = storeUnreachable(error);
@@ -135,17 +152,17 @@ export function withSignal(deps: EngineDeps, extra: AbortSignal): EngineDeps {
  */
 async function planAgainstStore(
   deps: EngineDeps,
-  ctx: { dirs: readonly DirectoryConfig[]; read: ReadResult; options: SyncOptions; log: Logger; record: Recorder },
-): Promise<{ plan: SyncPlan; current: CurrentCustomer[]; storeRevision: number }> {
-  const { read, options, log, record } = ctx;
-  const [stored, states, storeRevision, runs] = await Promise.all([
-    deps.store.loadCurrent(),
+  ctx: { dirs: readonly DirectoryConfig[]; read: ReadResult; options: SyncOptions; log: Logger; record: Recorder; policy: SyncPolicy },
+): Promise<{ plan: SyncPlan; storeRevision: number; storedBefore: ReadonlyMap<string, number> }> {
+  const { read, options, log, record, policy } = ctx;
+  const [loaded, states, storeRevision, runs] = await Promise.all([
+    loadCustomers(deps.store, read, policy.directories.length, ctx.dirs.map((d) => d.id)),
     deps.store.getDirectoryStates(),
     deps.store.revision(),
     deps.store.listRuns({ limit: 50 }),
   ]);
-  const current = directoryCustomers(stored);
-  const loss = findStoreLoss({ directoryIds: ctx.dirs.map((d) => d.id), current, states, lastApplied: lastAppliedRun(runs), dropPercent: deps.loaded.config.safety.countDropPercent });
+  const { current, stored } = loaded;
+  const loss = findStoreLoss({ directoryIds: ctx.dirs.map((d) => d.id), current, stored, states, lastApplied: lastAppliedRun(runs), dropPercent: deps.loaded.config.safety.countDropPercent });
   if (loss !== null && options.rebuildStore !== true) {
     const error = storeLossError(loss, deps.store.label);
     log.error({ code: error.code }, error.message);
@@ -158,17 +175,18 @@ async function planAgainstStore(
   const damaged = damageWarnings(current);
   for (const w of damaged) log.warn({ directory: w.directoryId, count: w.count, examples: w.examples }, w.message);
   const planned = planSync({
-    policy: policyFromConfig(deps.loaded.config),
+    policy,
     snapshots: read.snapshots,
     failedDirectories: read.failures.map((f) => f.directoryId),
     current,
     lastTrustedCounts,
-    deactivationScope: read.deactivationScope,
+    scoped: read.scoped,
+    ...(loaded.activeCustomers === undefined ? {} : { activeCustomers: loaded.activeCustomers }),
     ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
   });
   const plan = withWarnings(planned, damaged);
   log.info({ summary: plan.summary, violations: plan.violations.length, warnings: (plan.warnings ?? []).map((w) => w.message), ...memoryFields() }, 'plan made');
-  return { plan, current, storeRevision };
+  return { plan, storeRevision, storedBefore: stored ?? countByDirectory(current) };
 }
 
 export type ReadMode = 'full' | 'incremental';
@@ -184,11 +202,26 @@ export interface ReadResult {
   readonly snapshots: DirectorySnapshot[];
   readonly failures: { directoryId: string; code: string; message: string }[];
   readonly reads: DirectoryRead[];
-  /** Directories read incrementally: only the users their changes name may be deactivated. */
-  readonly deactivationScope: Record<string, ReadonlySet<string>>;
-  /** Snapshots (with their change cursor) to keep once the plan is applied, for the next incremental read. */
-  readonly toSave: { readonly directoryId: string; readonly saved: SavedSnapshot }[];
+  /** Directories read incrementally: their snapshots hold only the users the changes name. */
+  readonly scoped: Record<string, ScopedRead>;
+  /** What to keep of each read, with its change cursor, once the plan is applied: for the next incremental read. */
+  readonly toSave: SnapshotSave[];
 }
+
+/** A whole snapshot to store after a full read, or the rows an incremental read changed. */
+export type SnapshotSave =
+  | { readonly kind: 'whole'; readonly directoryId: string; readonly snapshot: DirectorySnapshot; readonly cursor: string }
+  | {
+      readonly kind: 'rows';
+      readonly directoryId: string;
+      readonly rows: SnapshotRowChange;
+      readonly cursor: string;
+      readonly users: number;
+      /** The users the changes name, as they are now (for their addresses). */
+      readonly snapshot: DirectorySnapshot;
+      /** Their usernames before and after the changes. */
+      readonly usernames: readonly string[];
+    };
 
 /**
  * Reads each directory in turn; a failed read is reported, never turned into an empty snapshot.
@@ -197,7 +230,8 @@ export interface ReadResult {
  * An aborted `deps.signal` is not a failed read: it ends the reading at once, rejecting with its reason.
  */
 export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryConfig[], log: Logger = deps.logger, mode: ReadMode = 'full'): Promise<ReadResult> {
-  const result: ReadResult = { snapshots: [], failures: [], reads: [], deactivationScope: {}, toSave: [] };
+  const result: ReadResult = { snapshots: [], failures: [], reads: [], scoped: {}, toSave: [] };
+  const fingerprint = policyFingerprint(policyFromConfig(deps.loaded.config));
   const signal = deps.signal;
   for (const dir of dirs) {
     signal?.throwIfAborted();
@@ -206,16 +240,19 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
     const onProgress = ({ users, groups }: { users: number; groups: number }): void => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`);
     const options: FetchOptions = { onProgress, ...(signal === undefined ? {} : { signal }) };
     try {
-      const read = isIncremental(connector) ? await readWithCursor(deps, connector, dir.id, mode, options, dirLog) : await readWhole(connector, options, dirLog);
+      const read = isIncremental(connector) ? await readWithCursor(deps, connector, { id: dir.id, mode, fingerprint }, options, dirLog) : await readWhole(connector, options, dirLog);
       result.snapshots.push(read.snapshot);
       if (read.kind === 'incremental') {
-        result.reads.push({ directoryId: dir.id, mode: 'incremental', note: `${read.count} changes` });
-        result.deactivationScope[dir.id] = read.affected;
+        const { changes } = read;
+        result.reads.push({ directoryId: dir.id, mode: 'incremental', note: `${changes.changes} changes` });
+        result.scoped[dir.id] = { users: read.users, affected: changes.affectedUserIds };
+        const usernames = [...changes.previousUsernames, ...changes.snapshot.users.map((u) => u.username)];
+        result.toSave.push({ kind: 'rows', directoryId: dir.id, rows: changes.rows, cursor: changes.cursor, users: read.users, snapshot: changes.snapshot, usernames });
       } else {
         dirLog.info({ users: read.snapshot.users.length, groups: read.snapshot.groups.length, ...memoryFields() }, 'directory read');
         result.reads.push({ directoryId: dir.id, mode: 'full', note: read.note });
+        if (read.cursor !== null) result.toSave.push({ kind: 'whole', directoryId: dir.id, snapshot: read.snapshot, cursor: read.cursor });
       }
-      if (read.cursor !== null) result.toSave.push({ directoryId: dir.id, saved: { snapshot: read.snapshot, cursor: read.cursor } });
     } catch (error) {
       signal?.throwIfAborted();
       const wrapped = isDirbridgeError(error) ? error : new DirbridgeError('ERR_DIRECTORY_READ', `directory ${dir.id}: ${(error as Error).message}`, { cause: error });
@@ -229,7 +266,7 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
 }
 
 type CursorRead =
-  | { readonly kind: 'incremental'; readonly snapshot: DirectorySnapshot; readonly cursor: string; readonly affected: ReadonlySet<string>; readonly count: number }
+  | { readonly kind: 'incremental'; readonly snapshot: DirectorySnapshot; readonly changes: ChangeSet; readonly users: number }
   | { readonly kind: 'full'; readonly snapshot: DirectorySnapshot; readonly cursor: string | null; readonly note: string | null };
 
 async function readWhole(connector: DirectoryConnector, options: FetchOptions, log: Logger): Promise<CursorRead> {
@@ -237,21 +274,36 @@ async function readWhole(connector: DirectoryConnector, options: FetchOptions, l
   return { kind: 'full', snapshot: await connector.fetchSnapshot(options), cursor: null, note: null };
 }
 
-/** A directory that can read changes: from its stored cursor when asked and possible, else whole, with a cursor for next time. */
-async function readWithCursor(deps: EngineDeps, connector: IncrementalConnector, id: string, mode: ReadMode, options: FetchOptions, log: Logger): Promise<CursorRead> {
+/**
+ * A directory that can read changes: from its stored cursor when asked and possible, else whole, with
+ * a cursor for next time. The stored snapshot is used only under the policy it was planned with (its
+ * fingerprint): after a config change every user may have another outcome, so the directory is read whole.
+ */
+async function readWithCursor(
+  deps: EngineDeps,
+  connector: IncrementalConnector,
+  dir: { readonly id: string; readonly mode: ReadMode; readonly fingerprint: string },
+  options: FetchOptions,
+  log: Logger,
+): Promise<CursorRead> {
   const call = options.signal === undefined ? {} : { signal: options.signal };
   let note: string | null = null;
-  if (mode === 'incremental') {
-    const saved = await deps.store.loadSnapshot(id);
+  if (dir.mode === 'incremental') {
+    const store = deps.store.incremental;
+    const head = await store.head(dir.id);
     let reason = 'no stored snapshot and event token yet (a first sync, or Crowd gave no token last time)';
-    if (saved !== null) {
-      const changes = await connector.fetchChangesSince(saved.snapshot, saved.cursor, call);
-      if (changes.kind === 'changes') {
-        const { snapshot, cursor, affectedUserIds, changes: count } = changes.changes;
-        log.info({ changes: count, affectedUsers: affectedUserIds.size }, 'incremental read');
-        return { kind: 'incremental', snapshot, cursor, affected: affectedUserIds, count };
+    if (head !== null && head.fingerprint !== dir.fingerprint) {
+      reason = 'the config changed since the last read (customer or licensed groups, onLicensedMembership, directory order, allUsers or aggregateMemberships): every user is planned again';
+    } else if (head !== null) {
+      const view: StoredSnapshotView = { groups: await store.groups(dir.id), users: (query) => store.users(dir.id, query) };
+      const result = await connector.fetchChangesSince(view, head.cursor, call);
+      if (result.kind === 'changes') {
+        const { changes } = result;
+        const users = head.users + changes.userDelta;
+        log.info({ changes: changes.changes, affectedUsers: changes.affectedUserIds.size, users, ...memoryFields() }, 'incremental read');
+        return { kind: 'incremental', snapshot: changes.snapshot, changes, users };
       }
-      reason = changes.reason;
+      reason = result.reason;
     }
     log.warn({ reason }, 'incremental read not possible: reading the whole directory');
     note = `full read: ${reason}`;
@@ -262,6 +314,42 @@ async function readWithCursor(deps: EngineDeps, connector: IncrementalConnector,
   const cursor = await cursorAfterRead(connector, before, log, options.signal);
   if (cursor.cursor === null) note = [note, `no event token for the next incremental run: ${cursor.reason}`].filter((n) => n !== null).join('; ');
   return { kind: 'full', snapshot, cursor: cursor.cursor, note };
+}
+
+/**
+ * The customers to plan against: all of them, unless every directory read in this run was read
+ * incrementally; then only those the changes name (by key, and by username in every directory, for
+ * directory order), with the count of active customers for the deactivation limit.
+ */
+async function loadCustomers(
+  store: SyncStore,
+  read: ReadResult,
+  configuredDirectories: number,
+  readDirectories: readonly string[],
+): Promise<{ current: CurrentCustomer[]; activeCustomers?: number; stored?: ReadonlyMap<string, number> }> {
+  const scoped = read.snapshots.length > 0 && read.snapshots.every((s) => read.scoped[s.directoryId] !== undefined);
+  if (!scoped) return { current: directoryCustomers(await store.loadCurrent()) };
+  const byKey = new Map<string, CurrentCustomer>();
+  for (const save of read.toSave) {
+    if (save.kind !== 'rows') continue;
+    const externalIds = [...(read.scoped[save.directoryId]?.affected ?? [])];
+    const usernames = configuredDirectories > 1 ? save.usernames : [];
+    for (const c of await store.incremental.customers({ directoryId: save.directoryId, externalIds, usernames })) byKey.set(customerKey(c.directoryId, c.externalId), c);
+  }
+  const stored = new Map<string, number>();
+  for (const id of readDirectories) stored.set(id, await store.incremental.countStored(id));
+  return { current: directoryCustomers([...byKey.values()]), activeCustomers: await store.incremental.countActive(LOCAL_DIRECTORY), stored };
+}
+
+/** Keeps each read for the next incremental run, under the policy it was planned with. */
+async function saveSnapshots(store: SyncStore, saves: readonly SnapshotSave[], fingerprint: string): Promise<void> {
+  for (const save of saves) {
+    if (save.kind === 'whole') {
+      await store.incremental.replace(save.directoryId, save.snapshot, { cursor: save.cursor, fingerprint, users: save.snapshot.users.length, groups: save.snapshot.groups.length });
+    } else {
+      await store.incremental.apply(save.directoryId, save.rows, { cursor: save.cursor, fingerprint, users: save.users, groups: save.snapshot.groups.length });
+    }
+  }
 }
 
 /**
@@ -293,8 +381,6 @@ export interface ApplyContext {
   readonly leases: readonly Lease[];
   readonly record: Recorder;
   readonly partial: boolean;
-  /** Directories read incrementally in this run (their withheld deactivations are explained so). */
-  readonly incremental?: readonly string[];
   /** Stored customers per directory before the apply, when loaded (else counted after it). */
   readonly storedBefore?: ReadonlyMap<string, number>;
 }
@@ -342,7 +428,7 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
     throw new DirbridgeError('ERR_INVARIANT_VIOLATED', message);
   }
   const outcome = appliedOutcome(ctx.plan, ctx.partial);
-  const error = outcome === 'withheld' ? withheldError(ctx.plan, ctx.incremental ?? []) : null;
+  const error = outcome === 'withheld' ? withheldError(ctx.plan) : null;
   await ctx.record({ outcome, plan: ctx.plan, written, verification: 'passed', error });
   deps.logger.info({ runId: ctx.runId, outcome, written, summary: ctx.plan.summary, ...memoryFields() }, 'sync finished');
   return { outcome, written };

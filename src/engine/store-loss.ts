@@ -7,6 +7,8 @@ export interface StoreLossInput {
   readonly directoryIds: readonly string[];
   /** Every stored customer (loadCurrent). */
   readonly current: readonly CurrentCustomer[];
+  /** Stored customers per directory, when `current` holds only some of them (an incremental run). */
+  readonly stored?: ReadonlyMap<string, number> | undefined;
   readonly states: Readonly<Record<string, DirectoryState>>;
   /** The latest journal entry of a run that applied, for stores whose directory state predates the customer counts. */
   readonly lastApplied: RunRecord | undefined;
@@ -23,8 +25,8 @@ export interface StoreLossInput {
  * Returns what was lost, per directory, or null when the store looks whole.
  */
 export function findStoreLoss(input: StoreLossInput): string | null {
-  const stored = new Map<string, number>();
-  for (const c of input.current) stored.set(c.directoryId, (stored.get(c.directoryId) ?? 0) + 1);
+  const stored = new Map<string, number>(input.stored ?? []);
+  if (input.stored === undefined) for (const c of input.current) stored.set(c.directoryId, (stored.get(c.directoryId) ?? 0) + 1);
   const lost: string[] = [];
   for (const id of input.directoryIds) {
     const recorded = input.states[id]?.customers;
@@ -36,7 +38,8 @@ export function findStoreLoss(input: StoreLossInput): string | null {
   // No counts recorded yet (a store written by an older version): the journal's last applied run.
   const counted = input.directoryIds.some((id) => input.states[id]?.customers !== undefined);
   const summary = input.lastApplied?.summary;
-  if (!counted && input.current.length === 0 && summary !== undefined && summary !== null) {
+  const total = input.stored === undefined ? input.current.length : [...stored.values()].reduce((a, b) => a + b, 0);
+  if (!counted && total === 0 && summary !== undefined && summary !== null) {
     const had = summary.unchanged + summary.update + summary.deactivate + summary.reactivate + summary.create;
     if (had > 0) return `the store holds no customers; the last applied run (${input.lastApplied?.runId ?? ''}) had ${had}`;
   }

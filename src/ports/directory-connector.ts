@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { DirectorySnapshot, DirectoryUser, UnresolvedMembers } from '../core/model.js';
 import type { Logger } from '../logger.js';
+import type { SnapshotRowChange, StoredGroup, StoredUser, UserQuery } from './incremental-store.js';
 
 /**
  * The connector port. A connector reads one directory and reports users and groups with their *direct*
@@ -84,13 +85,33 @@ export interface UserProvisioner {
   close(): Promise<void>;
 }
 
-/** What an incremental read returns: the directory as it is now, rebuilt from the last snapshot and the changes. */
+/**
+ * The stored snapshot as an incremental read sees it: every group (name and child groups), and users
+ * loaded on demand, each with all its direct groups. The engine backs it with the store; the connector
+ * never sees the store.
+ */
+export interface StoredSnapshotView {
+  readonly groups: readonly StoredGroup[];
+  users(query: UserQuery): Promise<StoredUser[]>;
+}
+
+/** What an incremental read returns: the part of the directory the changes touch, as it is now, and the rows to store. */
 export interface ChangeSet {
+  /**
+   * The users the changes name (created, updated, memberships changed, or members of a group whose
+   * nesting changed), as they are now, with every group: all the planner needs for them. Deleted users
+   * are in `affectedUserIds` but not here.
+   */
   readonly snapshot: DirectorySnapshot;
+  /** The stored rows that change (upserts and deletions). */
+  readonly rows: SnapshotRowChange;
   readonly cursor: string;
-  /** Users the changes name (created, updated, deleted, memberships changed, or members of changed groups). */
   readonly affectedUserIds: ReadonlySet<string>;
   readonly changes: number;
+  /** Users created minus users deleted: the directory's user count moves by this much. */
+  readonly userDelta: number;
+  /** The usernames the touched users had before the changes (renames, deletions). */
+  readonly previousUsernames: readonly string[];
 }
 
 export type ChangesResult = { readonly kind: 'changes'; readonly changes: ChangeSet } | { readonly kind: 'full-sync-needed'; readonly reason: string };
@@ -99,14 +120,14 @@ export type CursorResult = { readonly cursor: string } | { readonly cursor: null
 
 /**
  * Optional capability: reading only what changed since a cursor (Crowd's event tokens). The engine
- * keeps the last full snapshot and cursor in the store; whenever the connector cannot go on from
- * them (expired cursor, no incremental support, an inconsistent change stream) it answers
+ * keeps the last read, normalised, and the cursor in the store; whenever the connector cannot go on
+ * from them (expired cursor, no incremental support, an inconsistent change stream) it answers
  * `full-sync-needed` with the reason, and the engine reads the directory whole.
  */
 export interface IncrementalConnector extends DirectoryConnector {
   /** The cursor to read changes from next time. Failing to get one is `cursor: null` with the reason, not an error. */
   currentCursor(options?: ReadOptions): Promise<CursorResult>;
-  fetchChangesSince(previous: DirectorySnapshot, cursor: string, options?: ReadOptions): Promise<ChangesResult>;
+  fetchChangesSince(stored: StoredSnapshotView, cursor: string, options?: ReadOptions): Promise<ChangesResult>;
 }
 
 export function isIncremental(connector: DirectoryConnector): connector is IncrementalConnector {

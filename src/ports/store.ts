@@ -1,4 +1,5 @@
 import type { CurrentCustomer, CustomerRecord, DeactivationReason, DirectorySnapshot, PlanAction, SyncPlan } from '../core/model.js';
+import type { IncrementalStore } from './incremental-store.js';
 import type { RecordDriver } from './record-driver.js';
 
 /**
@@ -19,6 +20,8 @@ export interface SyncStore {
   readonly label: string;
   /** The same store's records for the customer-management operations (src/store/customers/). */
   readonly records: RecordDriver;
+  /** The normalised directory snapshots and scoped customer loads of incremental runs. */
+  readonly incremental: IncrementalStore;
   loadCurrent(): Promise<CurrentCustomer[]>;
   revision(): Promise<number>;
   applyActions(actions: readonly PlanAction[], options: ApplyOptions): Promise<ApplyResult>;

@@ -213,11 +213,24 @@ describe('planSync: safety rules', () => {
     expect(allowed.summary).toMatchObject({ deactivate: 2, withheld: 0 });
   });
 
-  it('an incremental read deactivates only the users its events name', () => {
+  it('an incremental read plans only the users its events name; the gate and the limit count the whole directory', () => {
     const snap = snapshot('a', [user('u1')], [group('customers', ['u1'])]);
-    const plan = planSync({ policy: policy(), snapshots: [snap], current: many(4), deactivationScope: { a: new Set(['u2']) } });
+    const plan = planSync({ policy: policy(), snapshots: [snap], current: many(4), scoped: { a: { users: 3, affected: new Set(['u1', 'u2']) } } });
     expect(plan.actions.flatMap((x) => (x.kind === 'deactivate' ? [x.externalId] : []))).toEqual(['u2']);
-    expect(plan.summary).toMatchObject({ deactivate: 1, withheld: 2 });
+    expect(plan.summary).toMatchObject({ deactivate: 1, withheld: 0 });
+    expect(plan.directories[0]).toMatchObject({ status: 'complete', users: 3 });
+    // The count-drop gate compares the directory's whole count (here 1 of a trusted 10), not the users read.
+    const dropped = planSync({ policy: policy(), snapshots: [snap], current: many(4), lastTrustedCounts: { a: 10 }, scoped: { a: { users: 1, affected: new Set(['u1', 'u2']) } } });
+    expect(dropped.directories[0]).toMatchObject({ status: 'suspect' });
+    expect(dropped.summary).toMatchObject({ deactivate: 0, withheld: 1 });
+    const kept = planSync({ policy: policy(), snapshots: [snap], current: many(4), lastTrustedCounts: { a: 4 }, scoped: { a: { users: 3, affected: new Set(['u1', 'u2']) } } });
+    expect(kept.directories[0]).toMatchObject({ status: 'complete' });
+    // The deactivation limit's percentage is of every active customer, not only those loaded.
+    const limited = { ...policy(), safety: { ...policy().safety, maxDeactivations: { count: 500, percent: 0.5 } } };
+    expect(planSync({ policy: limited, snapshots: [snap], current: many(4), scoped: { a: { users: 3, affected: new Set(['u1', 'u2']) } }, activeCustomers: 100 }).violations).toEqual([
+      expect.objectContaining({ kind: 'too-many-deactivations' }),
+    ]);
+    expect(planSync({ policy: limited, snapshots: [snap], current: many(4), scoped: { a: { users: 3, affected: new Set(['u1', 'u2']) } }, activeCustomers: 200 }).violations).toEqual([]);
   });
 
   it('never deactivates customers of a directory removed from the config', () => {

@@ -59,6 +59,9 @@ export interface CrowdFixture {
     removeMember(group: string, user: string): void;
     createGroup(name: string, users: string[]): void;
     nestGroup(child: string, parent: string): void;
+    unnestGroup(child: string, parent: string): void;
+    /** Deletes a group (its memberships and nesting go with it). */
+    deleteGroup(name: string): void;
     /** Records an event that does not fit the directory (Crowd's CWD-3188 case). */
     bogusEvent(): void;
   };
@@ -290,6 +293,16 @@ export async function startCrowdFixture(data: { users: FixtureUser[]; groups: Fi
     nestGroup: (child, parent) => {
       group(parent).groups.push(child);
       record(`<groupMembershipEvent><operation>CREATED</operation><group name="${esc(child)}"/>${groupsXml('parentGroups', [parent])}<childGroups/></groupMembershipEvent>`);
+    },
+    unnestGroup: (child, parent) => {
+      group(parent).groups = group(parent).groups.filter((c) => c !== child);
+      record(`<groupMembershipEvent><operation>DELETED</operation><group name="${esc(child)}"/>${groupsXml('parentGroups', [parent])}<childGroups/></groupMembershipEvent>`);
+    },
+    deleteGroup: (name) => {
+      const g = group(name);
+      fixture.groups.splice(fixture.groups.indexOf(g), 1);
+      for (const other of fixture.groups) other.groups = other.groups.filter((c) => c !== name);
+      record(`<groupEvent><operation>DELETED</operation><group name="${esc(name)}"/></groupEvent>`);
     },
     bogusEvent: () => {
       const g = fixture.groups[0] as FixtureGroup;

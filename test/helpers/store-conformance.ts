@@ -240,6 +240,82 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.loadSnapshot('other')).toBeNull();
     });
 
+    describe('normalised snapshot rows (incremental reads)', () => {
+      const head = (cursor: string, users: number, groups = 3) => ({ cursor, fingerprint: 'fp1', users, groups });
+      const snapshot = () => {
+        const users = Array.from({ length: 2500 }, (_, i) => user(`k${i}`, `User${i}`));
+        const groups = [
+          { id: 'all', name: 'All', memberUserIds: users.map((u) => u.externalId), memberGroupIds: ['odd', 'odd'] },
+          { id: 'odd', name: 'Odd', memberUserIds: users.filter((_, i) => i % 2 === 1).map((u) => u.externalId), memberGroupIds: [] },
+          { id: 'empty', name: 'Empty', memberUserIds: [], memberGroupIds: ['all'] },
+        ];
+        return { directoryId: 'crowd', users, groups };
+      };
+      const ids = (rows: { user: { externalId: string } }[]): string[] => rows.map((r) => r.user.externalId).sort();
+
+      it('replaces a whole snapshot and finds users by id, by name (any case) and by group; other directories are apart', async () => {
+        const inc = store.incremental;
+        expect(await inc.head('crowd')).toBeNull();
+        await inc.replace('crowd', snapshot(), head('t1', 2500));
+        await inc.replace('other', { directoryId: 'other', users: [user('k1', 'user1')], groups: [{ id: 'odd', name: 'Odd', memberUserIds: ['k1'], memberGroupIds: [] }] }, head('o1', 1, 1));
+        expect(await inc.head('crowd')).toEqual(head('t1', 2500));
+        expect((await inc.groups('crowd')).sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+          { id: 'all', name: 'All', children: ['odd'] },
+          { id: 'empty', name: 'Empty', children: ['all'] },
+          { id: 'odd', name: 'Odd', children: [] },
+        ]);
+        expect(await inc.users('crowd', { ids: ['k1', 'nobody'] })).toEqual([{ user: user('k1', 'User1'), groups: ['all', 'odd'] }]);
+        expect(await inc.users('crowd', { names: ['USER2', 'user4'] })).toEqual(expect.arrayContaining([{ user: user('k2', 'User2'), groups: ['all'] }, { user: user('k4', 'User4'), groups: ['all'] }]));
+        const odd = await inc.users('crowd', { memberOf: ['odd'] });
+        expect(odd).toHaveLength(1250);
+        expect(ids(await inc.users('crowd', { ids: ['k0'], names: ['user3'], memberOf: ['empty'] }))).toEqual(['k0', 'k3']);
+        await inc.replace('crowd', { directoryId: 'crowd', users: [user('k9', 'nine')], groups: [] }, head('t2', 1, 0));
+        expect(await inc.users('crowd', { memberOf: ['odd'], ids: ['k1'] })).toEqual([]);
+        expect(await inc.groups('crowd')).toEqual([]);
+        expect(await inc.users('other', { memberOf: ['odd'] })).toEqual([{ user: user('k1', 'user1'), groups: ['odd'] }]);
+      });
+
+      it('applies row changes: upserts move memberships, deletions remove users and groups, the head moves on', async () => {
+        const inc = store.incremental;
+        await inc.replace('crowd', snapshot(), head('t1', 2500));
+        await inc.apply(
+          'crowd',
+          {
+            users: [
+              { user: { ...user('k1', 'renamed'), email: 'r@example.org' }, groups: ['all'] },
+              { user: user('k-new', 'Newbie'), groups: ['odd', 'fresh'] },
+            ],
+            deletedUsers: ['k3'],
+            groups: [{ id: 'fresh', name: 'Fresh', children: [] }, { id: 'all', name: 'All', children: [] }],
+            deletedGroups: ['empty'],
+          },
+          head('t2', 2500, 3),
+        );
+        expect(await inc.head('crowd')).toEqual(head('t2', 2500, 3));
+        expect(await inc.users('crowd', { names: ['user1'] })).toEqual([]);
+        expect(await inc.users('crowd', { names: ['RENAMED'] })).toEqual([{ user: { ...user('k1', 'renamed'), email: 'r@example.org' }, groups: ['all'] }]);
+        expect(await inc.users('crowd', { ids: ['k3'] })).toEqual([]);
+        const odd = ids(await inc.users('crowd', { memberOf: ['odd'] }));
+        expect(odd).toContain('k-new');
+        expect(odd).not.toContain('k1');
+        expect(odd).not.toContain('k3');
+        expect(ids(await inc.users('crowd', { memberOf: ['fresh'] }))).toEqual(['k-new']);
+        expect((await inc.groups('crowd')).map((g) => `${g.id}:${g.children.join(',')}`).sort()).toEqual(['all:', 'fresh:', 'odd:']);
+      });
+
+      it('loads the compact state of the customers named by key or by username, and counts the active ones', async () => {
+        await store.applyActions([create('u1', 'Ann'), create('u2', 'bob'), create('u3', 'ann', ['customers'], 'dir-b'), create('u4', 'cy')], { runId: 'r1', now: NOW });
+        await store.applyActions([{ kind: 'deactivate', directoryId: 'dir-a', externalId: 'u4', username: 'cy', reason: 'missing-from-directory' }], { runId: 'r2', now: NOW });
+        const found = await store.incremental.customers({ directoryId: 'dir-a', externalIds: ['u2', 'u4', 'zz'], usernames: ['ANN'] });
+        expect(sortState(found).map((c) => `${c.directoryId}/${c.externalId}/${c.username}/${String(c.active)}`)).toEqual(['dir-a/u1/Ann/true', 'dir-a/u2/bob/true', 'dir-a/u4/cy/false', 'dir-b/u3/ann/true']);
+        expect(sortState(found)).toEqual(sortState(await store.loadCurrent()).filter((c) => found.some((f) => f.externalId === c.externalId && f.directoryId === c.directoryId)));
+        expect(await store.incremental.countActive('dir-b')).toBe(2);
+        expect(await store.incremental.countActive('none')).toBe(3);
+        expect(await store.incremental.countStored('dir-a')).toBe(3);
+        expect(await store.incremental.countStored('dir-c')).toBe(0);
+      });
+    });
+
     it('stores per-directory state', async () => {
       await store.putDirectoryState('a', { lastTrustedUsers: 10, lastTrustedAt: NOW });
       await store.putDirectoryState('a', { lastTrustedUsers: 12, lastTrustedAt: NOW });

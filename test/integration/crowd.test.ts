@@ -106,7 +106,8 @@ describe('Crowd connector against the fixture server', () => {
       const incremental = await cli('sync', '--mode', 'incremental');
       expect(incremental.status).toBe(0);
       expect(incremental.stdout).toContain('crowd: incremental read, 9 changes');
-      expect(incremental.stdout).toContain('created 3, updated 1, reactivated 0, deactivated 2, unchanged 17, withheld 0');
+      // Only the users the events name are planned: none of them is unchanged.
+      expect(incremental.stdout).toContain('created 3, updated 1, reactivated 0, deactivated 2, unchanged 0, withheld 0');
       expect(incremental.stdout).toContain('~ update     cust001-renamed (crowd) renamed from cust001');
       expect(incremental.stdout).toContain('- deactivate cust002 (crowd): disabled-in-directory');
       expect(incremental.stdout).toContain('- deactivate cust015 (crowd): left-customer-groups');
@@ -115,6 +116,33 @@ describe('Crowd connector against the fixture server', () => {
       const full = await cli('sync');
       expect(full.stdout).toContain('created 0, updated 0, reactivated 0, deactivated 0, unchanged 21, withheld 0');
       expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('crowd: incremental read, 0 changes');
+    });
+
+    it('holds an incremental read to the count-drop gate and the deactivation limit, over the whole directory', async () => {
+      const ws = makeWorkspace(`${crowdConfig(fixture.url, APP_PASSWORD)}safety: { maxDeactivations: { count: 2, percent: 10 } }\n`);
+      const cli = (...args: string[]) => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir });
+      expect((await cli('sync', '--mode', 'incremental')).stdout).toContain('created 20, updated 0');
+
+      for (const name of ['cust004', 'cust005', 'cust006']) fixture.change.deleteUser(name);
+      const rejected = await cli('sync', '--mode', 'incremental');
+      expect(rejected.status).toBe(3);
+      expect(rejected.stdout).toContain('crowd: incremental read, 3 changes');
+      expect(`${rejected.stdout}${rejected.stderr}`).toContain('the plan deactivates 3 of 20 active customers; the limit is 2');
+      // Nothing was applied and the stored snapshot did not move on: the same changes are read again.
+      const allowed = await cli('sync', '--mode', 'incremental', '--allow-deactivations', '3');
+      expect(allowed.status).toBe(0);
+      expect(allowed.stdout).toContain('crowd: incremental read, 3 changes');
+      expect(allowed.stdout).toContain('created 0, updated 0, reactivated 0, deactivated 3, unchanged 0, withheld 0');
+      expect(allowed.stdout).toContain('crowd            complete  29 users');
+
+      // 29 → 17 users (more than 30 % fewer): suspect, as a full read would be; its deactivations are withheld.
+      for (let i = 10; i < 22; i++) fixture.change.deleteUser(`cust${String(i).padStart(3, '0')}`);
+      const suspect = await cli('sync', '--mode', 'incremental');
+      expect(suspect.status).toBe(7);
+      expect(suspect.stdout).toContain('crowd: incremental read, 12 changes');
+      expect(suspect.stdout).toContain('17 users, 41% fewer than the last trusted read (29): deactivations withheld');
+      expect(suspect.stdout).toContain('deactivated 0, unchanged 0, withheld 10');
+      expect((await cli('sync')).stdout).toContain('withheld 10'); // a full read agrees
     });
 
     it('falls back to a full read and says why: expired token, inconsistent stream, no event API, incremental unavailable', async () => {

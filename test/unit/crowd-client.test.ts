@@ -6,6 +6,7 @@ import { openCrowdConnector, USER_AGENT } from '../../connectors/crowd/crowd-con
 import { DirbridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { APP_NAME, APP_PASSWORD } from '../helpers/crowd-fixture.js';
+import { snapshotView } from '../helpers/snapshot-view.js';
 
 const logger = createLogger({ level: 'silent' });
 const CROWD = 'https://crowd.test';
@@ -147,7 +148,7 @@ describe('Crowd client and connector (nock)', () => {
       <userEvent><operation>UPDATED</operation><user name="bobby"><display-name>Bob B</display-name><email>b@x.org</email><key>1:bob</key><active>false</active></user></userEvent>
     </events>`;
     nock(CROWD, { reqheaders: { accept: 'application/xml' } }).get(`${API}/event/42:8`).reply(200, xml);
-    const result = await crowd.fetchChangesSince(previous, '42:8');
+    const result = await crowd.fetchChangesSince(snapshotView(previous), '42:8');
     expect(result.kind).toBe('changes');
     if (result.kind !== 'changes') return;
     expect(result.changes.cursor).toBe('42:9');
@@ -161,13 +162,13 @@ describe('Crowd client and connector (nock)', () => {
     expect(result.changes.snapshot.users.find((u) => u.externalId === '1:bob')).toEqual({ externalId: '1:bob', username: 'bobby', email: 'b@x.org', displayName: 'Bob B', disabled: true, location: null });
 
     nock(CROWD).get(`${API}/event/42:8`).reply(410, '<error><reason>EVENT_TOKEN_EXPIRED</reason><message>expired</message></error>');
-    expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event token expired (EVENT_TOKEN_EXPIRED)' });
+    expect(await crowd.fetchChangesSince(snapshotView(previous), '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event token expired (EVENT_TOKEN_EXPIRED)' });
     nock(CROWD).get(`${API}/event/42:8`).reply(404);
-    expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'Crowd has no event API (REST < 1.2)' });
+    expect(await crowd.fetchChangesSince(snapshotView(previous), '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'Crowd has no event API (REST < 1.2)' });
     nock(CROWD).get(`${API}/event/42:8`).reply(200, '<events newEventToken="42:9"><userEvent><operation>RENAMED</operation></userEvent></events>');
-    expect(await crowd.fetchChangesSince(previous, '42:8')).toMatchObject({ kind: 'full-sync-needed', reason: expect.stringContaining('malformed') });
+    expect(await crowd.fetchChangesSince(snapshotView(previous), '42:8')).toMatchObject({ kind: 'full-sync-needed', reason: expect.stringContaining('malformed') });
     nock(CROWD).get(`${API}/event/42:8`).reply(200, '<events newEventToken="42:9"><userMembershipEvent><operation>CREATED</operation><childUser name="ghost"/><parentGroups><group name="customers"/></parentGroups></userMembershipEvent></events>');
-    expect(await crowd.fetchChangesSince(previous, '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event stream does not fit the last snapshot: an event names the unknown user ghost' });
+    expect(await crowd.fetchChangesSince(snapshotView(previous), '42:8')).toEqual({ kind: 'full-sync-needed', reason: 'the event stream does not fit the last snapshot: an event names the unknown user ghost' });
   });
 
   it('refuses a user list that changes while it is paged (the same user twice)', async () => {
@@ -240,8 +241,8 @@ describe('Crowd event tokens and deadlines (nock)', () => {
       return uri.startsWith(`${API}/event/`);
     };
     nock(CROWD).get(events).times(2).reply(200, '<events newEventToken="8047511070899496297:14"/>');
-    expect(await crowd.fetchChangesSince(previous, '8047511070899496297:13')).toMatchObject({ kind: 'changes', changes: { cursor: '8047511070899496297:14' } });
-    await crowd.fetchChangesSince(previous, "a b/c?d#e%f:g@h!$&'()*+,;=~");
+    expect(await crowd.fetchChangesSince(snapshotView(previous), '8047511070899496297:13')).toMatchObject({ kind: 'changes', changes: { cursor: '8047511070899496297:14' } });
+    await crowd.fetchChangesSince(snapshotView(previous), "a b/c?d#e%f:g@h!$&'()*+,;=~");
     expect([...asked]).toEqual([`${API}/event/8047511070899496297:13`, `${API}/event/a%20b%2Fc%3Fd%23e%25f:g@h!$&'()*+,;=~`]);
   });
 

@@ -23,6 +23,11 @@ export interface AfterSyncInput {
   readonly actions: readonly PlanAction[];
   /** Complete reads of this run (their group and licensed-user addresses are kept). */
   readonly snapshots: readonly DirectorySnapshot[];
+  /**
+   * Incremental reads of this run: the users their changes name, and those users' usernames before and
+   * after (only their licensed-user addresses are brought up to date).
+   */
+  readonly scoped?: readonly { readonly snapshot: DirectorySnapshot; readonly usernames: readonly string[] }[];
 }
 
 /**
@@ -39,6 +44,9 @@ export async function afterSync(deps: { readonly store: SyncStore; readonly load
     }
     for (const snapshot of input.snapshots) {
       await records.addresses.replace(snapshot.directoryId, directoryAddresses(snapshot, deps.loaded.config.licensing.licensedGroups));
+    }
+    for (const { snapshot, usernames } of input.scoped ?? []) {
+      await records.addresses.replaceUsers(snapshot.directoryId, usernames, directoryAddresses(snapshot, deps.loaded.config.licensing.licensedGroups));
     }
     const flags = await refreshMigrationFlags(records.customers, { now: input.now, runId: input.runId });
     if (flags.flagged > 0) deps.logger.info({ runId: input.runId, ...flags }, 'portal-only customers need migration: an account has their address');

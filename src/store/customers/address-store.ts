@@ -24,6 +24,31 @@ export function createAddressStore(driver: RecordDriver, customers: CustomerStor
       return { added: added.length, removed: removed.length, changed: changed.length };
     },
 
+    /**
+     * After an incremental read: makes the stored licensed-user addresses of the named users (their
+     * usernames before and after the changes) exactly the licensed-user entries of `addresses`, writing
+     * only the difference. Other users' entries and group addresses are left as they are.
+     */
+    async replaceUsers(directoryId: string, usernames: readonly string[], addresses: readonly DirectoryAddress[]): Promise<{ added: number; removed: number; changed: number }> {
+      const names = [...new Set(usernames)];
+      const stored = new Map<string, Record<string, unknown>>();
+      for (let i = 0; i < names.length; i += IN_CHUNK) {
+        for (const d of await driver.find(DIRECTORY_ADDRESSES, { directoryId, kind: 'licensed-user', name: { $in: names.slice(i, i + IN_CHUNK) } })) stored.set(d['id'] as string, d);
+      }
+      const wantedList = addresses.filter((a) => a.kind === 'licensed-user');
+      const wanted = new Map(wantedList.map((a) => [a.id, a]));
+      const added = wantedList.filter((a) => !stored.has(a.id));
+      const removed = [...stored.keys()].filter((id) => !wanted.has(id));
+      const changed = wantedList.filter((a) => {
+        const old = stored.get(a.id);
+        return old !== undefined && JSON.stringify(old['licensedGroups']) !== JSON.stringify(a.licensedGroups);
+      });
+      for (let i = 0; i < added.length; i += 1000) await driver.insertMany(DIRECTORY_ADDRESSES, added.slice(i, i + 1000).map((a) => ({ ...a, licensedGroups: [...a.licensedGroups] })));
+      await driver.updateEach(DIRECTORY_ADDRESSES, changed.map((a) => ({ key: [a.id], set: { licensedGroups: [...a.licensedGroups] } })));
+      for (let i = 0; i < removed.length; i += IN_CHUNK) await driver.deleteMany(DIRECTORY_ADDRESSES, { id: { $in: removed.slice(i, i + IN_CHUNK) } });
+      return { added: added.length, removed: removed.length, changed: changed.length };
+    },
+
     /** Everything the rules need about each address: its customers, groups with that address, licensed users with it. */
     async facts(addresses: readonly string[]): Promise<Map<string, AddressFacts>> {
       const keys = [...new Set(addresses.map(addressKey))];

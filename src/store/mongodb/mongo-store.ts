@@ -21,6 +21,7 @@ import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js'
 import { redactMongoUrl } from './redact-url.js';
 import { updateChunkFor } from './server-limits.js';
 import { createMongoRecordDriver } from '../records/mongo-driver.js';
+import { createMongoIncrementalStore } from './incremental-rows.js';
 
 export interface MongoStoreOptions {
   readonly url: string;
@@ -161,6 +162,8 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     throw error;
   });
 
+  const incremental = await createMongoIncrementalStore(conn, wrap, updateChunk);
+
   // Lease expiry uses the server's clock (as seen at connect), so skewed client clocks agree.
   const offset = await wrap('read the server clock', async () => {
     const hello = (await conn.db?.admin().command({ hello: 1 })) as { localTime?: Date } | undefined;
@@ -181,6 +184,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     kind: 'mongodb',
     label: `MongoDB ${where}`,
     records,
+    incremental,
 
     loadCurrent: () =>
       wrap('load customers', async () => {

@@ -22,6 +22,7 @@ import { createSqliteRecordDriver } from '../records/sqlite-driver.js';
 import type { RecordDriver } from '../../ports/record-driver.js';
 import { searchText } from '../search-text.js';
 import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
+import { createSqliteIncrementalStore } from './incremental-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS customers (
@@ -181,6 +182,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     kind: 'sqlite',
     label: `embedded store ${options.path}`,
     records,
+    incremental: createSqliteIncrementalStore(db, wrap),
 
     async loadCurrent() {
       return wrap('load customers', () => {

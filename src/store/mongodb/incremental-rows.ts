@@ -1,0 +1,150 @@
+import type { Connection, mongo } from 'mongoose';
+import type { CurrentCustomer, DirectoryUser } from '../../core/model.js';
+import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
+
+interface UserDoc {
+  _id: string;
+  directoryId: string;
+  externalId: string;
+  usernameLc: string;
+  user: DirectoryUser;
+  groups: string[];
+}
+
+interface GroupDoc {
+  _id: string;
+  directoryId: string;
+  groupId: string;
+  name: string;
+  children: string[];
+}
+
+interface HeadDoc extends SnapshotHead {
+  _id: string;
+}
+
+const INSERT_BATCH = 1000;
+const IN_CHUNK = 1000;
+
+type Wrap = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * MongoDB's normalised snapshot: `snapshot_users` (a document per user with its direct groups, indexed
+ * by directory + lower-cased name and, multikey, by directory + group: the members of a group),
+ * `snapshot_groups` (a document per group with its children) and `snapshot_heads`. No transactions:
+ * the head goes first and comes back last (see IncrementalStore). `writeChunk` is the number of
+ * statements per write command (FerretDB 1.x stalls at 100 or more).
+ */
+export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, writeChunk: number): Promise<IncrementalStore> {
+  const db = conn.db;
+  if (db === undefined) throw new Error('the MongoDB connection has no database');
+  const users = db.collection<UserDoc>('snapshot_users');
+  const groups = db.collection<GroupDoc>('snapshot_groups');
+  const heads = db.collection<HeadDoc>('snapshot_heads');
+  const customers = db.collection<{ _id: string; directoryId: string; externalId: string; username: string; usernameLc: string; hash: string; active: boolean }>('customers');
+  await wrap('create the snapshot collections', async () => {
+    for (const name of ['snapshot_users', 'snapshot_groups', 'snapshot_heads']) {
+      await db.createCollection(name).catch((error: unknown) => {
+        if ((error as { codeName?: string }).codeName !== 'NamespaceExists' && (error as { code?: number }).code !== 48) throw error;
+      });
+    }
+    await users.createIndex({ directoryId: 1, usernameLc: 1 }, { name: 'by_name' });
+    await users.createIndex({ directoryId: 1, groups: 1 }, { name: 'by_group' });
+  });
+
+  const userDoc = (directoryId: string, row: StoredUser): UserDoc => ({
+    _id: `${directoryId}/${row.user.externalId}`,
+    directoryId,
+    externalId: row.user.externalId,
+    usernameLc: row.user.username.toLowerCase(),
+    user: { ...row.user },
+    groups: [...row.groups],
+  });
+  const groupDoc = (directoryId: string, g: StoredGroup): GroupDoc => ({ _id: `${directoryId}/${g.id}`, directoryId, groupId: g.id, name: g.name, children: [...g.children] });
+  const bulk = async <T extends { _id: string }>(collection: mongo.Collection<T>, docs: readonly T[]): Promise<void> => {
+    for (let i = 0; i < docs.length; i += writeChunk) {
+      const ops = docs.slice(i, i + writeChunk).map((doc) => ({ replaceOne: { filter: { _id: doc._id } as mongo.Filter<T>, replacement: doc as mongo.WithoutId<T>, upsert: true } }));
+      await collection.bulkWrite(ops, { ordered: false });
+    }
+  };
+  const remove = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, ids: readonly string[]): Promise<void> => {
+    for (let i = 0; i < ids.length; i += IN_CHUNK) await (collection as unknown as mongo.Collection<{ _id: string }>).deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } });
+  };
+  const toRow = (d: UserDoc): StoredUser => ({ user: { externalId: d.user.externalId, username: d.user.username, email: d.user.email ?? null, displayName: d.user.displayName ?? null, disabled: d.user.disabled === true, location: d.user.location ?? null }, groups: d.groups });
+
+  return {
+    head: (directoryId) =>
+      wrap('read a snapshot head', async () => {
+        const doc = await heads.findOne({ _id: directoryId });
+        return doc === null ? null : { cursor: doc.cursor, fingerprint: doc.fingerprint, users: doc.users, groups: doc.groups };
+      }),
+    replace: (directoryId, snapshot, head) =>
+      wrap('save a directory snapshot', async () => {
+        await heads.deleteOne({ _id: directoryId });
+        await users.deleteMany({ directoryId: { $eq: directoryId } });
+        await groups.deleteMany({ directoryId: { $eq: directoryId } });
+        const direct = new Map<string, string[]>();
+        for (const g of snapshot.groups) {
+          for (const u of g.memberUserIds) {
+            const list = direct.get(u);
+            if (list === undefined) direct.set(u, [g.id]);
+            else list.push(g.id);
+          }
+        }
+        const groupDocs = snapshot.groups.map((g) => groupDoc(directoryId, { id: g.id, name: g.name, children: [...new Set(g.memberGroupIds)].sort(compare) }));
+        for (let i = 0; i < groupDocs.length; i += INSERT_BATCH) await groups.insertMany(groupDocs.slice(i, i + INSERT_BATCH), { ordered: false });
+        for (let i = 0; i < snapshot.users.length; i += INSERT_BATCH) {
+          const docs = snapshot.users.slice(i, i + INSERT_BATCH).map((user) => userDoc(directoryId, { user, groups: [...new Set(direct.get(user.externalId) ?? [])].sort(compare) }));
+          await users.insertMany(docs, { ordered: false });
+        }
+        await heads.replaceOne({ _id: directoryId }, { ...head }, { upsert: true });
+      }),
+    groups: (directoryId) =>
+      wrap('load snapshot groups', async () => (await groups.find({ directoryId: { $eq: directoryId } }).toArray()).map((d) => ({ id: d.groupId, name: d.name, children: d.children }))),
+    users: (directoryId, query) =>
+      wrap('load snapshot users', async () => {
+        const out = new Map<string, StoredUser>();
+        const load = async (field: 'externalId' | 'usernameLc' | 'groups', values: readonly string[]): Promise<void> => {
+          const unique = [...new Set(values)];
+          for (let i = 0; i < unique.length; i += IN_CHUNK) {
+            for (const d of await users.find({ directoryId: { $eq: directoryId }, [field]: { $in: unique.slice(i, i + IN_CHUNK) } }).toArray()) out.set(d.externalId, toRow(d));
+          }
+        };
+        await load('externalId', query.ids ?? []);
+        await load('usernameLc', (query.names ?? []).map((n) => n.toLowerCase()));
+        await load('groups', query.memberOf ?? []);
+        return [...out.values()];
+      }),
+    apply: (directoryId, change, head) =>
+      wrap('update the directory snapshot', async () => {
+        await heads.deleteOne({ _id: directoryId });
+        await remove(users, change.deletedUsers.map((id) => `${directoryId}/${id}`));
+        await bulk(users, change.users.map((row) => userDoc(directoryId, row)));
+        await remove(groups, change.deletedGroups.map((id) => `${directoryId}/${id}`));
+        await bulk(groups, change.groups.map((g) => groupDoc(directoryId, g)));
+        await heads.replaceOne({ _id: directoryId }, { ...head }, { upsert: true });
+      }),
+    customers: ({ directoryId, externalIds, usernames }) =>
+      wrap('load customers', async () => {
+        const out = new Map<string, CurrentCustomer>();
+        const projection = { _id: 1, directoryId: 1, externalId: 1, username: 1, hash: 1, active: 1 };
+        const load = async (field: '_id' | 'usernameLc', values: readonly string[]): Promise<void> => {
+          const unique = [...new Set(values)];
+          for (let i = 0; i < unique.length; i += IN_CHUNK) {
+            for (const d of await customers.find({ [field]: { $in: unique.slice(i, i + IN_CHUNK) } }, { projection }).toArray()) {
+              out.set(d._id, { directoryId: d.directoryId, externalId: d.externalId, username: d.username, hash: d.hash, active: d.active });
+            }
+          }
+        };
+        await load('_id', externalIds.map((id) => `${directoryId}/${id}`));
+        await load('usernameLc', usernames.map((n) => n.toLowerCase()));
+        return [...out.values()];
+      }),
+    countStored: (directoryId) => wrap('count customers', async () => customers.countDocuments({ directoryId: { $eq: directoryId } })),
+    countActive: (exceptDirectory) => wrap('count customers', async () => customers.countDocuments({ active: { $eq: true }, directoryId: { $ne: exceptDirectory } })),
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

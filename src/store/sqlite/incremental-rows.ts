@@ -1,0 +1,168 @@
+import type Database from 'libsql';
+import type { CurrentCustomer, DirectorySnapshot, DirectoryUser } from '../../core/model.js';
+import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
+
+export const INCREMENTAL_SCHEMA = `
+CREATE TABLE IF NOT EXISTS snapshot_heads (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot_users (directory_id TEXT NOT NULL, external_id TEXT NOT NULL, username_lc TEXT NOT NULL, user TEXT NOT NULL, groups TEXT NOT NULL,
+  PRIMARY KEY (directory_id, external_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS snapshot_users_name ON snapshot_users (directory_id, username_lc);
+CREATE TABLE IF NOT EXISTS snapshot_groups (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, name TEXT NOT NULL, children TEXT NOT NULL, PRIMARY KEY (directory_id, group_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_members (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (directory_id, group_id, external_id)) WITHOUT ROWID;
+`;
+
+const IN_CHUNK = 500;
+
+type Wrap = <T>(what: string, fn: () => T) => T;
+
+/**
+ * The embedded store's normalised snapshot: `snapshot_users` (a row per user with its direct groups as
+ * JSON), `snapshot_groups` (a row per group with its children), `snapshot_members` (group → member, the
+ * index by which the members of a group are found) and `snapshot_heads`. Each write is one transaction.
+ */
+export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap): IncrementalStore {
+  db.exec(INCREMENTAL_SCHEMA);
+  const putHead = db.prepare('INSERT INTO snapshot_heads (directory_id, doc) VALUES (?, ?) ON CONFLICT (directory_id) DO UPDATE SET doc = excluded.doc');
+  const dropHead = db.prepare('DELETE FROM snapshot_heads WHERE directory_id = ?');
+  const putUser = db.prepare('INSERT OR REPLACE INTO snapshot_users (directory_id, external_id, username_lc, user, groups) VALUES (?, ?, ?, ?, ?)');
+  const getUserGroups = db.prepare('SELECT groups FROM snapshot_users WHERE directory_id = ? AND external_id = ?');
+  const dropUser = db.prepare('DELETE FROM snapshot_users WHERE directory_id = ? AND external_id = ?');
+  const putGroup = db.prepare('INSERT OR REPLACE INTO snapshot_groups (directory_id, group_id, name, children) VALUES (?, ?, ?, ?)');
+  const dropGroup = db.prepare('DELETE FROM snapshot_groups WHERE directory_id = ? AND group_id = ?');
+  const putMember = db.prepare('INSERT OR IGNORE INTO snapshot_members (directory_id, group_id, external_id) VALUES (?, ?, ?)');
+  const dropMember = db.prepare('DELETE FROM snapshot_members WHERE directory_id = ? AND group_id = ? AND external_id = ?');
+  const dropGroupMembers = db.prepare('DELETE FROM snapshot_members WHERE directory_id = ? AND group_id = ?');
+
+  const writeUser = (directoryId: string, row: StoredUser): void => {
+    putUser.run(directoryId, row.user.externalId, row.user.username.toLowerCase(), JSON.stringify(userTuple(row.user)), JSON.stringify(row.groups));
+  };
+
+  const replace = db.transaction((directoryId: string, snapshot: DirectorySnapshot, head: SnapshotHead) => {
+    dropHead.run(directoryId);
+    for (const table of ['snapshot_users', 'snapshot_groups', 'snapshot_members']) db.prepare(`DELETE FROM ${table} WHERE directory_id = ?`).run(directoryId);
+    // The users' direct groups, inverted from the groups' member lists.
+    const direct = new Map<string, string[]>();
+    for (const g of snapshot.groups) {
+      putGroup.run(directoryId, g.id, g.name, JSON.stringify([...new Set(g.memberGroupIds)].sort(compare)));
+      for (const u of g.memberUserIds) {
+        putMember.run(directoryId, g.id, u);
+        const list = direct.get(u);
+        if (list === undefined) direct.set(u, [g.id]);
+        else list.push(g.id);
+      }
+    }
+    for (const user of snapshot.users) writeUser(directoryId, { user, groups: [...new Set(direct.get(user.externalId) ?? [])].sort(compare) });
+    putHead.run(directoryId, JSON.stringify(head));
+  });
+
+  const apply = db.transaction((directoryId: string, change: Parameters<IncrementalStore['apply']>[1], head: SnapshotHead) => {
+    dropHead.run(directoryId);
+    const oldGroups = (externalId: string): string[] => {
+      const row = getUserGroups.raw().get(directoryId, externalId) as [string] | undefined;
+      return row === undefined ? [] : (JSON.parse(row[0]) as string[]);
+    };
+    for (const id of change.deletedUsers) {
+      for (const g of oldGroups(id)) dropMember.run(directoryId, g, id);
+      dropUser.run(directoryId, id);
+    }
+    for (const row of change.users) {
+      const id = row.user.externalId;
+      const before = new Set(oldGroups(id));
+      const after = new Set(row.groups);
+      for (const g of before) if (!after.has(g)) dropMember.run(directoryId, g, id);
+      for (const g of after) if (!before.has(g)) putMember.run(directoryId, g, id);
+      writeUser(directoryId, row);
+    }
+    for (const id of change.deletedGroups) {
+      dropGroup.run(directoryId, id);
+      dropGroupMembers.run(directoryId, id);
+    }
+    for (const g of change.groups) putGroup.run(directoryId, g.id, g.name, JSON.stringify(g.children));
+    putHead.run(directoryId, JSON.stringify(head));
+  });
+
+  const inChunks = <T>(values: readonly string[], fn: (chunk: readonly string[], marks: string) => T[]): T[] => {
+    const out: T[] = [];
+    for (let i = 0; i < values.length; i += IN_CHUNK) {
+      const chunk = values.slice(i, i + IN_CHUNK);
+      out.push(...fn(chunk, chunk.map(() => '?').join(', ')));
+    }
+    return out;
+  };
+
+  return {
+    async head(directoryId) {
+      return wrap('read a snapshot head', () => {
+        const row = db.prepare('SELECT doc FROM snapshot_heads WHERE directory_id = ?').raw().get(directoryId) as [string] | undefined;
+        return row === undefined ? null : (JSON.parse(row[0]) as SnapshotHead);
+      });
+    },
+    async replace(directoryId, snapshot, head) {
+      wrap('save a directory snapshot', () => replace.immediate(directoryId, snapshot, head));
+    },
+    async groups(directoryId) {
+      return wrap('load snapshot groups', () =>
+        (db.prepare('SELECT group_id, name, children FROM snapshot_groups WHERE directory_id = ?').raw().all(directoryId) as [string, string, string][]).map(
+          ([id, name, children]): StoredGroup => ({ id, name, children: JSON.parse(children) as string[] }),
+        ),
+      );
+    },
+    async users(directoryId, query) {
+      return wrap('load snapshot users', () => {
+        const ids = new Set(query.ids ?? []);
+        for (const g of query.memberOf ?? []) {
+          for (const [id] of db.prepare('SELECT external_id FROM snapshot_members WHERE directory_id = ? AND group_id = ?').raw().iterate(directoryId, g) as Iterable<[string]>) ids.add(id);
+        }
+        const rows = new Map<string, StoredUser>();
+        const collect = (list: [string, string][]): [] => {
+          for (const [user, groups] of list) {
+            const row = { user: userFromTuple(JSON.parse(user) as UserTuple), groups: JSON.parse(groups) as string[] };
+            rows.set(row.user.externalId, row);
+          }
+          return [];
+        };
+        inChunks([...ids], (chunk, marks) => collect(db.prepare(`SELECT user, groups FROM snapshot_users WHERE directory_id = ? AND external_id IN (${marks})`).raw().all(directoryId, ...chunk) as [string, string][]));
+        const names = [...new Set((query.names ?? []).map((n) => n.toLowerCase()))];
+        inChunks(names, (chunk, marks) => collect(db.prepare(`SELECT user, groups FROM snapshot_users WHERE directory_id = ? AND username_lc IN (${marks})`).raw().all(directoryId, ...chunk) as [string, string][]));
+        return [...rows.values()];
+      });
+    },
+    async apply(directoryId, change, head) {
+      wrap('update the directory snapshot', () => apply.immediate(directoryId, change, head));
+    },
+    async customers({ directoryId, externalIds, usernames }) {
+      return wrap('load customers', () => {
+        const out = new Map<string, CurrentCustomer>();
+        const add = (list: [string, string, string, string, number][]): [] => {
+          for (const [dir, externalId, username, hash, active] of list) out.set(`${dir}\u0000${externalId}`, { directoryId: dir, externalId, username, hash, active: active === 1 });
+          return [];
+        };
+        const columns = 'SELECT directory_id, external_id, username, hash, active FROM customers';
+        inChunks([...new Set(externalIds)], (chunk, marks) => add(db.prepare(`${columns} WHERE directory_id = ? AND external_id IN (${marks})`).raw().all(directoryId, ...chunk) as never));
+        inChunks([...new Set(usernames.map((n) => n.toLowerCase()))], (chunk, marks) => add(db.prepare(`${columns} WHERE username_lc IN (${marks})`).raw().all(...chunk) as never));
+        return [...out.values()];
+      });
+    },
+    async countStored(directoryId) {
+      return wrap('count customers', () => (db.prepare('SELECT count(*) FROM customers WHERE directory_id = ?').raw().get(directoryId) as [number])[0]);
+    },
+    async countActive(exceptDirectory) {
+      return wrap('count customers', () => (db.prepare('SELECT count(*) FROM customers WHERE active = 1 AND directory_id <> ?').raw().get(exceptDirectory) as [number])[0]);
+    },
+  };
+}
+
+/** A user row's fields, positionally (a million rows: no key names repeated in each). */
+export type UserTuple = [string, string, string | null, string | null, 0 | 1, string | null];
+
+export function userTuple(u: DirectoryUser): UserTuple {
+  return [u.externalId, u.username, u.email, u.displayName, u.disabled ? 1 : 0, u.location];
+}
+
+export function userFromTuple(t: UserTuple): DirectoryUser {
+  return { externalId: t[0], username: t[1], email: t[2], displayName: t[3], disabled: t[4] === 1, location: t[5] };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
