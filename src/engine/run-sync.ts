@@ -318,8 +318,9 @@ async function readWithCursor(
 
 /**
  * The customers to plan against: all of them, unless every directory read in this run was read
- * incrementally; then only those the changes name (by key, and by username in every directory, for
- * directory order), with the count of active customers for the deactivation limit.
+ * incrementally; then only those the changes name (by key, and, when the config has other
+ * directories, by username in every directory, for directory order), with the count of active
+ * customers for the deactivation limit.
  */
 async function loadCustomers(
   store: SyncStore,

@@ -4,11 +4,12 @@ import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '..
 
 export const INCREMENTAL_SCHEMA = `
 CREATE TABLE IF NOT EXISTS snapshot_heads (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshot_users (directory_id TEXT NOT NULL, external_id TEXT NOT NULL, username_lc TEXT NOT NULL, user TEXT NOT NULL, groups TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS snapshot_user_rows (directory_id TEXT NOT NULL, external_id TEXT NOT NULL, username_lc TEXT NOT NULL, user TEXT NOT NULL,
   PRIMARY KEY (directory_id, external_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS snapshot_users_name ON snapshot_users (directory_id, username_lc);
+CREATE INDEX IF NOT EXISTS snapshot_user_rows_name ON snapshot_user_rows (directory_id, username_lc);
 CREATE TABLE IF NOT EXISTS snapshot_groups (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, name TEXT NOT NULL, children TEXT NOT NULL, PRIMARY KEY (directory_id, group_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshot_members (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (directory_id, group_id, external_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS snapshot_members_user ON snapshot_members (directory_id, external_id, group_id);
 `;
 
 const IN_CHUNK = 500;
@@ -16,62 +17,54 @@ const IN_CHUNK = 500;
 type Wrap = <T>(what: string, fn: () => T) => T;
 
 /**
- * The embedded store's normalised snapshot: `snapshot_users` (a row per user with its direct groups as
- * JSON), `snapshot_groups` (a row per group with its children), `snapshot_members` (group → member, the
- * index by which the members of a group are found) and `snapshot_heads`. Each write is one transaction.
+ * The embedded store's normalised snapshot: `snapshot_user_rows` (a row per user), `snapshot_groups` (a
+ * row per group with its children as JSON), `snapshot_members` (a row per direct membership, indexed
+ * both ways: a user's direct groups, a group's members) and `snapshot_heads`. A user's direct groups
+ * live in the membership rows only, so a whole snapshot is written as read (groups with their members),
+ * never inverted in memory. Each write is one transaction.
  */
 export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap): IncrementalStore {
   db.exec(INCREMENTAL_SCHEMA);
   const putHead = db.prepare('INSERT INTO snapshot_heads (directory_id, doc) VALUES (?, ?) ON CONFLICT (directory_id) DO UPDATE SET doc = excluded.doc');
   const dropHead = db.prepare('DELETE FROM snapshot_heads WHERE directory_id = ?');
-  const putUser = db.prepare('INSERT OR REPLACE INTO snapshot_users (directory_id, external_id, username_lc, user, groups) VALUES (?, ?, ?, ?, ?)');
-  const getUserGroups = db.prepare('SELECT groups FROM snapshot_users WHERE directory_id = ? AND external_id = ?');
-  const dropUser = db.prepare('DELETE FROM snapshot_users WHERE directory_id = ? AND external_id = ?');
+  const putUser = db.prepare('INSERT OR REPLACE INTO snapshot_user_rows (directory_id, external_id, username_lc, user) VALUES (?, ?, ?, ?)');
+  const dropUser = db.prepare('DELETE FROM snapshot_user_rows WHERE directory_id = ? AND external_id = ?');
   const putGroup = db.prepare('INSERT OR REPLACE INTO snapshot_groups (directory_id, group_id, name, children) VALUES (?, ?, ?, ?)');
   const dropGroup = db.prepare('DELETE FROM snapshot_groups WHERE directory_id = ? AND group_id = ?');
   const putMember = db.prepare('INSERT OR IGNORE INTO snapshot_members (directory_id, group_id, external_id) VALUES (?, ?, ?)');
   const dropMember = db.prepare('DELETE FROM snapshot_members WHERE directory_id = ? AND group_id = ? AND external_id = ?');
   const dropGroupMembers = db.prepare('DELETE FROM snapshot_members WHERE directory_id = ? AND group_id = ?');
+  const groupsOfUser = db.prepare('SELECT group_id FROM snapshot_members INDEXED BY snapshot_members_user WHERE directory_id = ? AND external_id = ?').raw();
 
-  const writeUser = (directoryId: string, row: StoredUser): void => {
-    putUser.run(directoryId, row.user.externalId, row.user.username.toLowerCase(), JSON.stringify(userTuple(row.user)), JSON.stringify(row.groups));
+  const userGroups = (directoryId: string, externalId: string): string[] => (groupsOfUser.all(directoryId, externalId) as [string][]).map(([g]) => g);
+  const writeUser = (directoryId: string, user: DirectoryUser): void => {
+    putUser.run(directoryId, user.externalId, user.username.toLowerCase(), JSON.stringify(userTuple(user)));
   };
 
   const replace = db.transaction((directoryId: string, snapshot: DirectorySnapshot, head: SnapshotHead) => {
     dropHead.run(directoryId);
-    for (const table of ['snapshot_users', 'snapshot_groups', 'snapshot_members']) db.prepare(`DELETE FROM ${table} WHERE directory_id = ?`).run(directoryId);
-    // The users' direct groups, inverted from the groups' member lists.
-    const direct = new Map<string, string[]>();
+    for (const table of ['snapshot_user_rows', 'snapshot_groups', 'snapshot_members']) db.prepare(`DELETE FROM ${table} WHERE directory_id = ?`).run(directoryId);
     for (const g of snapshot.groups) {
       putGroup.run(directoryId, g.id, g.name, JSON.stringify([...new Set(g.memberGroupIds)].sort(compare)));
-      for (const u of g.memberUserIds) {
-        putMember.run(directoryId, g.id, u);
-        const list = direct.get(u);
-        if (list === undefined) direct.set(u, [g.id]);
-        else list.push(g.id);
-      }
+      for (const u of g.memberUserIds) putMember.run(directoryId, g.id, u);
     }
-    for (const user of snapshot.users) writeUser(directoryId, { user, groups: [...new Set(direct.get(user.externalId) ?? [])].sort(compare) });
+    for (const user of snapshot.users) writeUser(directoryId, user);
     putHead.run(directoryId, JSON.stringify(head));
   });
 
   const apply = db.transaction((directoryId: string, change: Parameters<IncrementalStore['apply']>[1], head: SnapshotHead) => {
     dropHead.run(directoryId);
-    const oldGroups = (externalId: string): string[] => {
-      const row = getUserGroups.raw().get(directoryId, externalId) as [string] | undefined;
-      return row === undefined ? [] : (JSON.parse(row[0]) as string[]);
-    };
     for (const id of change.deletedUsers) {
-      for (const g of oldGroups(id)) dropMember.run(directoryId, g, id);
+      for (const g of userGroups(directoryId, id)) dropMember.run(directoryId, g, id);
       dropUser.run(directoryId, id);
     }
     for (const row of change.users) {
       const id = row.user.externalId;
-      const before = new Set(oldGroups(id));
+      const before = new Set(userGroups(directoryId, id));
       const after = new Set(row.groups);
       for (const g of before) if (!after.has(g)) dropMember.run(directoryId, g, id);
       for (const g of after) if (!before.has(g)) putMember.run(directoryId, g, id);
-      writeUser(directoryId, row);
+      writeUser(directoryId, row.user);
     }
     for (const id of change.deletedGroups) {
       dropGroup.run(directoryId, id);
@@ -113,20 +106,32 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap):
         for (const g of query.memberOf ?? []) {
           for (const [id] of db.prepare('SELECT external_id FROM snapshot_members WHERE directory_id = ? AND group_id = ?').raw().iterate(directoryId, g) as Iterable<[string]>) ids.add(id);
         }
-        const rows = new Map<string, StoredUser>();
-        const collect = (list: [string, string][]): [] => {
-          for (const [user, groups] of list) {
-            const row = { user: userFromTuple(JSON.parse(user) as UserTuple), groups: JSON.parse(groups) as string[] };
-            rows.set(row.user.externalId, row);
+        const users = new Map<string, DirectoryUser>();
+        const collect = (list: [string][]): [] => {
+          for (const [text] of list) {
+            const user = userFromTuple(JSON.parse(text) as UserTuple);
+            users.set(user.externalId, user);
           }
           return [];
         };
-        inChunks([...ids], (chunk, marks) => collect(db.prepare(`SELECT user, groups FROM snapshot_users WHERE directory_id = ? AND external_id IN (${marks})`).raw().all(directoryId, ...chunk) as [string, string][]));
+        inChunks([...ids], (chunk, marks) => collect(db.prepare(`SELECT user FROM snapshot_user_rows WHERE directory_id = ? AND external_id IN (${marks})`).raw().all(directoryId, ...chunk) as [string][]));
         // INDEXED BY: without statistics SQLite prefers the primary key's directory prefix, a scan of the
         // whole directory per chunk of names.
         const names = [...new Set((query.names ?? []).map((n) => n.toLowerCase()))];
-        inChunks(names, (chunk, marks) => collect(db.prepare(`SELECT user, groups FROM snapshot_users INDEXED BY snapshot_users_name WHERE directory_id = ? AND username_lc IN (${marks})`).raw().all(directoryId, ...chunk) as [string, string][]));
-        return [...rows.values()];
+        inChunks(names, (chunk, marks) =>
+          collect(db.prepare(`SELECT user FROM snapshot_user_rows INDEXED BY snapshot_user_rows_name WHERE directory_id = ? AND username_lc IN (${marks})`).raw().all(directoryId, ...chunk) as [string][]),
+        );
+        const groups = new Map<string, string[]>();
+        inChunks([...users.keys()], (chunk, marks) => {
+          const rows = db.prepare(`SELECT external_id, group_id FROM snapshot_members INDEXED BY snapshot_members_user WHERE directory_id = ? AND external_id IN (${marks})`).raw().all(directoryId, ...chunk) as [string, string][];
+          for (const [id, g] of rows) {
+            const list = groups.get(id);
+            if (list === undefined) groups.set(id, [g]);
+            else list.push(g);
+          }
+          return [];
+        });
+        return [...users.values()].map((user): StoredUser => ({ user, groups: (groups.get(user.externalId) ?? []).sort(compare) }));
       });
     },
     async apply(directoryId, change, head) {
