@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { crowdConfigSchema } from '../../connectors/crowd/config.js';
 import { openCrowdConnector } from '../../connectors/crowd/crowd-connector.js';
@@ -143,6 +145,21 @@ describe('Crowd connector against the fixture server', () => {
       expect(suspect.stdout).toContain('17 users, 41% fewer than the last trusted read (29): deactivations withheld');
       expect(suspect.stdout).toContain('deactivated 0, unchanged 0, withheld 10');
       expect((await cli('sync')).stdout).toContain('withheld 10'); // a full read agrees
+    });
+
+    it('a rename into a username an earlier directory holds shadows the customer, as a full sync does', async () => {
+      const ldif = `dn: ou=People,dc=example,dc=com\nobjectClass: organizationalUnit\nou: People\n\ndn: uid=taken.name,ou=People,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: taken.name\ncn: Taken\nsn: Name\nmail: taken@example.com\nentryUUID: 5a1c6d2e-0000-4000-8000-000000000001\n\ndn: cn=helpdesk-customers,dc=example,dc=com\nobjectClass: groupOfNames\ncn: helpdesk-customers\nmember: uid=taken.name,ou=People,dc=example,dc=com\n`;
+      const config = crowdConfig(fixture.url, APP_PASSWORD).replace('directories:\n', 'directories:\n  - { id: hr, type: ldif, path: ./hr.ldif }\n');
+      const ws = makeWorkspace(config);
+      writeFileSync(join(ws.dir, 'hr.ldif'), ldif);
+      const cli = (...args: string[]) => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir });
+      expect((await cli('sync')).stdout).toContain('created 21, updated 0');
+      fixture.change.updateUser('cust004', { name: 'TAKEN.name' });
+      const incremental = await cli('sync', '--mode', 'incremental', '--directory', 'crowd');
+      expect(incremental.stdout).toContain('crowd: incremental read, 1 changes');
+      expect(incremental.stdout).toContain('- deactivate cust004 (crowd): shadowed');
+      expect(incremental.stdout).toContain('TAKEN.name in crowd is shadowed by hr');
+      expect((await cli('sync')).stdout).toContain('created 0, updated 0, reactivated 0, deactivated 0');
     });
 
     it('falls back to a full read and says why: expired token, inconsistent stream, no event API, incremental unavailable', async () => {
