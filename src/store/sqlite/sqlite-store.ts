@@ -230,6 +230,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
         written += wrap('apply the plan', () => applyBatch.immediate(actions.slice(i, i + size), opts));
         await opts.onChunk?.(written);
         await opts.onBatch?.(written);
+        // Each batch runs synchronously: let timers in between, so the run's lease heartbeat is not
+        // starved through a million-customer apply (the lease would expire under a live run).
+        await new Promise((resolve) => setImmediate(resolve));
       }
       return { written };
     },
