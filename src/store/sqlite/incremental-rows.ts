@@ -111,7 +111,16 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap):
       });
     },
     async replace(directoryId, snapshot, head) {
-      wrap('save a directory snapshot', () => replace.immediate(directoryId, snapshot, head));
+      wrap('save a directory snapshot', () => {
+        // libsql keeps temporary data in memory by default: the index builds would hold every key
+        // (hundreds of MB at a million users). On file, next to the page cache, for this write only.
+        db.exec('PRAGMA temp_store = FILE');
+        try {
+          replace.immediate(directoryId, snapshot, head);
+        } finally {
+          db.exec('PRAGMA temp_store = DEFAULT');
+        }
+      });
     },
     async groups(directoryId) {
       return wrap('load snapshot groups', () =>
