@@ -1,5 +1,6 @@
 import type { Connection, mongo } from 'mongoose';
 import type { CurrentCustomer, DirectoryUser } from '../../core/model.js';
+import { checkedCurrent } from '../customer-integrity.js';
 import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
 
 interface UserDoc {
@@ -35,13 +36,25 @@ type Wrap = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
  * the head goes first and comes back last (see IncrementalStore). `writeChunk` is the number of
  * statements per write command (FerretDB 1.x stalls at 100 or more).
  */
-export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, writeChunk: number): Promise<IncrementalStore> {
+export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, writeChunk: number, licensed: ReadonlySet<string>): Promise<IncrementalStore> {
   const db = conn.db;
   if (db === undefined) throw new Error('the MongoDB connection has no database');
   const users = db.collection<UserDoc>('snapshot_users');
   const groups = db.collection<GroupDoc>('snapshot_groups');
   const heads = db.collection<HeadDoc>('snapshot_heads');
-  const customers = db.collection<{ _id: string; directoryId: string; externalId: string; username: string; usernameLc: string; hash: string; active: boolean }>('customers');
+  const customers = db.collection<{
+    _id: string;
+    directoryId: string;
+    externalId: string;
+    username: string;
+    usernameLc: string;
+    hash: string;
+    active: boolean;
+    email?: string | null;
+    displayName?: string | null;
+    location?: string | null;
+    groups?: string[];
+  }>('customers');
   await wrap('create the snapshot collections', async () => {
     for (const name of ['snapshot_users', 'snapshot_groups', 'snapshot_heads']) {
       await db.createCollection(name).catch((error: unknown) => {
@@ -127,12 +140,14 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     customers: ({ directoryId, externalIds, usernames }) =>
       wrap('load customers', async () => {
         const out = new Map<string, CurrentCustomer>();
-        const projection = { _id: 1, directoryId: 1, externalId: 1, username: 1, hash: 1, active: 1 };
+        // The hashed fields too: a customer changed around dirbridge is found as loadCurrent finds it.
+        const projection = { _id: 1, directoryId: 1, externalId: 1, username: 1, hash: 1, active: 1, email: 1, displayName: 1, location: 1, groups: 1 };
         const load = async (field: '_id' | 'usernameLc', values: readonly string[]): Promise<void> => {
           const unique = [...new Set(values)];
           for (let i = 0; i < unique.length; i += IN_CHUNK) {
             for (const d of await customers.find({ [field]: { $in: unique.slice(i, i + IN_CHUNK) } }, { projection }).toArray()) {
-              out.set(d._id, { directoryId: d.directoryId, externalId: d.externalId, username: d.username, hash: d.hash, active: d.active });
+              const doc = { directoryId: d.directoryId, externalId: d.externalId, username: d.username, hash: d.hash, active: d.active, email: d.email ?? null, displayName: d.displayName ?? null, location: d.location ?? null, groups: d.groups ?? [] };
+              out.set(d._id, checkedCurrent(doc, licensed));
             }
           }
         };

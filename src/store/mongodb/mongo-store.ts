@@ -162,7 +162,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     throw error;
   });
 
-  const incremental = await createMongoIncrementalStore(conn, wrap, updateChunk);
+  const incremental = await createMongoIncrementalStore(conn, wrap, updateChunk, licensed);
 
   // Lease expiry uses the server's clock (as seen at connect), so skewed client clocks agree.
   const offset = await wrap('read the server clock', async () => {

@@ -1,5 +1,6 @@
 import type Database from 'libsql';
 import type { CurrentCustomer, DirectorySnapshot, DirectoryUser } from '../../core/model.js';
+import { checkedCurrent } from '../customer-integrity.js';
 import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
 
 export const INCREMENTAL_SCHEMA = `
@@ -28,7 +29,7 @@ type Wrap = <T>(what: string, fn: () => T) => T;
  * live in the membership rows only, so a whole snapshot is written as read (groups with their members),
  * never inverted in memory. Each write is one transaction.
  */
-export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap): IncrementalStore {
+export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, licensed: ReadonlySet<string>): IncrementalStore {
   db.exec(INCREMENTAL_SCHEMA);
   db.exec(SECONDARY_INDEXES);
   const putHead = db.prepare('INSERT INTO snapshot_heads (directory_id, doc) VALUES (?, ?) ON CONFLICT (directory_id) DO UPDATE SET doc = excluded.doc');
@@ -169,11 +170,15 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap):
     async customers({ directoryId, externalIds, usernames }) {
       return wrap('load customers', () => {
         const out = new Map<string, CurrentCustomer>();
-        const add = (list: [string, string, string, string, number][]): [] => {
-          for (const [dir, externalId, username, hash, active] of list) out.set(`${dir}\u0000${externalId}`, { directoryId: dir, externalId, username, hash, active: active === 1 });
+        const add = (list: [string, string, string, string, number, string | null, string | null, string | null, string][]): [] => {
+          for (const [dir, externalId, username, hash, active, email, displayName, location, groups] of list) {
+            const doc = { directoryId: dir, externalId, username, hash, active: active === 1, email, displayName, location, groups: JSON.parse(groups) as string[] };
+            out.set(`${dir}\u0000${externalId}`, checkedCurrent(doc, licensed));
+          }
           return [];
         };
-        const columns = 'SELECT directory_id, external_id, username, hash, active FROM customers';
+        // The hashed fields too: a customer changed around dirbridge is found as loadCurrent finds it.
+        const columns = 'SELECT directory_id, external_id, username, hash, active, email, display_name, location, groups FROM customers';
         inChunks([...new Set(externalIds)], (chunk, marks) => add(db.prepare(`${columns} WHERE directory_id = ? AND external_id IN (${marks})`).raw().all(directoryId, ...chunk) as never));
         inChunks([...new Set(usernames.map((n) => n.toLowerCase()))], (chunk, marks) => add(db.prepare(`${columns} WHERE username_lc IN (${marks})`).raw().all(...chunk) as never));
         return [...out.values()];

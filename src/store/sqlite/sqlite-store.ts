@@ -182,7 +182,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     kind: 'sqlite',
     label: `embedded store ${options.path}`,
     records,
-    incremental: createSqliteIncrementalStore(db, wrap),
+    incremental: createSqliteIncrementalStore(db, wrap, licensedSet),
 
     async loadCurrent() {
       return wrap('load customers', () => {
