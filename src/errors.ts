@@ -41,7 +41,7 @@ export const ERROR_CATALOG = {
   ERR_STORE_INVARIANT: { exit: EXIT.invariant, retryable: false, summary: 'The store refused a customer that carries a licensed group.' },
   ERR_INVARIANT_VIOLATED: { exit: EXIT.invariant, retryable: false, summary: 'After applying, the store holds a customer with a licensed group.' },
   ERR_RUN_ABORTED: { exit: EXIT.failure, retryable: true, summary: 'The run was stopped before it finished (serve past its grace period); what it wrote is whole, the next run completes it.' },
-  ERR_DEACTIVATIONS_WITHHELD: { exit: EXIT.withheld, retryable: false, summary: 'The rest was applied, but deactivations were withheld (a suspect read, or an incremental read); review, then allow them.' },
+  ERR_DEACTIVATIONS_WITHHELD: { exit: EXIT.withheld, retryable: false, summary: 'The rest was applied, but deactivations were withheld (a suspect read: the count-drop gate, in a full or an incremental read); review, then allow them.' },
   ERR_CUSTOMER_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'No customer has the key, e-mail or username given.' },
   ERR_INVALID_ADDRESS: { exit: EXIT.refused, retryable: false, summary: 'An e-mail address is not valid; the message says why.' },
   ERR_MAILING_LIST: { exit: EXIT.refused, retryable: false, summary: "An address is a mailing list (a directory group's address, or a mailingLists pattern): never a customer." },
