@@ -1,4 +1,4 @@
-import type { CurrentCustomer, CustomerRecord, DeactivationReason, DirectorySnapshot, PlanAction, SyncPlan } from '../core/model.js';
+import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction, SyncPlan } from '../core/model.js';
 import type { IncrementalStore } from './incremental-store.js';
 import type { RecordDriver } from './record-driver.js';
 
@@ -37,8 +37,6 @@ export interface SyncStore {
    * The last full snapshot of a directory read incrementally, with the change cursor it matches.
    * Replaced whole; a crash while saving leaves the previous one readable.
    */
-  saveSnapshot(directoryId: string, saved: SavedSnapshot): Promise<void>;
-  loadSnapshot(directoryId: string): Promise<SavedSnapshot | null>;
   /** Every customer, whole, in batches: for `store migrate-from`. */
   exportCustomers(batchSize: number): AsyncIterable<StoredCustomer[]>;
   /** Writes whole customers as they are (state and timestamps kept); idempotent. */
@@ -134,11 +132,6 @@ export interface DirectoryState {
    * so a store holding far fewer was emptied around dirbridge (ERR_STORE_SUSPECT).
    */
   readonly customers?: number;
-}
-
-export interface SavedSnapshot {
-  readonly snapshot: DirectorySnapshot;
-  readonly cursor: string;
 }
 
 export interface LeaseRequest {

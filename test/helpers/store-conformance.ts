@@ -229,17 +229,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect((await store.listRuns({ limit: 10 }))[0]).toEqual(run('r3', '2026-11-22T03:00:00.000Z', 'a'));
     });
 
-    it('saves and replaces a directory snapshot with its cursor, in chunks', async () => {
-      expect(await store.loadSnapshot('crowd')).toBeNull();
-      const users = Array.from({ length: 12_000 }, (_, i) => user(`k${i}`, `user${i}`));
-      const groups = [{ id: 'g', name: 'G', memberUserIds: users.map((u) => u.externalId), memberGroupIds: ['h'] }, { id: 'h', name: 'H', memberUserIds: [], memberGroupIds: [] }];
-      await store.saveSnapshot('crowd', { cursor: 't1', snapshot: { directoryId: 'crowd', users, groups } });
-      expect(await store.loadSnapshot('crowd')).toEqual({ cursor: 't1', snapshot: { directoryId: 'crowd', users, groups } });
-      await store.saveSnapshot('crowd', { cursor: 't2', snapshot: { directoryId: 'crowd', users: users.slice(0, 3), groups: [] } });
-      expect(await store.loadSnapshot('crowd')).toEqual({ cursor: 't2', snapshot: { directoryId: 'crowd', users: users.slice(0, 3), groups: [] } });
-      expect(await store.loadSnapshot('other')).toBeNull();
-    });
-
     describe('normalised snapshot rows (incremental reads)', () => {
       const head = (cursor: string, users: number, groups = 3) => ({ cursor, fingerprint: 'fp1', users, groups });
       const snapshot = () => {

@@ -17,7 +17,6 @@ import {
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
 import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
 import { searchText } from '../search-text.js';
-import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
 import { redactMongoUrl } from './redact-url.js';
 import { updateChunkFor } from './server-limits.js';
 import { createMongoRecordDriver } from '../records/mongo-driver.js';
@@ -126,7 +125,6 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   const States = conn.model('DirectoryState', new Schema({ _id: String }, { collection: 'directory_states', strict: false, versionKey: false }));
   const Leases = conn.model<LeaseDoc>('Lease', new Schema({ _id: String, owner: String, token: Number, expiresAt: Date }, { collection: 'leases', versionKey: false }));
   const LeaseTokens = conn.model<LeaseDoc & { lease: string }>('LeaseToken', new Schema({ _id: String, lease: String, token: Number, owner: String, expiresAt: Date }, { collection: 'lease_tokens', versionKey: false }));
-  const Snapshots = conn.model('DirectorySnapshot', new Schema({ _id: String }, { collection: 'directory_snapshots', strict: false, versionKey: false }));
   const Meta = conn.model('Meta', new Schema({ _id: String, value: Number }, { collection: 'meta', versionKey: false }));
 
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -148,7 +146,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
   };
 
   await wrap('create collections and indexes', async () => {
-    for (const model of [Customers, Runs, States, Leases, LeaseTokens, Meta, Snapshots]) await model.createCollection().catch(ignoreExists);
+    for (const model of [Customers, Runs, States, Leases, LeaseTokens, Meta]) await model.createCollection().catch(ignoreExists);
     await Customers.createIndexes();
     await Runs.createIndexes();
     await installValidator(conn, [...licensed]);
@@ -287,27 +285,6 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         await States.replaceOne({ _id: directoryId }, { ...state, _id: directoryId }, { upsert: true });
       }),
 
-    // No transactions: the chunks of a new generation are written first, then the head switches to it,
-    // then the old generation goes. A crash at any point leaves a complete generation behind the head.
-    saveSnapshot: (directoryId, saved) =>
-      wrap('save a directory snapshot', async () => {
-        const generation = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-        const chunks = toChunks(saved.snapshot);
-        for (let i = 0; i < chunks.length; i++) {
-          await Snapshots.replaceOne({ _id: `${directoryId}/${generation}/${i}` }, { _id: `${directoryId}/${generation}/${i}`, directoryId, generation, chunk: i, ...chunks[i] }, { upsert: true });
-        }
-        await Snapshots.replaceOne({ _id: `${directoryId}/head` }, { _id: `${directoryId}/head`, directoryId, generation, chunks: chunks.length, cursor: saved.cursor }, { upsert: true });
-        await Snapshots.deleteMany({ directoryId: { $eq: directoryId }, generation: { $ne: generation }, _id: { $ne: `${directoryId}/head` } });
-      }),
-
-    loadSnapshot: (directoryId) =>
-      wrap('load a directory snapshot', async () => {
-        const head = (await Snapshots.findById(`${directoryId}/head`).lean()) as { generation: string; chunks: number; cursor: string } | null;
-        if (head === null) return null;
-        const docs = (await Snapshots.find({ directoryId: { $eq: directoryId }, generation: { $eq: head.generation }, chunk: { $gte: 0 } }).sort({ chunk: 1 }).lean()) as unknown as SnapshotChunk[];
-        if (docs.length !== head.chunks) throw new Error(`snapshot of ${directoryId} has ${docs.length} of ${head.chunks} chunks`);
-        return { cursor: head.cursor, snapshot: fromChunks(directoryId, docs.map((d) => ({ users: d.users ?? [], groups: d.groups ?? [] }))) };
-      }),
 
     async *exportCustomers(batchSize) {
       let batch: StoredCustomer[] = [];

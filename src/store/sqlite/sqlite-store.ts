@@ -21,7 +21,6 @@ import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
 import { createSqliteRecordDriver } from '../records/sqlite-driver.js';
 import type { RecordDriver } from '../../ports/record-driver.js';
 import { searchText } from '../search-text.js';
-import { fromChunks, toChunks, type SnapshotChunk } from '../snapshot-chunks.js';
 import { createSqliteIncrementalStore } from './incremental-rows.js';
 
 const SCHEMA = `
@@ -52,7 +51,6 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE TABLE IF NOT EXISTS directory_state (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS directory_snapshots (directory_id TEXT NOT NULL, chunk INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (directory_id, chunk));
 INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
 `;
 
@@ -296,28 +294,6 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       );
     },
 
-    async saveSnapshot(directoryId, saved) {
-      const chunks = toChunks(saved.snapshot);
-      wrap('save a directory snapshot', () =>
-        db.transaction(() => {
-          db.prepare('DELETE FROM directory_snapshots WHERE directory_id = ?').run(directoryId);
-          const insert = db.prepare('INSERT INTO directory_snapshots (directory_id, chunk, doc) VALUES (?, ?, ?)');
-          insert.run(directoryId, -1, JSON.stringify({ cursor: saved.cursor, chunks: chunks.length }));
-          chunks.forEach((chunk, i) => insert.run(directoryId, i, JSON.stringify(chunk)));
-        }).immediate(),
-      );
-    },
-
-    async loadSnapshot(directoryId) {
-      return wrap('load a directory snapshot', () => {
-        const rows = db.prepare('SELECT chunk, doc FROM directory_snapshots WHERE directory_id = ? ORDER BY chunk').raw().all(directoryId) as [number, string][];
-        const head = rows.find(([chunk]) => chunk === -1);
-        if (head === undefined) return null;
-        const { cursor } = JSON.parse(head[1]) as { cursor: string };
-        const chunks = rows.filter(([chunk]) => chunk >= 0).map(([, doc]) => JSON.parse(doc) as SnapshotChunk);
-        return { cursor, snapshot: fromChunks(directoryId, chunks) };
-      });
-    },
 
     async *exportCustomers(batchSize) {
       let batch: StoredCustomer[] = [];
