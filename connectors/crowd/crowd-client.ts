@@ -1,8 +1,8 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { DirbridgeError } from '../../src/errors.js';
+import { authenticationChallenged, createHttpClient, readText, type Params } from '../shared/http-client.js';
+
+export type { Params } from '../shared/http-client.js';
 
 export interface CrowdClientOptions {
   readonly directoryId: string;
@@ -22,8 +22,6 @@ export interface CrowdClientOptions {
   readonly random?: () => number;
   readonly onRetry?: (info: { path: string; attempt: number; reason: string; delayMs: number }) => void;
 }
-
-export type Params = Record<string, string | number>;
 
 /** Per call: the caller's abort signal (a run being stopped). */
 export interface RequestOptions {
@@ -46,8 +44,6 @@ export class CrowdHttpError extends Error {
   }
 }
 
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
-
 /**
  * A path segment as RFC 3986 allows it (pchar): unreserved characters, sub-delims, ":" and "@" go out
  * as they are, everything else percent-encoded. `encodeURIComponent` would also encode ":" and "@",
@@ -59,96 +55,32 @@ export function encodePathSegment(value: string): string {
 
 /**
  * The Crowd REST client (`/rest/usermanagement/1`): HTTP Basic auth as the application, JSON unless
- * asked for XML, keep-alive, a CA file, retries with backoff and jitter for 5xx, timeouts and
- * connection resets only, a concurrency limit. Errors never carry the request config (where axios
- * keeps the Authorization header): they are rebuilt from method, path, status and Crowd's reason.
- *
- * Every attempt has a whole-request deadline (`timeoutMs`): connecting, the headers and the whole body,
- * a streamed XML body included. An idle timeout would let a server that sends a byte now and then keep
- * a run (and its lease) alive indefinitely. A JSON answer that misses it is retried like a timeout; a
- * streamed body that misses it fails its reader with ERR_CROWD_CONNECT. The caller's abort signal ends
- * a request at once, with the signal's reason, and is never retried.
+ * asked for XML, on the shared Atlassian HTTP setup (connectors/shared/http-client.ts: keep-alive, a CA
+ * file, retries with backoff for outages only, a whole-request deadline per attempt, no redirects,
+ * errors rebuilt without the request config). A streamed XML body that misses the deadline fails its
+ * reader with ERR_CROWD_CONNECT.
  */
 export function createCrowdClient(options: CrowdClientOptions) {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
-  const apiBase = new URL('rest/usermanagement/1/', base);
-  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: options.concurrency });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: options.concurrency, rejectUnauthorized: options.rejectUnauthorized, ...(options.ca === undefined ? {} : { ca: options.ca }) });
-  const http: AxiosInstance = axios.create({
-    auth: { username: options.applicationName, password: options.applicationPassword },
-    maxRedirects: 0,
-    validateStatus: () => true,
-    headers: { 'User-Agent': options.userAgent },
-    httpAgent,
-    httpsAgent,
-    maxContentLength: 256 * 1024 * 1024,
-    proxy: false,
-  });
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const random = options.random ?? Math.random;
   const where = `directory ${options.directoryId} (${base.origin}${base.pathname})`;
-
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const limited = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= options.concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-
-  const url = (path: string, params: Params = {}): URL => {
-    const target = new URL(path, apiBase);
-    for (const [key, value] of Object.entries(params)) target.searchParams.set(key, String(value));
-    return target;
-  };
-
-  const deadlineText = `no complete answer within ${options.timeoutMs / 1000} s (timeouts.requestSeconds)`;
-
-  async function request<T>(path: string, params: Params, kind: 'json' | 'text' | 'xml', signal: AbortSignal | undefined): Promise<AxiosResponse<T>> {
-    const target = url(path, params);
-    for (let attempt = 0; ; attempt++) {
-      signal?.throwIfAborted();
-      const deadline = startDeadline(options.timeoutMs, signal, () => new DirbridgeError('ERR_CROWD_CONNECT', `${where}: GET ${path}: ${deadlineText}: the read is incomplete`, { retryable: true }));
-      let failure: string;
-      try {
-        const response = await limited(() =>
-          http.get<T>(target.toString(), {
-            headers: { Accept: kind === 'xml' ? 'application/xml' : 'application/json' },
-            responseType: kind === 'xml' ? 'stream' : kind === 'text' ? 'text' : 'json',
-            signal: deadline.signal,
-          }),
-        );
-        if (response.status < 500) {
-          if (kind === 'xml') deadline.follow(response.data as Readable);
-          else deadline.clear();
-          return response;
-        }
-        deadline.clear();
-        failure = `HTTP ${response.status}`;
-        if (kind === 'xml') (response.data as Readable).destroy();
-      } catch (error) {
-        deadline.clear();
-        signal?.throwIfAborted();
-        const code = (error as { code?: string }).code ?? '';
-        if (deadline.expired) failure = deadlineText;
-        else if (!RETRYABLE_CODES.has(code) && !/timeout/i.test((error as Error).message)) throw transportError(where, path, error);
-        else failure = code === '' ? 'timeout' : code;
-      }
-      if (attempt >= options.retries) {
-        throw new DirbridgeError('ERR_CROWD_CONNECT', `${where}: GET ${path} failed ${attempt + 1} times (last: ${failure}); giving up`, { retryable: true });
-      }
-      const delayMs = Math.min(10_000, options.baseDelayMs * 2 ** attempt * (0.5 + random()));
-      options.onRetry?.({ path, attempt: attempt + 1, reason: failure, delayMs: Math.round(delayMs) });
-      await sleep(delayMs);
-    }
-  }
-
-  const authenticationChallenged = (response: AxiosResponse): boolean => response.headers['www-authenticate'] !== undefined;
+  const client = createHttpClient({
+    where,
+    apiBase: new URL('rest/usermanagement/1/', base),
+    auth: { kind: 'basic', username: options.applicationName, password: options.applicationPassword },
+    rejectUnauthorized: options.rejectUnauthorized,
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    timeoutMs: options.timeoutMs,
+    retries: options.retries,
+    baseDelayMs: options.baseDelayMs,
+    concurrency: options.concurrency,
+    userAgent: options.userAgent,
+    connectCode: 'ERR_CROWD_CONNECT',
+    caKey: 'tls.caFile',
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+  });
+  const request = client.get;
 
   async function getJson<T>(path: string, params: Params = {}, opts: RequestOptions = {}): Promise<T> {
     const response = await request<unknown>(path, params, 'json', opts.signal);
@@ -185,57 +117,10 @@ export function createCrowdClient(options: CrowdClientOptions) {
     return response.data;
   }
 
-  /** Ends the kept-alive connections, so the process can exit. */
-  const close = (): void => {
-    httpAgent.destroy();
-    httpsAgent.destroy();
-  };
-
-  return { getJson, getDocument, getXml, where, close };
+  return { getJson, getDocument, getXml, where, close: client.close };
 }
 
 export type CrowdClient = ReturnType<typeof createCrowdClient>;
-
-interface Deadline {
-  /** Aborts the request when the deadline passes or the caller's signal fires. */
-  readonly signal: AbortSignal;
-  readonly expired: boolean;
-  /** Keeps the deadline running over a streamed body: the stream is destroyed when it passes. */
-  follow(stream: Readable): void;
-  clear(): void;
-}
-
-function startDeadline(ms: number, caller: AbortSignal | undefined, expiredError: () => Error): Deadline {
-  const controller = new AbortController();
-  let expired = false;
-  let stream: Readable | null = null;
-  // A followed stream is destroyed with the reason before axios aborts it (with a reason of its own).
-  const timer = setTimeout(() => {
-    expired = true;
-    stream?.destroy(expiredError());
-    controller.abort();
-  }, ms);
-  const onAbort = (): void => {
-    stream?.destroy(caller?.reason instanceof Error ? caller.reason : new Error('aborted'));
-    controller.abort(caller?.reason);
-  };
-  caller?.addEventListener('abort', onAbort, { once: true });
-  const clear = (): void => {
-    clearTimeout(timer);
-    caller?.removeEventListener('abort', onAbort);
-  };
-  return {
-    signal: controller.signal,
-    get expired() {
-      return expired;
-    },
-    follow(s) {
-      stream = s;
-      s.once('close', clear);
-    },
-    clear,
-  };
-}
 
 function statusError(where: string, path: string, status: number, body: unknown, basicChallenge: boolean): Error {
   const reason = crowdReason(body);
@@ -268,21 +153,4 @@ function crowdReason(body: unknown): { reason: string; message: string } | null 
     }
   }
   return null;
-}
-
-function transportError(where: string, path: string, error: unknown): DirbridgeError {
-  const e = error as { code?: string; message?: string };
-  const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(e.code ?? '');
-  const why = tls ? `TLS failure (${e.code ?? ''}): set tls.caFile to the CA of Crowd's certificate` : e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : (e.code ?? 'network error');
-  // A new error: axios errors hold the request config, and with it the Authorization header.
-  return new DirbridgeError('ERR_CROWD_CONNECT', `${where}: GET ${path}: ${why}`, { retryable: !tls });
-}
-
-async function readText(stream: Readable): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) {
-    text += String(chunk);
-    if (text.length > 65_536) break;
-  }
-  return text;
 }
