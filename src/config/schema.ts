@@ -5,6 +5,7 @@ import { normalizeGroupName } from '../core/group-name.js';
 import { missingGenericAttributes } from '../../connectors/shared/profiles.js';
 import type { ConnectorDefinition } from '../ports/directory-connector.js';
 import { secret } from './secret-positions.js';
+import { jiraLicensingSchema } from '../../connectors/jira/config.js';
 import { checkCustomerConfig, invitationsSchema, mailingListsSchema, signupSchema } from './customer-config.js';
 
 export const DEFAULT_LICENSED_GROUPS = [
@@ -69,6 +70,11 @@ export const configSchema = z
       .describe('Default: no default groups (then a directory needs allUsers: true).'),
     licensing: z
       .strictObject({
+        source: z
+          .enum(['config', 'jira'])
+          .default('config')
+          .describe('config: licensedGroups is the licensed set. jira: Jira application access groups (licensing.jira) plus licensedGroups.'),
+        jira: jiraLicensingSchema.optional().describe('The Jira to read application access from, with licensing.source: jira.'),
         licensedGroups: z
           .array(groupName)
           .default(DEFAULT_LICENSED_GROUPS)
@@ -147,6 +153,9 @@ export const configSchema = z
         });
       }
     });
+    if (config.licensing.source === 'jira' && config.licensing.jira === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['licensing', 'jira'], message: 'licensing.source is jira: add licensing.jira with the Jira url and a token (or username and password)' });
+    }
     if (config.roles.customer.groups.length === 0 && !config.directories.some((d) => d.allUsers)) {
       ctx.addIssue({
         code: 'custom',

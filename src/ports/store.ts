@@ -1,5 +1,6 @@
 import type { CurrentCustomer, CustomerRecord, DeactivationReason, PlanAction, SyncPlan } from '../core/model.js';
 import type { IncrementalStore } from './incremental-store.js';
+import type { ApplicationAccess } from './licence-source.js';
 import type { RecordDriver } from './record-driver.js';
 
 /**
@@ -34,9 +35,16 @@ export interface SyncStore {
   getDirectoryStates(): Promise<Record<string, DirectoryState>>;
   putDirectoryState(directoryId: string, state: DirectoryState): Promise<void>;
   /**
-   * The last full snapshot of a directory read incrementally, with the change cursor it matches.
-   * Replaced whole; a crash while saving leaves the previous one readable.
+   * The last complete read of a licence source (Jira's application access), with its time: kept so
+   * that a failed read later never shrinks the licensed set. Replaced whole.
    */
+  saveLicenceRead(read: LicenceRead): Promise<void>;
+  loadLicenceRead(source: LicenceRead['source']): Promise<LicenceRead | null>;
+  /**
+   * Widens the groups this store refuses on a customer (its own check and the storage-layer one) by
+   * `groups`, for as long as it is open: the licence source's groups. Never narrows what it was opened with.
+   */
+  guardLicensedGroups(groups: readonly string[]): Promise<void>;
   /** Every customer, whole, in batches: for `store migrate-from`. */
   exportCustomers(batchSize: number): AsyncIterable<StoredCustomer[]>;
   /** Writes whole customers as they are (state and timestamps kept); idempotent. */
@@ -132,6 +140,14 @@ export interface DirectoryState {
    * so a store holding far fewer was emptied around dirbridge (ERR_STORE_SUSPECT).
    */
   readonly customers?: number;
+}
+
+export interface LicenceRead {
+  readonly source: 'jira';
+  /** Where it was read (the Jira base URL), for people. */
+  readonly label: string;
+  readonly readAt: string;
+  readonly applications: readonly ApplicationAccess[];
 }
 
 export interface LeaseRequest {

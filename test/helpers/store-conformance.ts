@@ -5,6 +5,7 @@ import type { RunRecord, SyncStore } from '../../src/ports/store.js';
 import { DirbridgeError, isDirbridgeError } from '../../src/errors.js';
 import { user } from './fixtures.js';
 import { describeCustomerConformance } from './customer-conformance.js';
+import { describeLicenceConformance } from './licence-conformance.js';
 
 export const LICENSED = ['jira-users', 'jira-servicedesk-users'];
 
@@ -54,6 +55,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
 /** The store conformance suite: every adapter passes it unchanged. */
 export function describeStoreConformance(name: string, factory: StoreFactory): void {
   describeCustomerConformance(name, factory);
+  describeLicenceConformance(name, factory);
   describe(`store conformance: ${name}`, () => {
     let store: SyncStore;
     beforeEach(async () => {

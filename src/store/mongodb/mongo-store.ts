@@ -16,6 +16,7 @@ import {
 } from '../../ports/store.js';
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
 import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
+import { createLicenceReads } from '../licence-reads.js';
 import { searchText } from '../search-text.js';
 import { redactMongoUrl } from './redact-url.js';
 import { updateChunkFor } from './server-limits.js';
@@ -64,6 +65,8 @@ const NOT_IMPLEMENTED = 238;
 export async function openMongoStore(options: MongoStoreOptions): Promise<SyncStore> {
   const where = redactMongoUrl(options.url);
   const licensed = normalizedLicensed(options.licensedGroups);
+  // The licensed set the store refuses: the configured one, widened by guardLicensedGroups.
+  let guarded: readonly string[] = options.licensedGroups;
   let conn: Connection;
   try {
     conn = await mongoose
@@ -178,6 +181,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     }
   };
 
+  const licenceReads = createLicenceReads(records);
   const store: SyncStore = {
     kind: 'mongodb',
     label: `MongoDB ${where}`,
@@ -200,7 +204,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     revision: () => wrap('read the revision', async () => ((await Meta.findById('revision').lean()) as { value?: number } | null)?.value ?? 0),
 
     async applyActions(actions, opts: ApplyOptions) {
-      assertNoLicensedGroups(actions, options.licensedGroups);
+      assertNoLicensedGroups(actions, guarded);
       const size = opts.batchSize ?? 1000;
       const tokens = new Map((opts.fence ?? []).map((l) => [l.name.replace(/^sync:/, ''), l.token]));
       let written = 0;
@@ -298,9 +302,20 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
       if (batch.length > 0) yield batch;
     },
 
+    saveLicenceRead: (read) => licenceReads.save(read),
+    loadLicenceRead: (source) => licenceReads.load(source),
+
+    async guardLicensedGroups(groups) {
+      const added = groups.filter((g) => !licensed.has(normalizeGroupName(g)));
+      if (added.length === 0) return;
+      for (const name of normalizedLicensed(added)) licensed.add(name); // the schema validator reads this set
+      guarded = [...guarded, ...added];
+      await wrap('widen the licensed groups', () => installValidator(conn, [...licensed]));
+    },
+
     importCustomers: (customers) =>
       wrap('import customers', async () => {
-        assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), options.licensedGroups);
+        assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), guarded);
         if (customers.length === 0) return;
         // In the chunks sync updates use: a repeated or resumed copy replaces every customer again,
         // and one command of a thousand replacements wedges FerretDB.

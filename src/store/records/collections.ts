@@ -111,4 +111,21 @@ export const DIRECTORY_ADDRESSES: CollectionSpec = {
   ],
 };
 
-export const COLLECTIONS = [CUSTOMERS, REQUESTS, CUSTOMER_EVENTS, DIRECTORY_ADDRESSES] as const;
+/**
+ * The last complete read of a licence source (Jira's application access settings), one record per
+ * source, replaced whole: a failed read later never shrinks the licensed set below it.
+ */
+export const LICENCE_READS: CollectionSpec = {
+  name: 'licence_reads',
+  table: 'licence_reads',
+  key: ['source'],
+  fields: {
+    source: f('source'),
+    label: f('label'),
+    readAt: f('read_at'),
+    applications: f('applications', 'json'),
+  },
+  indexes: [],
+};
+
+export const COLLECTIONS = [CUSTOMERS, REQUESTS, CUSTOMER_EVENTS, DIRECTORY_ADDRESSES, LICENCE_READS] as const;

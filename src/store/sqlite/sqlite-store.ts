@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'libsql';
 import { type CurrentCustomer, type DeactivationReason, type PlanAction } from '../../core/model.js';
 import { globPattern, spellingsOf, trimmedCharacters } from '../../core/licensed-spellings.js';
+import { normalizeGroupName } from '../../core/group-name.js';
 import { DirbridgeError } from '../../errors.js';
 import {
   DEFAULT_PAGE_SIZE,
@@ -18,6 +19,7 @@ import {
 } from '../../ports/store.js';
 import { assertNoLicensedGroups, normalizedLicensed } from '../licensed-guard.js';
 import { checkedCurrent, licensedSpellings } from '../customer-integrity.js';
+import { createLicenceReads } from '../licence-reads.js';
 import { createSqliteRecordDriver } from '../records/sqlite-driver.js';
 import type { RecordDriver } from '../../ports/record-driver.js';
 import { searchText } from '../search-text.js';
@@ -99,6 +101,8 @@ type Row = Record<string, unknown>;
 /** The embedded store: one SQLite file through libsql. The zero-setup default. */
 export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
   const clock = options.clock ?? Date.now;
+  // The licensed set the store refuses: the configured one, widened by guardLicensedGroups.
+  let guarded: readonly string[] = options.licensedGroups;
   let db: Database.Database;
   let records: RecordDriver;
   const licensedSet = normalizedLicensed(options.licensedGroups);
@@ -176,6 +180,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     bumpRevision.run();
   });
 
+  const licenceReads = createLicenceReads(records);
   const store: SyncStore = {
     kind: 'sqlite',
     label: `embedded store ${options.path}`,
@@ -220,7 +225,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     },
 
     async applyActions(actions, opts) {
-      assertNoLicensedGroups(actions, options.licensedGroups);
+      assertNoLicensedGroups(actions, guarded);
       const size = opts.batchSize ?? 5000;
       let written = 0;
       for (let i = 0; i < actions.length; i += size) {
@@ -307,8 +312,20 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       if (batch.length > 0) yield batch;
     },
 
+    saveLicenceRead: (read) => licenceReads.save(read),
+    loadLicenceRead: (source) => licenceReads.load(source),
+
+    async guardLicensedGroups(groups) {
+      const added = groups.filter((g) => !licensedSet.has(normalizeGroupName(g)));
+      if (added.length === 0) return;
+      // The set loadCurrent checks stored customers against, and the triggers' names and spellings.
+      for (const name of normalizedLicensed(added)) licensedSet.add(name);
+      guarded = [...guarded, ...added];
+      wrap('widen the licensed groups', () => storeLicensedGroups(db, licensedSet));
+    },
+
     async importCustomers(customers) {
-      assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), options.licensedGroups);
+      assertNoLicensedGroups(customers.map((customer) => ({ kind: 'create', customer })), guarded);
       wrap('import customers', () => importBatch.immediate(customers));
     },
 
