@@ -163,7 +163,8 @@ export interface RefusedUser {
   readonly reason: string;
 }
 
-export type ViolationKind = 'empty-snapshot' | 'too-many-deactivations' | 'seat-leak';
+/** `licensed-customer-group`: a customer default group that the licence source (Jira) makes licensed. */
+export type ViolationKind = 'empty-snapshot' | 'too-many-deactivations' | 'seat-leak' | 'licensed-customer-group';
 
 export interface Violation {
   readonly kind: ViolationKind;

@@ -23,6 +23,8 @@ import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SyncSto
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
 import { damageWarnings, withWarnings } from './store-damage.js';
 import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
+import { licensingSummary, licensingViolations, resolveLicensing, withLicensing, type Licensing, type LicensingSummary } from './licensing.js';
+import type { LicenceSource } from '../ports/licence-source.js';
 
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
@@ -38,6 +40,8 @@ export interface EngineDeps {
    * failed with the signal's reason (ERR_RUN_ABORTED) and rejects with it.
    */
   readonly signal?: AbortSignal;
+  /** Opens the licence source (licensing.source: jira); by default the Jira licensing.jira describes. */
+  readonly openLicenceSource?: () => Promise<LicenceSource>;
 }
 
 export interface SyncOptions {
@@ -59,6 +63,8 @@ export interface SyncResult {
   /** The store revision the plan was made against (saved plans check it). */
   readonly storeRevision: number;
   readonly reads: readonly DirectoryRead[];
+  /** Where the licensed set came from, and whether it is stale (Jira could not be read). */
+  readonly licensing?: LicensingSummary;
 }
 
 export function leaseTtlMs(loaded: LoadedConfig): number {
@@ -89,15 +95,17 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
   deps = withSignal(deps, heartbeat.signal);
   let unreachable = false;
   try {
-    const policy = policyFromConfig(deps.loaded.config);
+    const licensing = await licensingForRun(deps, options.dryRun !== true, record);
+    recordRun.licensing = licensingSummary(licensing);
+    const policy = withLicensing(policyFromConfig(deps.loaded.config), licensing);
     const read = await readSnapshots(deps, dirs, log, options.mode ?? 'full');
     deps.signal?.throwIfAborted();
     const { snapshots, failures } = read;
 
     deps.onProgress?.('planning');
-    const { plan, storeRevision, storedBefore } = await planAgainstStore(deps, { dirs, read, options, log, record, policy });
+    const { plan, storeRevision, storedBefore } = await planAgainstStore(deps, { dirs, read, options, log, record, policy, licensing });
 
-    const base = { runId, plan, failures, storeRevision, reads: read.reads };
+    const base = { runId, plan, failures, storeRevision, reads: read.reads, licensing: licensingSummary(licensing) };
     if (plan.violations.length > 0) {
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_REJECTED', message: plan.violations.map((v) => v.message).join('; ') } });
       return { ...base, outcome: 'rejected', written: 0 };
@@ -106,7 +114,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       await record({ outcome: 'dry-run', plan, written: 0, verification: 'not-run', error: null });
       return { ...base, outcome: 'dry-run', written: 0 };
     }
-    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, storedBefore });
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, storedBefore, licensedGroups: licensing.licensedGroups });
     await saveSnapshots(deps.store, read.toSave, policyFingerprint(policy));
     const complete = new Set(plan.directories.filter((d) => d.status === 'complete').map((d) => d.directoryId));
     const isScoped = (id: string): boolean => read.scoped[id] !== undefined;
@@ -152,7 +160,7 @@ export function withSignal(deps: EngineDeps, extra: AbortSignal): EngineDeps {
  */
 async function planAgainstStore(
   deps: EngineDeps,
-  ctx: { dirs: readonly DirectoryConfig[]; read: ReadResult; options: SyncOptions; log: Logger; record: Recorder; policy: SyncPolicy },
+  ctx: { dirs: readonly DirectoryConfig[]; read: ReadResult; options: SyncOptions; log: Logger; record: Recorder; policy: SyncPolicy; licensing: Licensing },
 ): Promise<{ plan: SyncPlan; storeRevision: number; storedBefore: ReadonlyMap<string, number> }> {
   const { read, options, log, record, policy } = ctx;
   const [loaded, states, storeRevision, runs] = await Promise.all([
@@ -184,7 +192,7 @@ async function planAgainstStore(
     ...(loaded.activeCustomers === undefined ? {} : { activeCustomers: loaded.activeCustomers }),
     ...(options.allowDeactivations === undefined ? {} : { allowDeactivations: options.allowDeactivations }),
   });
-  const plan = withWarnings(planned, damaged);
+  const plan = licensingViolations(withWarnings(planned, damaged), ctx.licensing);
   log.info({ summary: plan.summary, violations: plan.violations.length, warnings: (plan.warnings ?? []).map((w) => w.message), ...memoryFields() }, 'plan made');
   return { plan, storeRevision, storedBefore: stored ?? countByDirectory(current) };
 }
@@ -384,6 +392,8 @@ export interface ApplyContext {
   readonly partial: boolean;
   /** Stored customers per directory before the apply, when loaded (else counted after it). */
   readonly storedBefore?: ReadonlyMap<string, number>;
+  /** The licensed set in force (the configured list when absent): the post-apply check uses it. */
+  readonly licensedGroups?: readonly string[];
 }
 
 /** Applies a plan, stores trusted read counts, re-checks the invariant on the stored state, records the run. */
@@ -420,7 +430,7 @@ export async function applyAndVerify(deps: EngineDeps, ctx: ApplyContext): Promi
     if (!storeUnreachable(e)) await ctx.record({ outcome, plan: ctx.plan, written, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
     throw e;
   }
-  const licensed = deps.loaded.config.licensing.licensedGroups;
+  const licensed = ctx.licensedGroups ?? deps.loaded.config.licensing.licensedGroups;
   const offenders = await deps.store.findLicensedCustomers(licensed, 10);
   if (offenders.length > 0) {
     const names = offenders.map((c) => `${c.username} (${c.directoryId})`).join(', ');
@@ -467,9 +477,12 @@ async function confirmLeases(store: SyncStore, leases: readonly Lease[], ttlMs: 
 
 export type Recorder = (fields: Pick<RunRecord, 'outcome' | 'written' | 'verification' | 'error'> & { plan: SyncPlan | null }) => Promise<void>;
 
-export function recorder(deps: EngineDeps, runId: string, startedAt: Date): Recorder {
+/** A recorder that also writes, once known, where the run's licensed set came from. */
+export type RunRecorder = Recorder & { licensing?: LicensingSummary };
+
+export function recorder(deps: EngineDeps, runId: string, startedAt: Date): RunRecorder {
   const clock = deps.clock ?? (() => new Date());
-  return async ({ plan, ...fields }) => {
+  const record: RunRecorder = async ({ plan, ...fields }) => {
     await deps.store.recordRun({
       runId,
       startedAt: startedAt.toISOString(),
@@ -482,8 +495,25 @@ export function recorder(deps: EngineDeps, runId: string, startedAt: Date): Reco
       warnings: plan?.warnings ?? [],
       ...fields,
       error: fields.error === null ? null : { ...fields.error, message: deps.loaded.secrets.scrub(fields.error.message) },
+      ...(record.licensing === undefined ? {} : { licensing: record.licensing }),
     });
   };
+  return record;
+}
+
+/**
+ * The run's licensed set (licensing.ts); kept in the store when the run applies. Refused Jira
+ * credentials or permissions fail the run, recorded as such.
+ */
+async function licensingForRun(deps: EngineDeps, save: boolean, record: Recorder): Promise<Licensing> {
+  try {
+    return await resolveLicensing(deps, { save });
+  } catch (error) {
+    deps.signal?.throwIfAborted();
+    const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', `resolving the licensed groups failed: ${(error as Error).message}`, { cause: error });
+    await record({ outcome: 'failed', plan: null, written: 0, verification: 'not-run', error: { code: e.code, message: e.message } }).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** The process's memory at a phase boundary, for the run log (MiB): resident set and live JS heap. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { SyncPlan } from '../core/model.js';
 import { DirbridgeError } from '../errors.js';
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
+import { licensingSummary, resolveLicensing } from './licensing.js';
 import { acquireLeases, applyAndVerify, countByDirectory, keepAlive, leaseTtlMs, newRunId, recorder, withSignal, type EngineDeps, type SyncResult } from './run-sync.js';
 import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
 
@@ -57,6 +58,9 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_STALE', message } });
       throw new DirbridgeError('ERR_PLAN_STALE', message);
     }
+    // The licensed set in force now guards the store and the post-apply check, whatever it was at plan time.
+    const licensing = await resolveLicensing(deps, { save: true });
+    record.licensing = licensingSummary(licensing);
     const [stored, states, runs] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.listRuns({ limit: 50 })]);
     const current = directoryCustomers(stored);
     const loss = findStoreLoss({ directoryIds: read.map((d) => d.id), current, states, lastApplied: lastAppliedRun(runs), dropPercent: deps.loaded.config.safety.countDropPercent });
@@ -66,9 +70,9 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
       throw error;
     }
     const partial = plan.directories.some((d) => d.status === 'failed');
-    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial, storedBefore: countByDirectory(current) });
+    const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial, storedBefore: countByDirectory(current), licensedGroups: licensing.licensedGroups });
     await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: [] });
-    return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [] };
+    return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [], licensing: record.licensing };
   } finally {
     heartbeat.stop();
     for (const lease of leases) await deps.store.releaseLease(lease).catch(() => undefined);

@@ -129,6 +129,18 @@ export interface RunRecord {
   /** The post-apply re-check of the invariant: no stored customer carries a licensed group. */
   readonly verification: 'passed' | 'failed' | 'not-run';
   readonly error: { readonly code: string; readonly message: string } | null;
+  /** Where the run's licensed set came from and whether it was stale (absent from older records, and before it was known). */
+  readonly licensing?: RunLicensing;
+}
+
+/** A run's licensed set: the configured list, or Jira's access groups plus it (read now, or stale). */
+export interface RunLicensing {
+  readonly source: 'config' | 'jira';
+  readonly status: 'configured' | 'read' | 'stale' | 'unsupported';
+  readonly label: string | null;
+  readonly readAt: string | null;
+  readonly licensedGroups: readonly string[];
+  readonly warnings: readonly string[];
 }
 
 export interface DirectoryState {
