@@ -3,7 +3,8 @@ import type { Explanation } from '../core/explain.js';
 import type { SeatAudit } from '../engine/audit-seats.js';
 import type { LiveCheck } from '../engine/check-config-live.js';
 import type { SyncResult } from '../engine/run-sync.js';
-import type { RunRecord, StoredCustomer } from '../ports/store.js';
+import type { RunLicensing, RunRecord, StoredCustomer } from '../ports/store.js';
+import type { JiraAuditView } from '../engine/audit-jira.js';
 
 const SHOWN_ACTIONS = 25;
 
@@ -16,6 +17,7 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
   }
   for (const r of result.reads) if (r.mode === 'incremental' || r.note !== null) lines.push(`  ${r.directoryId}: ${r.mode === 'incremental' ? `incremental read, ${r.note ?? ''}` : (r.note ?? '')}`);
   for (const f of result.failures) lines.push(`  ${f.directoryId}: ${f.code}: ${f.message}`);
+  lines.push(...formatLicensing(result.licensing));
   lines.push('', 'Changes', `  ${formatSummary(plan)}`);
   lines.push(...formatActions(plan.actions));
   lines.push(...formatRefused(plan));
@@ -29,6 +31,14 @@ export function formatSyncResult(result: SyncResult, storeLabel: string): string
   lines.push('', `Outcome: ${result.outcome}${applied ? ` (${result.written} customers written; store re-checked: no customer carries a licensed group)` : ''}`);
   if (plan.summary.withheld > 0) lines.push(`  ${plan.summary.withheld} deactivations withheld: nobody was deactivated for them (see Directories)`);
   return lines.join('\n');
+}
+
+/** Where the licensed set came from, when not simply the config's list; a stale set says so loudly. */
+function formatLicensing(licensing: RunLicensing | undefined): string[] {
+  if (licensing === undefined || licensing.source === 'config') return [];
+  const when = licensing.readAt === null ? 'never read' : `read ${licensing.readAt}`;
+  const state = licensing.status === 'read' ? `read now from ${licensing.label ?? 'Jira'}` : licensing.status === 'stale' ? `STALE (Jira could not be read; access groups ${when})` : `Jira has no application roles (${when})`;
+  return ['', `Licensed groups: ${licensing.licensedGroups.length}, ${state}`, ...licensing.warnings.map((w) => `  ! ${w}`)];
 }
 
 export function formatSummary(plan: SyncPlan): string {
@@ -100,8 +110,11 @@ export function formatUnresolved(unresolved: readonly UnresolvedMembers[]): stri
 
 export function formatAudit(audit: SeatAudit): string {
   const mark = (s: string): string => (s === 'pass' ? 'PASS' : s === 'leak' ? 'LEAK' : 'FAIL');
-  const lines = [`Seat audit (${audit.generatedAt}): ${mark(audit.status)}`, ''];
-  lines.push(`1. config       ${mark(audit.config.status)}  customer groups [${audit.config.customerGroups.join(', ')}] share nothing with licensed groups [${audit.config.licensedGroups.join(', ')}]`);
+  const lines = [`Seat audit (${audit.generatedAt}): ${mark(audit.status)}${audit.stale ? ' (STALE: Jira could not be read now)' : ''}`, ''];
+  const problems = audit.config.problems ?? [];
+  lines.push(`1. config       ${mark(audit.config.status)}  customer groups [${audit.config.customerGroups.join(', ')}] ${problems.length > 0 ? 'include licensed groups' : 'share nothing with licensed groups'} [${audit.config.licensedGroups.join(', ')}]`);
+  for (const p of problems) lines.push(`     ${p}`);
+  for (const w of audit.licensing?.warnings ?? []) lines.push(`     ! ${w}`);
   const source = audit.plan.source === 'live' ? 'read live from the directories' : audit.plan.source === 'last-run' ? `from run ${audit.plan.runId ?? ''}` : 'no sync has run yet';
   lines.push(`2. directories  ${mark(audit.plan.status)}  ${audit.plan.seatLeaks.length} user(s) in a customer group and a licensed group (${source})`);
   for (const leak of audit.plan.seatLeaks) {
@@ -116,7 +129,23 @@ export function formatAudit(audit: SeatAudit): string {
   const byOrigin = active.map((c) => `${c.count} ${c.accountType} ${c.origin}`).join(', ') || 'none';
   lines.push(`   all origins  ${mark(audit.origins.status)}  active customers: ${byOrigin}; ${audit.origins.leaks.length} invited or signed-up customer(s) have a licensed user's address`);
   for (const l of audit.origins.leaks) lines.push(`     ${l.key} <${l.email}> (${l.origin}) is ${l.licensedUser.username} in ${l.licensedUser.directoryId}, licensed via ${l.licensedUser.licensedGroups.join(', ')}`);
+  if (audit.jira !== null && audit.jira !== undefined) lines.push(...formatJiraView(audit.jira, mark));
   return lines.join('\n');
+}
+
+/** View 5: seats per application as Jira reports them, and the customers Jira counts as users. */
+function formatJiraView(jira: JiraAuditView, mark: (s: string) => string): string[] {
+  const counted = jira.applications.reduce((n, a) => n + (a.customers?.length ?? 0), 0);
+  const head = jira.state === 'read' ? `${counted} active customer(s) counted as application users by ${jira.label ?? 'Jira'}` : jira.state === 'stale' ? 'STALE, unproven' : 'no application roles in this Jira';
+  const lines = [`5. jira         ${mark(jira.status)}  ${head}${jira.readAt === null ? '' : ` (figures read ${jira.readAt})`}`];
+  if (jira.note !== null) lines.push(`     ! ${jira.note}`);
+  for (const app of jira.applications) {
+    const s = app.seats;
+    const seats = s.hasUnlimitedSeats ? 'unlimited seats' : `seats ${s.numberOfSeats ?? '?'}`;
+    lines.push(`     ${app.name} (${app.key}): ${seats}, used ${s.userCount ?? '?'}, remaining ${s.hasUnlimitedSeats ? '-' : (s.remainingSeats ?? '?')}; access groups [${app.groups.join(', ')}]`);
+    for (const c of app.customers ?? []) lines.push(`       ${c.username} (${c.directoryId}) via ${c.via.join(', ')}`);
+  }
+  return lines;
 }
 
 export function auditCsv(audit: SeatAudit): string {
@@ -124,7 +153,12 @@ export function auditCsv(audit: SeatAudit): string {
   for (const l of audit.plan.seatLeaks) rows.push(['directories', audit.plan.status, l.directoryId, l.username, l.externalId, l.customerGroups.join(';'), l.licensedGroups.join(';'), l.outcome]);
   for (const c of audit.store.licensedCustomers) rows.push(['store', audit.store.status, c.directoryId, c.username, c.externalId, c.groups.join(';'), '', 'stored']);
   for (const l of audit.origins.leaks) rows.push(['origins', audit.origins.status, l.licensedUser.directoryId, l.licensedUser.username, l.key, l.origin, l.licensedUser.licensedGroups.join(';'), 'portal-only']);
-  rows.push(['summary', audit.status, '', '', '', '', '', '']);
+  for (const app of audit.jira?.applications ?? []) {
+    for (const c of app.customers ?? []) rows.push(['jira', audit.jira?.status ?? '', c.directoryId, c.username, c.externalId, app.key, c.via.join(';'), 'counted']);
+    const s = app.seats;
+    rows.push(['jira-seats', audit.jira?.status ?? '', '', '', '', app.key, app.groups.join(';'), s.hasUnlimitedSeats ? 'seats=unlimited' : `seats=${s.numberOfSeats ?? ''};used=${s.userCount ?? ''};remaining=${s.remainingSeats ?? ''}`]);
+  }
+  rows.push(['summary', audit.status, '', '', '', '', '', audit.stale === true ? 'stale' : '']);
   return rows.map((r) => r.map(csvCell).join(',')).join('\n');
 }
 
@@ -170,8 +204,13 @@ export function formatLiveCheck(live: LiveCheck): string[] {
   for (const d of live.directories) {
     lines.push(`  ${d.directoryId} [${d.type}]: ${d.error === null ? `${d.users ?? 0} users, ${d.groups ?? 0} groups` : `could not be read: ${d.error.code}`}`);
   }
+  const jira = live.licensing;
+  if (jira !== undefined) {
+    lines.push(`  ${jira.label}: ${jira.error !== null ? `could not be read: ${jira.error.code}` : jira.applications === null ? 'no application roles' : `${jira.applications} applications, access groups [${jira.groups.join(', ')}]`}`);
+    for (const w of jira.warnings) lines.push(`  ! ${w}`);
+  }
   for (const p of live.problems) lines.push(`  ✗ ${p}`);
   lines.push(...formatWarnings(live.warnings));
-  if (live.problems.length === 0 && live.directories.every((d) => d.error === null)) lines.push('', 'The config matches its directories.');
+  if (live.problems.length === 0 && live.directories.every((d) => d.error === null) && (jira?.error ?? null) === null) lines.push('', `The config matches its directories${jira === undefined ? '' : ' and Jira'}.`);
   return lines;
 }

@@ -295,15 +295,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           return;
         }
         const logger = createLogger({ level: (args as unknown as GlobalArgs).logLevel ?? c.logging.level ?? 'warn', secrets: loaded.secrets });
-        const live = await checkConfigLive(loaded, (dir) => openConnector(loaded.resolveSecrets(dir), { logger, baseDir: loaded.baseDir }));
+        const live = await checkConfigLive(loaded, (dir) => openConnector(loaded.resolveSecrets(dir), { logger, baseDir: loaded.baseDir }), { logger });
         const failed = live.directories.filter((d) => d.error !== null);
-        print(args.json ? JSON.stringify({ valid: failed.length === 0 && live.problems.length === 0, path: loaded.path, warnings, live }, null, 2) : [summary, ...formatLiveCheck(live)].join('\n'));
+        const jiraError = live.licensing?.error ?? null;
+        print(args.json ? JSON.stringify({ valid: failed.length === 0 && jiraError === null && live.problems.length === 0, path: loaded.path, warnings, live }, null, 2) : [summary, ...formatLiveCheck(live)].join('\n'));
         if (failed.length > 0) {
           const first = failed[0]?.error;
           throw new DirbridgeError(
             (first?.code ?? 'ERR_DIRECTORY_READ') as ErrorCode,
             `${failed.length} of ${live.directories.length} directories could not be read, so the config could not be checked against them: ${failed.map((d) => `${d.directoryId} (${d.error?.message ?? ''})`).join('; ')}`,
           );
+        }
+        if (jiraError !== null) {
+          throw new DirbridgeError(jiraError.code as ErrorCode, `Jira (licensing.jira) could not be read, so the config could not be checked against its application access settings: ${jiraError.message}`);
         }
         if (live.problems.length > 0) {
           const noun = live.problems.length === 1 ? 'problem' : 'problems';

@@ -5,6 +5,8 @@ import type { RunRecord, StoredCustomer } from '../ports/store.js';
 import { readSnapshots, type EngineDeps } from './run-sync.js';
 import { directoryCustomers } from './customers/after-sync.js';
 import { auditOrigins, type OriginsAudit } from './customers/audit-origins.js';
+import { auditJira, type JiraAuditView } from './audit-jira.js';
+import { configuredLicensing, licensingSummary, openConfiguredLicenceSource, resolveFromSource, withLicensing, type Licensing, type LicensingSummary } from './licensing.js';
 
 export type AuditStatus = 'pass' | 'leak' | 'violation';
 
@@ -12,7 +14,14 @@ export type AuditStatus = 'pass' | 'leak' | 'violation';
 export interface SeatAudit {
   readonly generatedAt: string;
   /** 1. Config: no customer default group is a licensed group (a config failing this never loads). */
-  readonly config: { readonly customerGroups: readonly string[]; readonly licensedGroups: readonly string[]; readonly status: AuditStatus };
+  readonly config: {
+    readonly customerGroups: readonly string[];
+    /** The licensed set in force: the configured list, plus Jira's access groups with licensing.source: jira. */
+    readonly licensedGroups: readonly string[];
+    /** Customer groups that Jira's application access settings make licensed (a default group or an access group). */
+    readonly problems?: readonly string[];
+    readonly status: AuditStatus;
+  };
   /** 2. Plan: directory users in a customer group and a licensed group. */
   readonly plan: {
     readonly source: 'live' | 'last-run' | 'none';
@@ -29,19 +38,26 @@ export interface SeatAudit {
   readonly afterApply: { readonly runId: string | null; readonly verification: RunRecord['verification']; readonly status: AuditStatus };
   /** Customers of every origin: invited and signed-up customers whose address a licensed directory user has. */
   readonly origins: OriginsAudit;
+  /** Where the licensed set came from (licensing.source), and whether it is stale. */
+  readonly licensing: LicensingSummary;
+  /** 5. Jira (licensing.source: jira): seats per application, and the customers Jira counts as users. */
+  readonly jira: JiraAuditView | null;
+  /** Jira could not be read now: the licensed set is the last one read, and the Jira view is unproven. */
+  readonly stale: boolean;
   readonly status: AuditStatus;
 }
 
 export async function auditSeats(deps: EngineDeps, options: { live?: boolean } = {}): Promise<SeatAudit> {
   const { config } = deps.loaded;
-  const licensed = config.licensing.licensedGroups;
+  const { licensing, jira } = await licensingAudit(deps);
+  const licensed = licensing.licensedGroups;
   const runs = await deps.store.listRuns({ limit: 200 });
   const lastApplied = runs.find((r) => r.outcome === 'success' || r.outcome === 'partial' || r.outcome === 'withheld' || r.verification === 'failed');
 
   let plan: SeatAudit['plan'];
   if (options.live === true) {
     const { snapshots, failures } = await readSnapshots(deps, config.directories);
-    const fresh = planSync({ policy: policyFromConfig(config), snapshots, current: directoryCustomers(await deps.store.loadCurrent()) });
+    const fresh = planSync({ policy: withLicensing(policyFromConfig(config), licensing), snapshots, current: directoryCustomers(await deps.store.loadCurrent()) });
     const unreadDirectories = failures.map((f) => f.directoryId);
     plan = { source: 'live', runId: null, seatLeaks: fresh.seatLeaks, unreadDirectories, warnings: fresh.warnings ?? [], status: leakStatus(fresh.seatLeaks, failures.length) };
   } else if (lastApplied !== undefined) {
@@ -55,15 +71,19 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
   const verification = lastApplied?.verification ?? 'not-run';
   const afterApply = { runId: lastApplied?.runId ?? null, verification, status: verification === 'failed' ? 'violation' : 'pass' } as const;
   const origins = await auditOrigins(deps.store, deps.loaded);
-  const statuses: AuditStatus[] = ['pass', plan.status, store.status, afterApply.status, origins.status];
+  const configStatus: AuditStatus = licensing.problems.length > 0 ? 'violation' : 'pass';
+  const statuses: AuditStatus[] = ['pass', configStatus, plan.status, store.status, afterApply.status, origins.status, jira?.status ?? 'pass'];
   const status = statuses.includes('violation') ? 'violation' : statuses.includes('leak') ? 'leak' : 'pass';
   return {
     generatedAt: (deps.clock?.() ?? new Date()).toISOString(),
-    config: { customerGroups: config.roles.customer.groups, licensedGroups: licensed, status: 'pass' },
+    config: { customerGroups: config.roles.customer.groups, licensedGroups: licensed, problems: licensing.problems.map((p) => p.message), status: configStatus },
     plan,
     store,
     afterApply,
     origins,
+    licensing: licensingSummary(licensing),
+    jira,
+    stale: licensing.status === 'stale' || jira?.state === 'stale',
     status,
   };
 }
@@ -72,4 +92,17 @@ export async function auditSeats(deps: EngineDeps, options: { live?: boolean } =
 function leakStatus(leaks: readonly SeatLeak[], unread: number): AuditStatus {
   if (unread > 0) return 'violation';
   return leaks.length > 0 ? 'leak' : 'pass';
+}
+
+/** The licensed set and, with licensing.source: jira, the Jira view (read now; stale when Jira cannot be read). */
+async function licensingAudit(deps: EngineDeps): Promise<{ licensing: Licensing; jira: JiraAuditView | null }> {
+  if (deps.loaded.config.licensing.source === 'config') return { licensing: configuredLicensing(deps.loaded.config.licensing.licensedGroups), jira: null };
+  const source = await (deps.openLicenceSource ?? (() => openConfiguredLicenceSource(deps.loaded, deps.logger)))();
+  try {
+    const licensing = await resolveFromSource(deps, source, { save: false });
+    const jira = await auditJira(deps, source, licensing, await deps.store.loadCurrent());
+    return { licensing, jira };
+  } finally {
+    await source.close();
+  }
 }

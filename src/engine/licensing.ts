@@ -144,7 +144,11 @@ export function fromApplications(config: DirbridgeConfig, state: SourceState): L
       licensedGroups.push(group);
     }
   }
-  return { source: 'jira', ...state, licensedGroups, configuredGroups: configured, problems: licensingProblems(config.roles.customer.groups, state.applications) };
+  const problems = licensingProblems(config.roles.customer.groups, state.applications);
+  // An access group among the customer groups is licensed like any other: stripped from every customer
+  // (per onLicensedMembership), and the run says why. A default group rejects the plan (licensingViolations).
+  const stripped = problems.filter((p) => p.kind === 'access-group').map((p) => `${p.message}. Until then it is treated as licensed: it is stripped from every customer (licensing.onLicensedMembership)`);
+  return { source: 'jira', ...state, warnings: [...state.warnings, ...stripped], licensedGroups, configuredGroups: configured, problems };
 }
 
 /**
@@ -184,10 +188,15 @@ export function withLicensing(policy: SyncPolicy, licensing: Licensing): SyncPol
   return { ...policy, licensedGroups: licensing.licensedGroups };
 }
 
-/** A plan with the config problems found against the licence source added as violations: it is rejected. */
+/**
+ * A plan with the customer groups that are an application's default group added as violations: it is
+ * rejected (every user Jira puts in such a group gets the application). A customer group that is only
+ * an access group is licensed like any other group instead: the planner strips it.
+ */
 export function licensingViolations(plan: SyncPlan, licensing: Licensing): SyncPlan {
-  if (licensing.problems.length === 0) return plan;
-  return { ...plan, violations: [...plan.violations, ...licensing.problems.map((p) => ({ kind: 'licensed-customer-group' as const, directoryId: null, message: p.message }))] };
+  const defaults = licensing.problems.filter((p) => p.kind === 'default-group');
+  if (defaults.length === 0) return plan;
+  return { ...plan, violations: [...plan.violations, ...defaults.map((p) => ({ kind: 'licensed-customer-group' as const, directoryId: null, message: p.message }))] };
 }
 
 /** What a run record and a sync result keep of the licensing: where the set came from, and whether it is stale. */
