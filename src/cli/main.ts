@@ -7,6 +7,7 @@ import { configSchema } from '../config/schema.js';
 import { customerConfigWarnings } from '../config/customer-config.js';
 import { auditSeats } from '../engine/audit-seats.js';
 import { checkConfigLive } from '../engine/check-config-live.js';
+import { resolveLicensing, withLicensing } from '../engine/licensing.js';
 import { migrateStore } from '../engine/migrate-store.js';
 import { openConnector } from '../engine/open-connector.js';
 import { exitCodeFor, withheldError } from '../engine/run-outcome.js';
@@ -179,11 +180,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     )
     .command('explain <user>', 'Why is this username a customer, or not? (reads the directories now)', (y) => y.positional('user', { type: 'string', demandOption: true }), async (args) => {
       await withContext(args as unknown as GlobalArgs, async (ctx) => {
+        const licensing = await resolveLicensing(ctx.deps, { save: false });
         const { snapshots, failures } = await readSnapshots(ctx.deps, ctx.loaded.config.directories);
-        const explanation = explainUser(args.user, policyFromConfig(ctx.loaded.config), snapshots);
+        const explanation = explainUser(args.user, withLicensing(policyFromConfig(ctx.loaded.config), licensing), snapshots);
         const stored = await ctx.store.findByUsername(args.user);
         print(args.json ? JSON.stringify({ ...explanation, stored, unreadDirectories: failures }, null, 2) : formatExplanation(explanation, stored));
         for (const f of failures) printError(`warning: ${f.directoryId} could not be read (${f.code}); the explanation ignores it`);
+        for (const w of licensing.warnings) printError(`warning: ${w}`);
         if (explanation.verdict === 'not-found' && stored.length === 0) exitCode = EXIT.failure;
       });
     })

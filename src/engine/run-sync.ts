@@ -124,6 +124,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       actions: plan.actions,
       snapshots: snapshots.filter((s) => complete.has(s.directoryId) && !isScoped(s.directoryId)),
       scoped: read.toSave.flatMap((t) => (t.kind === 'rows' && complete.has(t.directoryId) ? [{ snapshot: t.snapshot, usernames: t.usernames }] : [])),
+      licensedGroups: licensing.licensedGroups,
     });
     return { ...base, outcome, written };
   } catch (error) {

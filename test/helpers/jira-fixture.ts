@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
  * Authentication: a personal access token as a bearer, or HTTP Basic; anything else is a 401 with
  * Jira's error entity. Faults: 5xx bursts, Jira down (every request 503), a slow mode (the answer comes
  * after `latencyMs`), an older Jira without application roles (404), a token refused (401), a user
- * without administrator permission (403).
+ * without administrator permission (403), a proxy that echoes the credential in its error (400).
  */
 export interface JiraFixtureUser {
   name: string;
@@ -58,6 +58,8 @@ export interface JiraFixture {
     unauthorized: boolean;
     /** The account is not an administrator: applicationrole answers 403. */
     notAdmin: boolean;
+    /** A misbehaving proxy: every request answers 400 with the Authorization header it got in the error entity. */
+    echoCredential: boolean;
   };
   close(): Promise<void>;
 }
@@ -71,7 +73,7 @@ const MAX_PAGE = 50;
 export async function startJiraFixture(data: { users: JiraFixtureUser[]; groups: Record<string, string[]>; applications: JiraFixtureApplication[] }): Promise<JiraFixture> {
   const requests: string[] = [];
   const authorizations: string[] = [];
-  const faults: JiraFixture['faults'] = { failNext: 0, down: false, latencyMs: 0, noApplicationRoles: false, unauthorized: false, notAdmin: false };
+  const faults: JiraFixture['faults'] = { failNext: 0, down: false, latencyMs: 0, noApplicationRoles: false, unauthorized: false, notAdmin: false, echoCredential: false };
   const users = data.users;
   const groups = new Map(Object.entries(data.groups));
   const applications = data.applications;
@@ -124,6 +126,7 @@ export async function startJiraFixture(data: { users: JiraFixtureUser[]; groups:
       res.end('<html><body>Service Unavailable</body></html>');
       return;
     }
+    if (faults.echoCredential) return jsonAnswer(res, 400, { errorMessages: [`bad request header: ${req.headers.authorization ?? ''}`], errors: {} });
     if (!url.pathname.startsWith(PREFIX)) return jsonAnswer(res, 404, { message: `null for uri: ${url.href}`, 'status-code': 404 });
     if (faults.unauthorized || !authorized(req)) {
       res.setHeader('X-Seraph-LoginReason', 'AUTHENTICATED_FAILED');

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jiraLicensingSchema } from '../../connectors/jira/config.js';
 import { openJiraLicenceSource } from '../../connectors/jira/jira-licence-source.js';
+import { parseConfig } from '../../src/config/load-config.js';
 import { isDirbridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import type { LicenceSource } from '../../src/ports/licence-source.js';
@@ -306,6 +307,33 @@ describe('Jira as the licence truth, through the CLI', () => {
     const runs = await cli('runs', '--json');
     expect(runs.stdout).toContain('ERR_JIRA_AUTH');
     expect(runs.stdout).not.toContain(JIRA_TOKEN);
+  });
+
+  it('resolves the token only when Jira is read, and never shows it: not in a log line, an error, a warning or the run journal, even when Jira echoes it', async () => {
+    const configText = readFileSync(ws.config, 'utf8');
+    const loaded = parseConfig(configText, { path: ws.config, env: {} });
+    expect(loaded.config.licensing.jira?.token).not.toContain('${env:'); // a stand-in until used
+    const missing = (() => {
+      try {
+        loaded.resolveSecrets(loaded.config.licensing.jira);
+        return null;
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    expect(missing?.message).toContain('licensing.jira.token: environment variable JIRA_TOKEN is not set');
+
+    jira.faults.echoCredential = true;
+    const run = await cli('--log-level', 'debug', 'sync', '--json');
+    expect(run.status, run.stderr).toBe(0);
+    expect(jira.authorizations[0]).toBe(`Bearer ${JIRA_TOKEN}`); // it was sent, and echoed back
+    const result = JSON.parse(run.stdout) as { licensing: { status: string; warnings: string[] } };
+    expect(result.licensing.status).toBe('stale');
+    expect(result.licensing.warnings[0]).toContain('bad request header: Bearer [redacted]');
+    expect(run.stderr).toContain('[redacted]');
+    const runs = await cli('runs', '--json');
+    const audit = await cli('audit', 'seats', '--json');
+    for (const out of [run.stdout, run.stderr, runs.stdout, runs.stderr, audit.stdout, audit.stderr]) expect(out).not.toContain(JIRA_TOKEN);
   });
 
   it('falls back to the configured list with a warning when Jira has no application roles', async () => {

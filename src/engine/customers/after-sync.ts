@@ -28,6 +28,8 @@ export interface AfterSyncInput {
    * after (only their licensed-user addresses are brought up to date).
    */
   readonly scoped?: readonly { readonly snapshot: DirectorySnapshot; readonly usernames: readonly string[] }[];
+  /** The run's licensed set (with Jira's access groups); the configured list when absent. */
+  readonly licensedGroups?: readonly string[];
 }
 
 /**
@@ -43,10 +45,10 @@ export async function afterSync(deps: { readonly store: SyncStore; readonly load
       await records.customers.appendEvents(input.actions.slice(i, i + EVENT_BATCH).map((a) => syncEvent(a, input.runId, input.now)));
     }
     for (const snapshot of input.snapshots) {
-      await records.addresses.replace(snapshot.directoryId, directoryAddresses(snapshot, deps.loaded.config.licensing.licensedGroups));
+      await records.addresses.replace(snapshot.directoryId, directoryAddresses(snapshot, input.licensedGroups ?? deps.loaded.config.licensing.licensedGroups));
     }
     for (const { snapshot, usernames } of input.scoped ?? []) {
-      await records.addresses.replaceUsers(snapshot.directoryId, usernames, directoryAddresses(snapshot, deps.loaded.config.licensing.licensedGroups));
+      await records.addresses.replaceUsers(snapshot.directoryId, usernames, directoryAddresses(snapshot, input.licensedGroups ?? deps.loaded.config.licensing.licensedGroups));
     }
     const flags = await refreshMigrationFlags(records.customers, { now: input.now, runId: input.runId });
     if (flags.flagged > 0) deps.logger.info({ runId: input.runId, ...flags }, 'portal-only customers need migration: an account has their address');
