@@ -193,7 +193,8 @@ export function formatRuns(runs: readonly RunRecord[]): string {
     .map((r) => {
       const s = r.summary;
       const changes = s === null ? '' : ` +${s.create} ~${s.update} ^${s.reactivate} -${s.deactivate}`;
-      return `${r.startedAt}  ${r.runId}  ${r.outcome.padEnd(8)}${changes}  by ${r.actor.host}:${r.actor.pid} (${r.actor.trigger})${r.error === null ? '' : `  ${r.error.code}: ${r.error.message}`}`;
+      const stale = r.licensing?.status === 'stale' ? `  licensed set STALE (Jira not read; groups read ${r.licensing.readAt ?? 'never'})` : '';
+      return `${r.startedAt}  ${r.runId}  ${r.outcome.padEnd(8)}${changes}  by ${r.actor.host}:${r.actor.pid} (${r.actor.trigger})${stale}${r.error === null ? '' : `  ${r.error.code}: ${r.error.message}`}`;
     })
     .join('\n');
 }

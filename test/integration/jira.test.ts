@@ -225,7 +225,8 @@ describe('Jira as the licence truth, through the CLI', () => {
     expect(result.licensing.warnings[0]).toContain('the licensed set is STALE: Jira could not be read (ERR_JIRA_CONNECT');
     expect((await stored())['bob']).toEqual(['sd-customers']);
     const text = await cli('sync');
-    expect(text.stdout).toContain('STALE');
+    expect(text.stdout).toContain('Licensed groups: 4, STALE (Jira could not be read; access groups read 20');
+    expect((await cli('runs')).stdout).toContain('licensed set STALE (Jira not read; groups read 20');
 
     const audit = await cli('audit', 'seats', '--json');
     expect(audit.status).toBe(4);
