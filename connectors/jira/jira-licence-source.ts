@@ -28,7 +28,8 @@ const applicationRoleShape = z.object({
   userCount: z.number().int().optional(),
   hasUnlimitedSeats: z.boolean().optional(),
 });
-const applicationRolesShape = z.array(applicationRoleShape);
+// Every Jira with application roles has at least one application: an empty list is a broken answer, not "nothing is licensed".
+const applicationRolesShape = z.array(applicationRoleShape).min(1, 'no application at all (every Jira with application roles has at least one)');
 const memberPageShape = z.object({
   startAt: z.number().int().min(0).optional(),
   total: z.number().int().min(0).optional(),

@@ -292,7 +292,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const c = loaded.config;
         warnings.push(...customerConfigWarnings(c));
         for (const warning of warnings) printError(`warning: ${warning}`);
-        const summary = `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups)`;
+        const summary = `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups${c.licensing.source === 'jira' ? ', plus the application access groups of Jira (checked with --live)' : ''})`;
         if (!args.live) {
           print(args.json ? JSON.stringify({ valid: true, path: loaded.path, warnings }) : summary);
           return;

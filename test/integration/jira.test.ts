@@ -79,6 +79,13 @@ describe('Jira licence source against the fixture server', () => {
     expect(await members(src, 'no-such-group')).toEqual([]);
   });
 
+  it('takes an empty list of applications for a broken answer, never for "nothing is licensed"', async () => {
+    jira.applications.splice(0);
+    const empty = await failure(source(jira.url).readApplications());
+    expect(empty.code).toBe('ERR_JIRA_RESPONSE');
+    expect(empty.message).toContain('no application at all');
+  });
+
   it('says an older Jira without application roles (404) is unsupported, not an error', async () => {
     jira.faults.noApplicationRoles = true;
     const read = await source(jira.url).readApplications();
