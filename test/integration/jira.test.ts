@@ -11,6 +11,8 @@ import type { LicenceSource } from '../../src/ports/licence-source.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 // The fixture runs in this process: CLI subprocesses must be awaited, never run synchronously.
 import { runCliAsync, type CliResult } from '../helpers/cli.js';
+import { useMongoServer } from '../helpers/mongo-server.js';
+import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
 import { JIRA_PASSWORD, JIRA_TOKEN, JIRA_USER, sampleJira, startJiraFixture, type JiraFixture } from '../helpers/jira-fixture.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -159,13 +161,13 @@ entryUUID: 00000000-0000-4000-8000-0000000000a2
 member: uid=agent.smith,ou=People,dc=example,dc=com
 `;
 
-function workspace(url: string, customerGroups = '[sd-customers, partners]'): { dir: string; config: string } {
+function workspace(url: string, customerGroups = '[sd-customers, partners]', storeUrl = 'file:./store.db'): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'dirbridge-jira-'));
   writeFileSync(join(dir, 'directory.ldif'), LDIF);
   const config = join(dir, 'dirbridge.yml');
   writeFileSync(
     config,
-    `store: { url: "file:./store.db" }
+    `store: { url: "${storeUrl}" }
 directories:
   - { id: corp, type: ldif, path: ./directory.ldif }
 roles: { customer: { groups: ${customerGroups} } }
@@ -352,5 +354,36 @@ describe('Jira as the licence truth, through the CLI', () => {
     expect(result.licensing.status).toBe('unsupported');
     expect(result.licensing.licensedGroups).toEqual(['jira-servicedesk-users']);
     expect(result.licensing.warnings[0]).toContain('HTTP 404');
+  });
+});
+
+describe('Jira as the licence truth, on the MongoDB store', () => {
+  const mongo = useMongoServer();
+  let jira: JiraFixture;
+  afterEach(async () => {
+    await jira.close();
+  });
+
+  it('keeps the last set read in the store: a group licensed in Jira stays stripped while Jira is down', async () => {
+    jira = await startJiraFixture(sampleJira());
+    const url = mongo().uri(`jira_${process.pid}`);
+    const ws = workspace(jira.url, '[sd-customers, partners]', url);
+    const cli = (...args: string[]): Promise<CliResult> => runCliAsync(['--config', ws.config, ...args], { cwd: ws.dir, env: { JIRA_TOKEN } });
+    jira.applications[1]?.groups.push('partners');
+    expect((await cli('sync')).status).toBe(0);
+    jira.faults.down = true;
+    const down = await cli('sync', '--json');
+    expect(down.status, down.stderr).toBe(0);
+    expect((JSON.parse(down.stdout) as { licensing: { status: string; licensedGroups: string[] } }).licensing).toMatchObject({ status: 'stale', licensedGroups: expect.arrayContaining(['partners']) as unknown });
+    const store = await openMongoStore({ url, licensedGroups: [] });
+    try {
+      expect((await store.loadLicenceRead('jira'))?.applications.map((a) => a.key)).toEqual(['jira-servicedesk', 'jira-software', 'jira-core']);
+      expect((await store.findLicensedCustomers(['partners'], 10)).map((c) => c.username)).toEqual([]);
+      expect((await store.listCustomers({ pageSize: 10 })).total).toBe(4);
+    } finally {
+      await store.close();
+    }
+    const audit = await cli('audit', 'seats', '--json');
+    expect((JSON.parse(audit.stdout) as { stale: boolean }).stale).toBe(true);
   });
 });
