@@ -506,7 +506,7 @@ export function recorder(deps: EngineDeps, runId: string, startedAt: Date): RunR
  * The run's licensed set (licensing.ts); kept in the store when the run applies. Refused Jira
  * credentials or permissions fail the run, recorded as such.
  */
-async function licensingForRun(deps: EngineDeps, save: boolean, record: Recorder): Promise<Licensing> {
+export async function licensingForRun(deps: EngineDeps, save: boolean, record: Recorder): Promise<Licensing> {
   try {
     return await resolveLicensing(deps, { save });
   } catch (error) {

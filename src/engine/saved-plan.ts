@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { SyncPlan } from '../core/model.js';
 import { DirbridgeError } from '../errors.js';
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
-import { licensingSummary, resolveLicensing } from './licensing.js';
-import { acquireLeases, applyAndVerify, countByDirectory, keepAlive, leaseTtlMs, newRunId, recorder, withSignal, type EngineDeps, type SyncResult } from './run-sync.js';
+import { licensingSummary } from './licensing.js';
+import { acquireLeases, applyAndVerify, countByDirectory, keepAlive, leaseTtlMs, licensingForRun, newRunId, recorder, withSignal, type EngineDeps, type SyncResult } from './run-sync.js';
 import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
 
 const FORMAT = 'dirbridge-plan';
@@ -59,7 +59,7 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
       throw new DirbridgeError('ERR_PLAN_STALE', message);
     }
     // The licensed set in force now guards the store and the post-apply check, whatever it was at plan time.
-    const licensing = await resolveLicensing(deps, { save: true });
+    const licensing = await licensingForRun(deps, true, record);
     record.licensing = licensingSummary(licensing);
     const [stored, states, runs] = await Promise.all([deps.store.loadCurrent(), deps.store.getDirectoryStates(), deps.store.listRuns({ limit: 50 })]);
     const current = directoryCustomers(stored);
