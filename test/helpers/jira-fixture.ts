@@ -60,6 +60,8 @@ export interface JiraFixture {
     notAdmin: boolean;
     /** A misbehaving proxy: every request answers 400 with the Authorization header it got in the error entity. */
     echoCredential: boolean;
+    /** A single sign-on front that redirects API calls to a login page (302). */
+    redirectToLogin: boolean;
   };
   close(): Promise<void>;
 }
@@ -73,7 +75,7 @@ const MAX_PAGE = 50;
 export async function startJiraFixture(data: { users: JiraFixtureUser[]; groups: Record<string, string[]>; applications: JiraFixtureApplication[] }): Promise<JiraFixture> {
   const requests: string[] = [];
   const authorizations: string[] = [];
-  const faults: JiraFixture['faults'] = { failNext: 0, down: false, latencyMs: 0, noApplicationRoles: false, unauthorized: false, notAdmin: false, echoCredential: false };
+  const faults: JiraFixture['faults'] = { failNext: 0, down: false, latencyMs: 0, noApplicationRoles: false, unauthorized: false, notAdmin: false, echoCredential: false, redirectToLogin: false };
   const users = data.users;
   const groups = new Map(Object.entries(data.groups));
   const applications = data.applications;
@@ -124,6 +126,11 @@ export async function startJiraFixture(data: { users: JiraFixtureUser[]; groups:
       if (faults.failNext > 0) faults.failNext--;
       res.writeHead(503, { 'Content-Type': 'text/html' });
       res.end('<html><body>Service Unavailable</body></html>');
+      return;
+    }
+    if (faults.redirectToLogin) {
+      res.writeHead(302, { Location: `${base}/jira/login.jsp?os_destination=${encodeURIComponent(url.pathname)}` });
+      res.end();
       return;
     }
     if (faults.echoCredential) return jsonAnswer(res, 400, { errorMessages: [`bad request header: ${req.headers.authorization ?? ''}`], errors: {} });

@@ -81,6 +81,14 @@ describe('Jira licence source against the fixture server', () => {
     expect(await members(src, 'no-such-group')).toEqual([]);
   });
 
+  it('never follows a redirect to a login page: it is an unexpected answer, with the token kept to Jira', async () => {
+    jira.faults.redirectToLogin = true;
+    const redirected = await failure(source(jira.url).readApplications());
+    expect(redirected.code).toBe('ERR_JIRA_RESPONSE');
+    expect(redirected.message).toContain('answered HTTP 302');
+    expect(jira.requests).toEqual(['GET /jira/rest/api/2/applicationrole']);
+  });
+
   it('takes an empty list of applications for a broken answer, never for "nothing is licensed"', async () => {
     jira.applications.splice(0);
     const empty = await failure(source(jira.url).readApplications());
