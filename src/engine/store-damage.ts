@@ -30,7 +30,7 @@ export function damageWarnings(current: readonly CurrentCustomer[]): PlanWarning
       count: list.length,
       examples,
       message:
-        `${list.length} stored customer${list.length === 1 ? '' : 's'} of ${first.directoryId} ${what}: changed around dirbridge ` +
+        `${list.length} stored customer${list.length === 1 ? '' : 's'} of ${first.directoryId} ${what}: ${licensed ? 'the group became licensed since (config or Jira), or ' : ''}changed around dirbridge ` +
         `(${examples.join(', ')}${list.length > EXAMPLES ? ', …' : ''}); those still in the directory are rewritten from it by this sync`,
     });
   }

@@ -226,6 +226,7 @@ describe('Jira as the licence truth, through the CLI', () => {
     expect(result.licensing.licensedGroups).toContain('partners');
     expect(result.licensing.warnings.join(' ')).toContain('customer group "partners" grants access to the Jira application "Jira Software" (jira-software)');
     expect(result.plan.seatLeaks.map((l) => l.username).sort()).toEqual(['bob', 'partner.pat']);
+    expect(second.stdout).toContain('2 stored customers of corp carry a licensed group: the group became licensed since (config or Jira)');
     expect(await stored()).toEqual({ ann: ['sd-customers'], bob: ['sd-customers'], 'cust-dev': ['sd-customers'], 'partner.pat': [] });
   });
 

@@ -162,7 +162,7 @@ for (const target of mongoTargets()) {
         const messages = (result.plan.warnings ?? []).filter((w) => w.kind === 'damaged-customers').map((w) => w.message);
         expect(messages).toEqual([
           '1 stored customer of sample no longer matches what dirbridge wrote (its content hash): changed around dirbridge (user000002); those still in the directory are rewritten from it by this sync',
-          '1 stored customer of sample carries a licensed group: changed around dirbridge (user000001 (ｊｉｒａ-users)); those still in the directory are rewritten from it by this sync',
+          '1 stored customer of sample carries a licensed group: the group became licensed since (config or Jira), or changed around dirbridge (user000001 (ｊｉｒａ-users)); those still in the directory are rewritten from it by this sync',
         ]);
         const [one] = await s.store.findByUsername('user000001');
         const [two] = await s.store.findByUsername('user000002');
