@@ -11,7 +11,7 @@ import { resolveLicensing, withLicensing } from '../engine/licensing.js';
 import { migrateStore } from '../engine/migrate-store.js';
 import { openConnector } from '../engine/open-connector.js';
 import { exitCodeFor, withheldError } from '../engine/run-outcome.js';
-import { readSnapshots, runSync, selectDirectories, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
+import { readSnapshots, runSync, type EngineDeps, type SyncResult } from '../engine/run-sync.js';
 import { applySavedPlan, writePlanFile } from '../engine/saved-plan.js';
 import { DirbridgeError, EXIT, isDirbridgeError, type ErrorCode, type ExitCode } from '../errors.js';
 import { pino } from 'pino';
@@ -21,6 +21,7 @@ import { createLogger, type LogLevel } from '../logger.js';
 import type { Scrubbing } from '../secret-values.js';
 import type { SyncStore } from '../ports/store.js';
 import { openStore } from '../store/open-store.js';
+import { registerConsoleCommands } from './console-commands.js';
 import { registerCustomerCommands } from './customer-commands.js';
 import { auditCsv, formatAudit, formatExplanation, formatLiveCheck, formatRuns, formatSyncResult, formatUnresolved } from './format.js';
 
@@ -200,28 +201,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
       y.positional('action', { choices: ['test'] as const, demandOption: true }).positional('id', { type: 'string', demandOption: true }),
       async (args) => {
         const { loaded, logger } = configAndLogger(args as unknown as GlobalArgs);
-        const [dir] = selectDirectories(loaded, [args.id]);
-        const connector = await openConnector(loaded.resolveSecrets(dir as NonNullable<typeof dir>), { logger, baseDir: loaded.baseDir });
-        try {
-          const check = await connector.check();
-          const { probeWrites } = await import('../engine/customers/probe-writes.js');
-          const writes = await probeWrites(loaded, loaded.resolveSecrets(dir as NonNullable<typeof dir>), logger);
-          const scope = check.partial ? ' (first page of each search)' : ' (read whole, as a sync reads it)';
-          print(
-            args.json
-              ? JSON.stringify({ ...check, ...(writes === null ? {} : { writes }) }, null, 2)
-              : [
-                  `${args.id}: OK, ${check.users} users, ${check.groups} groups${scope}`,
-                  ...(check.unresolvedMembers === undefined ? [] : formatUnresolved(check.unresolvedMembers)),
-                  `sample user: ${JSON.stringify(check.sampleUser)}`,
-                  'mapping:',
-                  ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`),
-                  ...(writes === null ? [] : [`writes: ${writes.writes} (${writes.detail})`]),
-                ].join('\n'),
-          );
-        } finally {
-          await connector.close();
-        }
+        const { testDirectory } = await import('../engine/directory-test.js');
+        const { writes, ...check } = await testDirectory({ loaded, logger }, args.id);
+        const scope = check.partial ? ' (first page of each search)' : ' (read whole, as a sync reads it)';
+        print(
+          args.json
+            ? JSON.stringify({ ...check, ...(writes === undefined ? {} : { writes }) }, null, 2)
+            : [
+                `${args.id}: OK, ${check.users} users, ${check.groups} groups${scope}`,
+                ...(check.unresolvedMembers === undefined ? [] : formatUnresolved(check.unresolvedMembers)),
+                `sample user: ${JSON.stringify(check.sampleUser)}`,
+                'mapping:',
+                ...Object.entries(check.mapping).map(([k, v]) => `  ${k.padEnd(12)} ← ${v}`),
+                ...(writes === undefined ? [] : [`writes: ${writes.writes} (${writes.detail})`]),
+              ].join('\n'),
+        );
       },
     )
     .command('store <action> <from>', 'store migrate-from URL: copy another store (e.g. the embedded file:…) into the configured one', (y) =>
@@ -320,7 +314,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         }
       },
     );
-  const parser = registerCustomerCommands(base, {
+  const parser = registerCustomerCommands(registerConsoleCommands(base, print), {
     withDeps: (args, fn) => withContext(args as GlobalArgs, (ctx) => fn(ctx.deps)),
     print,
     warn: (code, message) => printError(`dirbridge: ${code}: ${message}`),

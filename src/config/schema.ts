@@ -7,6 +7,7 @@ import type { ConnectorDefinition } from '../ports/directory-connector.js';
 import { secret } from './secret-positions.js';
 import { jiraLicensingSchema } from '../../connectors/jira/config.js';
 import { checkCustomerConfig, invitationsSchema, mailingListsSchema, signupSchema } from './customer-config.js';
+import { consoleSchema } from './console-config.js';
 
 export const DEFAULT_LICENSED_GROUPS = [
   'jira-servicedesk-users',
@@ -127,6 +128,7 @@ export const configSchema = z
       })
       .prefault({})
       .describe('The `dirbridge serve` daemon.'),
+    console: consoleSchema,
     invitations: invitationsSchema,
     signup: signupSchema,
     mailingLists: mailingListsSchema,

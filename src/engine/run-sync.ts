@@ -108,6 +108,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const base = { runId, plan, failures, storeRevision, reads: read.reads, licensing: licensingSummary(licensing) };
     if (plan.violations.length > 0) {
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_REJECTED', message: plan.violations.map((v) => v.message).join('; ') } });
+      if (options.dryRun !== true) await (await import('./held-plans.js')).holdRejectedPlan(deps, { runId, plan, storeRevision, now: clock().toISOString() });
       return { ...base, outcome: 'rejected', written: 0 };
     }
     if (options.dryRun === true) {

@@ -42,6 +42,17 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
   if (plan.violations.length > 0) {
     throw new DirbridgeError('ERR_PLAN_REJECTED', `${path} holds a plan that safety rules rejected; it cannot be applied`);
   }
+  return applyPlanAsSaved(deps, { plan, storeRevision: parsed.storeRevision });
+}
+
+/**
+ * Applies a plan exactly as it was made, under the same leases and checks as a sync, refusing
+ * (ERR_PLAN_STALE, recorded as a rejected run) when anything was written to the store since. The
+ * caller decides whether the plan may be applied at all (a saved plan file: no violations; a held
+ * plan: an admin approved it).
+ */
+export async function applyPlanAsSaved(deps: EngineDeps, saved: { readonly plan: SyncPlan; readonly storeRevision: number }): Promise<SyncResult> {
+  const { plan } = saved;
   const clock = deps.clock ?? (() => new Date());
   const startedAt = clock();
   const runId = newRunId(startedAt);
@@ -53,10 +64,10 @@ export async function applySavedPlan(deps: EngineDeps, path: string): Promise<Sy
   deps = withSignal(deps, heartbeat.signal);
   try {
     const revision = await deps.store.revision();
-    if (revision !== parsed.storeRevision) {
-      const message = `the store changed since the plan was made (revision ${parsed.storeRevision} → ${revision}); make a new plan`;
+    if (revision !== saved.storeRevision) {
+      const message = `the store changed since the plan was made (revision ${saved.storeRevision} → ${revision}); make a new plan`;
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_STALE', message } });
-      throw new DirbridgeError('ERR_PLAN_STALE', message);
+      throw new DirbridgeError('ERR_PLAN_STALE', message, { details: { runId } });
     }
     // The licensed set in force now guards the store and the post-apply check, whatever it was at plan time.
     const licensing = await licensingForRun(deps, true, record);

@@ -8,6 +8,7 @@ import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from './metrics.js';
 import { createCustomerRoutes } from './customer-routes.js';
+import type { ConsoleOptions } from './console/console-app.js';
 
 export interface ServiceOptions {
   readonly port: number;
@@ -116,6 +117,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
   pruner.unref();
 
   const customerRoutes = createCustomerRoutes(deps, { stopping: () => stopping });
+  const adminConsole = await startConsole(deps, { stopping: () => stopping, startRun: (ids, mode) => track(run(ids === undefined ? undefined : [...ids], mode, 'api')) });
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: (error as Error).message }, 'HTTP handler failed');
@@ -124,6 +126,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
   });
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://service');
+    if (adminConsole !== null && (url.pathname === '/console' || url.pathname.startsWith('/console/'))) return adminConsole.handle(req, res);
     const route = `${req.method ?? 'GET'} ${url.pathname}`;
     switch (route) {
       case 'GET /healthz':
@@ -187,9 +190,23 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
       }
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await adminConsole?.close();
       return { drained, settled };
     },
   };
+}
+
+/** The admin console at /console/ when the config has a console section; otherwise a log line says how to turn it on. */
+async function startConsole(deps: EngineDeps, options: ConsoleOptions) {
+  const config = deps.loaded.config.console;
+  if (config === undefined) {
+    deps.logger.info('admin console off: add a console section with at least one user (see README, "The admin console")');
+    return null;
+  }
+  const { createConsole } = await import('./console/console-app.js');
+  const started = await createConsole(deps, config, options);
+  deps.logger.info({ path: '/console/', users: config.users.length, trustedHeader: config.trustedHeader?.name ?? null }, 'admin console on');
+  return started;
 }
 
 /** Constant-time comparison of a bearer token (digests first, so lengths do not leak either). */

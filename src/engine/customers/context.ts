@@ -12,7 +12,7 @@ import type { Mailer } from './mailer.js';
 import { recordsFor } from './records.js';
 
 /** Who asked: the CLI, the HTTP API, the e-mail channel, or a sync. Written into each customer's history. */
-export type Actor = 'cli' | 'api' | 'email' | 'sync';
+export type Actor = 'cli' | 'api' | 'email' | 'sync' | `console:${string}`;
 
 /**
  * What every customer operation runs with. Built from the engine's dependencies in production

@@ -89,7 +89,11 @@ export const CUSTOMER_EVENTS: CollectionSpec = {
     actor: f('actor'),
     detail: f('detail', 'json'),
   },
-  indexes: [{ name: 'customer_events_by_customer', fields: [['customerKey', 'asc']], mongoOnly: true }],
+  indexes: [
+    { name: 'customer_events_by_customer', fields: [['customerKey', 'asc']], mongoOnly: true },
+    // What one run changed (the console's run page).
+    { name: 'customer_events_by_run', fields: [['runId', 'asc']] },
+  ],
 };
 
 /** Group addresses (mailing lists) and licensed users' addresses, per directory, from its last complete read. */
@@ -128,4 +132,28 @@ export const LICENCE_READS: CollectionSpec = {
   indexes: [],
 };
 
-export const COLLECTIONS = [CUSTOMERS, REQUESTS, CUSTOMER_EVENTS, DIRECTORY_ADDRESSES, LICENCE_READS] as const;
+/**
+ * Plans a safety rule rejected, kept for an admin to approve (applied exactly as saved) or discard in
+ * the console. `plan` is the whole plan as the run made it; `decidedBy` names the console user.
+ */
+export const HELD_PLANS: CollectionSpec = {
+  name: 'held_plans',
+  table: 'held_plans',
+  key: ['id'],
+  fields: {
+    id: f('id'),
+    createdAt: f('created_at'),
+    storeRevision: f('store_revision', 'int'),
+    status: f('status'),
+    reasons: f('reasons', 'json'),
+    deactivations: f('deactivations', 'int'),
+    plan: f('plan', 'json'),
+    decidedBy: f('decided_by'),
+    decidedAt: f('decided_at'),
+    appliedRunId: f('applied_run_id'),
+    outcome: f('outcome'),
+  },
+  indexes: [{ name: 'held_plans_status', fields: [['status', 'asc'], ['createdAt', 'desc']] }],
+};
+
+export const COLLECTIONS = [CUSTOMERS, REQUESTS, CUSTOMER_EVENTS, DIRECTORY_ADDRESSES, LICENCE_READS, HELD_PLANS] as const;

@@ -1,0 +1,95 @@
+import type { DeactivationReason, SyncPlan } from '../core/model.js';
+import { DirbridgeError, isDirbridgeError } from '../errors.js';
+import { createHeldPlanRecords, type HeldPlan, type HeldPlanSummary } from '../store/held-plan-records.js';
+import { applyPlanAsSaved } from './saved-plan.js';
+import type { EngineDeps, SyncResult } from './run-sync.js';
+
+export type { HeldPlan, HeldPlanSummary };
+
+/**
+ * Plans held for approval. A sync whose plan a safety rule rejected (too many deactivations, an empty
+ * read of a directory that owns customers) keeps the plan; an admin reviews exactly which customers it
+ * would deactivate and why, then approves it (applied exactly as saved, refused when the store moved on,
+ * as `sync --plan` does) or discards it. Both are recorded with who did it. A plan rejected by
+ * onLicensedMembership "fail" is never held: no one may approve a seat leak.
+ */
+const HOLDABLE = new Set(['too-many-deactivations', 'empty-snapshot']);
+
+export function isHoldable(plan: SyncPlan): boolean {
+  return plan.violations.length > 0 && plan.violations.every((v) => HOLDABLE.has(v.kind));
+}
+
+const records = (deps: Pick<EngineDeps, 'store'>) => createHeldPlanRecords(deps.store.records);
+
+/** Called by a sync whose plan was rejected (never by a dry run): keeps the plan when a safety rule is all that stopped it. */
+export async function holdRejectedPlan(deps: EngineDeps, held: { readonly runId: string; readonly plan: SyncPlan; readonly storeRevision: number; readonly now: string }): Promise<boolean> {
+  if (!isHoldable(held.plan)) return false;
+  const deactivations = held.plan.actions.filter((a) => a.kind === 'deactivate').length;
+  await records(deps).insert({
+    id: held.runId,
+    createdAt: held.now,
+    storeRevision: held.storeRevision,
+    status: 'held',
+    reasons: held.plan.violations.map((v) => deps.loaded.secrets.scrub(v.message)),
+    deactivations,
+    plan: held.plan,
+    decidedBy: null,
+    decidedAt: null,
+    appliedRunId: null,
+    outcome: null,
+  });
+  deps.logger.info({ runId: held.runId, deactivations }, 'plan held for approval');
+  return true;
+}
+
+export async function listHeldPlans(deps: EngineDeps, limit = 100): Promise<HeldPlanSummary[]> {
+  return records(deps).list(limit);
+}
+
+export interface HeldDeactivation {
+  readonly directoryId: string;
+  readonly externalId: string;
+  readonly username: string;
+  readonly reason: DeactivationReason;
+}
+
+export async function getHeldPlan(deps: EngineDeps, id: string): Promise<{ held: HeldPlan; deactivations: HeldDeactivation[] }> {
+  const held = await records(deps).get(id);
+  if (held === null) throw new DirbridgeError('ERR_USAGE', `no held plan ${id}`, { details: { notFound: true } });
+  const deactivations = held.plan.actions.flatMap((a) => (a.kind === 'deactivate' ? [{ directoryId: a.directoryId, externalId: a.externalId, username: a.username, reason: a.reason }] : []));
+  return { held, deactivations };
+}
+
+/**
+ * Applies a held plan exactly as saved. The decision is claimed first (two admins approving at once:
+ * one applies, the other is told it was decided); a store that moved on marks the plan `stale`.
+ */
+export async function approveHeldPlan(deps: EngineDeps, id: string, by: string): Promise<SyncResult> {
+  const { held } = await getHeldPlan(deps, id);
+  const store = records(deps);
+  const now = (deps.clock?.() ?? new Date()).toISOString();
+  if (!(await store.decide(id, { status: 'approved', decidedBy: by, decidedAt: now, outcome: 'applying' }))) {
+    throw new DirbridgeError('ERR_USAGE', `held plan ${id} was already ${held.status === 'held' ? 'decided by someone else' : held.status}`);
+  }
+  deps.logger.info({ plan: id, by }, 'held plan approved: applying it as saved');
+  try {
+    const result = await applyPlanAsSaved(deps, { plan: held.plan, storeRevision: held.storeRevision });
+    await store.record(id, { outcome: result.outcome, appliedRunId: result.runId });
+    return result;
+  } catch (error) {
+    const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', 'applying the held plan failed', { cause: error });
+    const runId = typeof e.details?.['runId'] === 'string' ? { appliedRunId: e.details['runId'] } : {};
+    if (e.code === 'ERR_PLAN_STALE') await store.record(id, { status: 'stale', outcome: deps.loaded.secrets.scrub(e.message), ...runId });
+    else await store.record(id, { outcome: `failed: ${e.code}: ${deps.loaded.secrets.scrub(e.message)}`, ...runId });
+    throw e;
+  }
+}
+
+export async function discardHeldPlan(deps: EngineDeps, id: string, by: string): Promise<void> {
+  const { held } = await getHeldPlan(deps, id);
+  const now = (deps.clock?.() ?? new Date()).toISOString();
+  if (!(await records(deps).decide(id, { status: 'discarded', decidedBy: by, decidedAt: now, outcome: 'discarded' }))) {
+    throw new DirbridgeError('ERR_USAGE', `held plan ${id} was already ${held.status === 'held' ? 'decided by someone else' : held.status}`);
+  }
+  deps.logger.info({ plan: id, by }, 'held plan discarded');
+}

@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import { Eta } from 'eta';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type preHandlerHookHandler } from 'fastify';
+import type { ConsoleConfig } from '../../config/console-config.js';
+import type { ReadMode, EngineDeps } from '../../engine/run-sync.js';
+import { isDirbridgeError } from '../../errors.js';
+import { chartJsPath, CONSOLE_CSS, CONSOLE_JS } from './assets.js';
+import { CONSOLE_PATH, cookieOptions, createAuth, type Auth, type ConsoleUser } from './auth.js';
+import { registerAdminPages } from './admin-pages.js';
+import { verifyPassword, wastePasswordCheck } from './password.js';
+import { registerReadPages } from './read-pages.js';
+import { AUDIT, DIRECTORIES, LEAK_TABLE } from './views/audit.js';
+import { CUSTOMER, CUSTOMERS, INVITE, MIGRATE } from './views/customers.js';
+import { CHART, ERROR, LAYOUT, LOGIN } from './views/layout.js';
+import { DASHBOARD, PLAN, PLANS, RUN, RUN_TABLE, RUNS } from './views/runs.js';
+
+export interface ConsoleOptions {
+  /** Starts a run the way POST /runs does (tracked by serve, so a stop waits for it). */
+  readonly startRun: (directoryIds: readonly string[] | undefined, mode: ReadMode) => void;
+  readonly stopping: () => boolean;
+}
+
+export interface Console {
+  /** Answers a request whose path is under /console. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleUser: ConsoleUser | null;
+  }
+}
+
+const NAV: readonly (readonly [string, string, string])[] = [
+  ['/console/', 'Dashboard', 'dashboard'],
+  ['/console/customers', 'Customers', 'customers'],
+  ['/console/runs', 'Runs', 'runs'],
+  ['/console/plans', 'Held plans', 'plans'],
+  ['/console/audit', 'Seat audit', 'audit'],
+  ['/console/directories', 'Directories', 'directories'],
+];
+
+/** What the page modules get: the engine, rendering, and the guards. */
+export interface ConsoleKit {
+  readonly deps: EngineDeps;
+  readonly options: ConsoleOptions;
+  render(request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status?: number): FastifyReply;
+  fragment(view: string, data: object): string;
+  /** preHandlers: signed in (any role) / admin, each followed by the CSRF check on POST. */
+  readonly signedIn: preHandlerHookHandler[];
+  readonly admin: preHandlerHookHandler[];
+  readonly adminPost: preHandlerHookHandler[];
+  user(request: FastifyRequest): ConsoleUser;
+  scrub(text: string): string;
+}
+
+export interface PageData {
+  readonly title: string;
+  readonly section: string;
+  readonly flash?: { readonly kind: 'ok' | 'error'; readonly text: string } | null;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * The admin console (`/console/` on `dirbridge serve`): server-rendered pages over the engine, on
+ * fastify (mounted inside serve's node:http server through serverFactory), with signed cookies
+ * (@fastify/cookie), CSRF tokens on every form (@fastify/csrf-protection), a sign-in rate limit
+ * (@fastify/rate-limit) and eta templates. Every page is scrubbed of known secrets before it leaves.
+ */
+export async function createConsole(deps: EngineDeps, config: ConsoleConfig, options: ConsoleOptions): Promise<Console> {
+  const secret = deps.loaded.resolveSecrets(config).cookieSecret;
+  const auth = createAuth(config);
+  const scrub = (text: string): string => deps.loaded.secrets.scrub(text);
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const app = Fastify({
+    serverFactory: (h) => {
+      handler = h;
+      return createServer();
+    },
+    loggerInstance: deps.logger.child({ component: 'console' }),
+    disableRequestLogging: true,
+    trustProxy: config.trustedHeader?.proxies ?? false,
+    bodyLimit: 256 * 1024,
+  }) as unknown as FastifyInstance; // our pino logger, typed as fastify's base logger
+  await app.register(cookie, { secret });
+  await app.register(formbody);
+  await app.register(csrf, { cookieOpts: { ...cookieOptions(), signed: true } });
+  await app.register(rateLimit, { global: false });
+  app.decorateRequest('consoleUser', null);
+
+  const eta = new Eta({ cache: true, autoTrim: false });
+  const templates: Record<string, string> = {
+    '@layout': LAYOUT, '@login': LOGIN, '@error': ERROR, '@chart': CHART, '@dashboard': DASHBOARD, '@runTable': RUN_TABLE, '@runs': RUNS, '@run': RUN,
+    '@plans': PLANS, '@plan': PLAN, '@customers': CUSTOMERS, '@customer': CUSTOMER, '@invite': INVITE, '@migrate': MIGRATE, '@audit': AUDIT,
+    '@leakTable': LEAK_TABLE, '@directories': DIRECTORIES,
+  };
+  for (const [name, text] of Object.entries(templates)) eta.loadTemplate(name, text);
+
+  const render = (request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status = 200): FastifyReply => {
+    const html = eta.render(view, { flash: null, ...data, user: request.consoleUser, nav: NAV, csrf: reply.generateCsrf() });
+    return reply.code(status).type('text/html; charset=utf-8').send(scrub(html));
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.consoleUser = auth.userOf(request);
+    void reply.headers({
+      'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+      'X-Frame-Options': 'DENY',
+      'Cache-Control': 'no-store',
+    });
+  });
+
+  const requireUser = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (request.consoleUser !== null) return;
+    if (request.method === 'GET') {
+      await reply.redirect(`${CONSOLE_PATH}/login?next=${encodeURIComponent(request.url)}`);
+      return;
+    }
+    await render(request, reply, '@error', { title: 'Sign in first', section: '', message: 'Your sign-in has expired or you are not signed in.' }, 401);
+  };
+  const requireAdmin = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    await requireUser(request, reply);
+    if (reply.sent) return;
+    if (request.consoleUser?.role !== 'admin') {
+      deps.logger.warn({ user: request.consoleUser?.username, route: `${request.method} ${request.routeOptions.url ?? ''}` }, 'console: admin action refused to a non-admin');
+      await render(request, reply, '@error', { title: 'Not allowed', section: '', message: 'This action needs the admin role; your role is read-only.' }, 403);
+    }
+  };
+  const csrfCheck: preHandlerHookHandler = (request, reply, done) => {
+    if (request.method !== 'POST') return done();
+    app.csrfProtection(request, reply, done);
+  };
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const e = error as Error & { statusCode?: number; code?: string };
+    if (e.code === 'FST_CSRF_INVALID_TOKEN' || e.code === 'FST_CSRF_MISSING_SECRET') {
+      deps.logger.warn({ route: request.url, user: request.consoleUser?.username }, 'console: form refused: missing or invalid CSRF token');
+      return render(request, reply, '@error', { title: 'Form expired', section: '', message: 'This form has expired or did not come from the console. Open the page again and resubmit.' }, 403);
+    }
+    if (e.statusCode === 429) return render(request, reply, '@error', { title: 'Too many attempts', section: '', message: 'Too many sign-in attempts from your address. Wait a minute, then try again.' }, 429);
+    const status = isDirbridgeError(error) ? (STATUS[error.code] ?? 500) : (e.statusCode ?? 500);
+    const message = isDirbridgeError(error) ? `${error.code}: ${error.message}` : status < 500 ? e.message : 'An unexpected error; it is in the log.';
+    if (status >= 500) deps.logger.error({ route: request.url, err: scrub(e.message) }, 'console page failed');
+    return render(request, reply, '@error', { title: status === 404 ? 'Not found' : 'Something went wrong', section: '', message }, status);
+  });
+  app.setNotFoundHandler((request, reply) => render(request, reply, '@error', { title: 'Not found', section: '', message: 'There is no such console page.' }, 404));
+
+  registerSignIn(app, auth, config, render);
+  registerAssets(app);
+  const kit: ConsoleKit = {
+    deps,
+    options,
+    render,
+    fragment: (view, data) => eta.render(view, data),
+    signedIn: [requireUser as preHandlerHookHandler],
+    admin: [requireAdmin as preHandlerHookHandler],
+    adminPost: [requireAdmin as preHandlerHookHandler, csrfCheck],
+    user: (request) => request.consoleUser as ConsoleUser,
+    scrub,
+  };
+  registerReadPages(app, kit);
+  registerAdminPages(app, kit);
+  await app.ready();
+  return {
+    handle: (req, res) => (handler as NonNullable<typeof handler>)(req, res),
+    close: () => app.close(),
+  };
+}
+
+const STATUS: Record<string, number> = {
+  ERR_USAGE: 400,
+  ERR_CUSTOMER_NOT_FOUND: 404,
+  ERR_MIGRATION_REFUSED: 409,
+  ERR_ALREADY_MIGRATED: 409,
+  ERR_OWNED_BY_DIRECTORY: 409,
+  ERR_PLAN_STALE: 409,
+  ERR_LEASE_HELD: 409,
+  ERR_CONFIG: 400,
+};
+
+function registerSignIn(app: FastifyInstance, auth: Auth, config: ConsoleConfig, render: ConsoleKit['render']): void {
+  const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/console(\/|$)/.test(next) && !next.startsWith('//') ? next : `${CONSOLE_PATH}/`);
+  app.get('/console/login', async (request, reply) => {
+    const next = safeNext((request.query as Record<string, unknown>)['next']);
+    if (request.consoleUser !== null) return reply.redirect(next);
+    return render(request, reply, '@login', { title: 'Sign in', section: '', next, username: '' });
+  });
+  app.post(
+    '/console/login',
+    {
+      config: { rateLimit: { max: config.loginRateLimit.attempts, timeWindow: config.loginRateLimit.perSeconds * 1000 } },
+      preHandler: (request, reply, done) => app.csrfProtection(request, reply, done),
+    },
+    async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const username = typeof body['username'] === 'string' ? body['username'].trim() : '';
+      const password = typeof body['password'] === 'string' ? body['password'] : '';
+      const next = safeNext(body['next']);
+      const user = auth.lookup(username);
+      const ok = user?.passwordHash === undefined ? (await wastePasswordCheck(password), false) : await verifyPassword(password, user.passwordHash);
+      if (!ok || user === null) {
+        request.log.warn({ user: username.slice(0, 100) }, 'console: sign-in refused');
+        return render(request, reply, '@login', { title: 'Sign in', section: '', next, username, flash: { kind: 'error', text: 'Unknown username or wrong password.' } }, 401);
+      }
+      auth.signIn(reply, user.username);
+      request.log.info({ user: user.username, role: user.role }, 'console: signed in');
+      return reply.redirect(next, 303);
+    },
+  );
+  app.post('/console/logout', { preHandler: (request, reply, done) => app.csrfProtection(request, reply, done) }, async (request, reply) => {
+    auth.signOut(reply);
+    request.log.info({ user: request.consoleUser?.username }, 'console: signed out');
+    return reply.redirect(`${CONSOLE_PATH}/login`, 303);
+  });
+}
+
+function registerAssets(app: FastifyInstance): void {
+  let chart: Buffer | undefined;
+  app.get('/console/assets/chart.umd.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=86400').send((chart ??= readFileSync(chartJsPath()))));
+  app.get('/console/assets/console.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(CONSOLE_JS));
+  app.get('/console/assets/console.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(CONSOLE_CSS));
+}

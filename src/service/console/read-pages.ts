@@ -1,0 +1,155 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { auditCsv } from '../../cli/format.js';
+import { auditSeats } from '../../engine/audit-seats.js';
+import { directoryStatuses, explainLive, recentRuns, runChanges, runSeries } from '../../engine/console-views.js';
+import type { CustomerContext } from '../../engine/customers/context.js';
+import type { CustomerListQuery } from '../../engine/customers/list.js';
+import { getHeldPlan, listHeldPlans } from '../../engine/held-plans.js';
+import { DirbridgeError } from '../../errors.js';
+import type { ConsoleKit } from './console-app.js';
+
+/** The pages every signed-in user may read: dashboard, customers, runs, held plans, seat audit, directories. */
+export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
+  const { deps } = kit;
+  const pre = { preHandler: kit.signedIn };
+  const isAdmin = (request: FastifyRequest): boolean => kit.user(request).role === 'admin';
+
+  app.get('/console', pre, async (_request, reply) => reply.redirect('/console/'));
+  app.get('/console/', pre, async (request, reply) => {
+    const [runs, series, held, audit, customers] = await Promise.all([recentRuns(deps, 10), runSeries(deps, 60), listHeldPlans(deps, 100), auditSeats(deps), withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).listCustomers(c, { pageSize: 1 }))]);
+    const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers] }));
+    const outcomes = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.leaks, p.violations] }));
+    const charts =
+      kit.fragment('@chart', { id: 'customers-over-time', kind: 'line', caption: 'Directory customers after each run', xLabel: 'Run started', series: ['Customers'], rows }) +
+      kit.fragment('@chart', { id: 'leaks-per-run', kind: 'bar', caption: 'Seat leaks and violations per run', xLabel: 'Run started', series: ['Seat leaks', 'Violations'], rows: outcomes });
+    return kit.render(request, reply, '@dashboard', { title: 'Dashboard', section: 'dashboard', runs, charts, held: held.filter((h) => h.status === 'held').length, auditStatus: audit.status, activeCustomers: customers.total });
+  });
+
+  app.get('/console/customers', pre, async (request, reply) => {
+    const q = request.query as Record<string, string | undefined>;
+    const query = listQuery(q);
+    const page = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).listCustomers(c, query));
+    const pages = Math.max(1, Math.ceil(page.total / page.pageSize));
+    const link = (n: number): string => `/console/customers?${new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([k, v]) => v !== undefined && v !== '' && k !== 'page')), page: String(n) } as Record<string, string>).toString()}`;
+    const origins = ['invited', 'signup', ...deps.loaded.config.directories.map((d) => d.id)];
+    return kit.render(request, reply, '@customers', {
+      title: 'Customers',
+      section: 'customers',
+      q: { search: q['search'] ?? '', type: q['type'] ?? '', origin: q['origin'] ?? '', group: q['group'] ?? '', state: query.state ?? 'active', sort: query.sort ?? 'username', needsMigration: query.needsMigration === true },
+      page,
+      pages,
+      origins,
+      prev: page.page > 1 ? link(page.page - 1) : null,
+      next: page.page < pages ? link(page.page + 1) : null,
+      admin: isAdmin(request),
+    });
+  });
+
+  app.get('/console/customers/:key', pre, async (request, reply) => {
+    const { key } = request.params as { key: string };
+    const details = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).showCustomers(c, key));
+    const wantExplain = (request.query as Record<string, string | undefined>)['explain'] === '1';
+    const username = details[0]?.customer.username;
+    const explain = wantExplain && username !== undefined ? await explainLive(deps, username) : null;
+    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, admin: isAdmin(request) });
+  });
+
+  app.get('/console/runs', pre, async (request, reply) => {
+    const runs = await recentRuns(deps, 100);
+    return kit.render(request, reply, '@runs', { title: 'Runs', section: 'runs', runs, admin: isAdmin(request), directories: deps.loaded.config.directories.map((d) => d.id), flash: flashOf(request) });
+  });
+
+  app.get('/console/runs/:id', pre, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const changes = await runChanges(deps, id);
+    if (changes === null) throw new DirbridgeError('ERR_CUSTOMER_NOT_FOUND', `no run ${id} among the last 500`);
+    const held = (await listHeldPlans(deps, 500)).some((h) => h.id === id);
+    return kit.render(request, reply, '@run', { title: `Run ${id}`, section: 'runs', run: changes.run, events: changes.events, totalEvents: changes.totalEvents, held });
+  });
+
+  app.get('/console/plans', pre, async (request, reply) => {
+    return kit.render(request, reply, '@plans', { title: 'Plans held for approval', section: 'plans', plans: await listHeldPlans(deps, 200), flash: flashOf(request) });
+  });
+
+  app.get('/console/plans/:id', pre, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const found = await getHeldPlan(deps, id).catch((error: unknown) => {
+      if (error instanceof DirbridgeError && error.details?.['notFound'] === true) throw new DirbridgeError('ERR_CUSTOMER_NOT_FOUND', error.message);
+      throw error;
+    });
+    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, deactivations: found.deactivations, admin: isAdmin(request), flash: flashOf(request) });
+  });
+
+  app.get('/console/audit', pre, async (request, reply) => {
+    const [audit, series] = await Promise.all([auditSeats(deps), runSeries(deps, 100)]);
+    const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.violations] }));
+    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers, seat leaks and violations per run', xLabel: 'Run started', series: ['Customers', 'Seat leaks', 'Violations'], rows });
+    return kit.render(request, reply, '@audit', { title: 'Seat audit', section: 'audit', audit, chart, extraViews: '' });
+  });
+  app.get('/console/audit.csv', pre, async (_request, reply) => {
+    const csv = auditCsv(await auditSeats(deps));
+    return reply.type('text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="seat-audit-${stamp()}.csv"`).send(kit.scrub(`${csv}\n`));
+  });
+  app.get('/console/audit.json', pre, async (_request, reply) => {
+    const json = JSON.stringify(await auditSeats(deps), null, 2);
+    return reply.type('application/json; charset=utf-8').header('Content-Disposition', `attachment; filename="seat-audit-${stamp()}.json"`).send(kit.scrub(`${json}\n`));
+  });
+
+  app.get('/console/directories', pre, async (request, reply) => {
+    return kit.render(request, reply, '@directories', { title: 'Directories', section: 'directories', directories: await directoryStatuses(deps), admin: isAdmin(request), test: null });
+  });
+}
+
+const stamp = (): string => new Date().toISOString().slice(0, 19).replace(/[-:]/g, '');
+
+const FLASHES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
+  'run-started': { kind: 'ok', text: 'A run was started; reload this page to see it in the journal.' },
+  'run-refused': { kind: 'error', text: 'serve is stopping: no new runs.' },
+  approved: { kind: 'ok', text: 'The plan was approved and applied.' },
+  discarded: { kind: 'ok', text: 'The plan was discarded.' },
+  stale: { kind: 'error', text: 'The store changed since the plan was made: it was not applied. The next sync makes a new plan.' },
+};
+
+function flashOf(request: FastifyRequest): { kind: 'ok' | 'error'; text: string } | null {
+  const key = (request.query as Record<string, string | undefined>)['done'];
+  return key === undefined ? null : (FLASHES[key] ?? null);
+}
+
+/** The customer context of one console request: history lines name the console user. */
+export async function withCustomers<T>(kit: ConsoleKit, request: FastifyRequest, fn: (ctx: CustomerContext) => Promise<T>): Promise<T> {
+  const { customerContextFor } = await import('../../engine/customers/context.js');
+  const ctx = customerContextFor(kit.deps, `console:${kit.user(request).username}`);
+  try {
+    return await fn(ctx);
+  } finally {
+    ctx.close();
+  }
+}
+
+/** The list's query string, checked as the CLI checks its options. */
+function listQuery(q: Record<string, string | undefined>): CustomerListQuery {
+  const choice = <T extends string>(name: string, choices: readonly T[]): T | undefined => {
+    const value = q[name];
+    if (value === undefined || value === '') return undefined;
+    if (!(choices as readonly string[]).includes(value)) throw new DirbridgeError('ERR_USAGE', `${name} is one of ${choices.join(', ')}`);
+    return value as T;
+  };
+  const page = Number(q['page'] ?? 1);
+  if (!Number.isInteger(page) || page < 1) throw new DirbridgeError('ERR_USAGE', 'page takes a whole number ≥ 1');
+  const type = choice('type', ['portal-only', 'account'] as const);
+  const text = (name: string): string | undefined => (q[name] === undefined || q[name] === '' ? undefined : q[name]);
+  const search = text('search');
+  const origin = text('origin');
+  const group = text('group');
+  return {
+    page,
+    pageSize: 20,
+    state: choice('state', ['active', 'inactive', 'all'] as const) ?? 'active',
+    sort: choice('sort', ['username', 'open-requests'] as const) ?? 'username',
+    ...(type === undefined ? {} : { type }),
+    ...(search === undefined ? {} : { search }),
+    ...(origin === undefined ? {} : { origin }),
+    ...(group === undefined ? {} : { group }),
+    ...(q['needsMigration'] === 'true' ? { needsMigration: true } : {}),
+  };
+}
