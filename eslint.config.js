@@ -40,6 +40,19 @@ export default tseslint.config(
     },
   },
   {
+    // The console's pages call the engine, never the store: no store import, no reaching into deps.store.
+    files: ['src/service/console/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '/store/', message: 'Console pages call the engine (src/engine), never the store.' }, { group: ['mongoose', 'libsql'], message: 'Console pages never touch a store.' }] }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'TSEnumDeclaration', message: 'Use a string union, not an enum.' },
+        { selector: "MemberExpression[property.name='store']", message: 'Console pages call the engine (src/engine), never the store.' },
+        { selector: "MemberExpression[property.name='records']", message: 'Console pages call the engine (src/engine), never the store records.' },
+      ],
+    },
+  },
+  {
     // Connectors read directories; they never touch the store, the engine or the CLI.
     files: ['connectors/**/*.ts'],
     rules: {

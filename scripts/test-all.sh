@@ -18,6 +18,9 @@ bash scripts/provision/ferretdb.sh
 step "PostgreSQL for FerretDB's postgresql backend in the store tests (Debian package postgresql, when missing or incomplete)"
 bash scripts/provision/postgresql.sh
 
+step "Headless Chromium for the console's browser tests (Debian package chromium, when missing)"
+bash scripts/provision/chromium.sh
+
 step "build, typecheck, lint"
 npm run build
 npx tsc -p tsconfig.json --noEmit
