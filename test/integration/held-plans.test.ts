@@ -1,0 +1,60 @@
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { approveHeldPlan, discardHeldPlan, getHeldPlan, listHeldPlans } from '../../src/engine/held-plans.js';
+import { openConnector } from '../../src/engine/open-connector.js';
+import { runSync, type EngineDeps } from '../../src/engine/run-sync.js';
+import { createLogger } from '../../src/logger.js';
+import { openStore } from '../../src/store/open-store.js';
+import { defaultConfig, editLdif, makeWorkspace, removeEntry } from '../helpers/cli.js';
+import { useMongoServer } from '../helpers/mongo-server.js';
+
+const mongo = useMongoServer();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const GONE = ['wen.novak', 'yara.jensen', 'xavier.eriksen', 'hiro.novak'];
+
+/** The engine over one store, with the sample directory and a deactivation limit of 3. */
+async function engine(storeUrl: string): Promise<{ deps: EngineDeps; ldif: string; close(): Promise<void> }> {
+  const ws = makeWorkspace(defaultConfig('safety: { maxDeactivations: { count: 3, percent: 10 } }\n').replace('url: file:./store.db', `url: "${storeUrl}"`));
+  dirs.push(ws.dir);
+  const loaded = loadConfig(ws.config, { env: {} });
+  const logger = createLogger({ level: 'silent', secrets: loaded.secrets });
+  const store = await openStore({ url: loaded.config.store.url, baseDir: loaded.baseDir, licensedGroups: loaded.config.licensing.licensedGroups });
+  const deps: EngineDeps = { loaded, store, logger, openConnector: (dir) => openConnector(dir, { logger, baseDir: loaded.baseDir }) };
+  return { deps, ldif: ws.ldif, close: () => store.close() };
+}
+
+describe.each([
+  ['the embedded store', () => 'file:./store.db'],
+  ['a MongoDB-wire server', () => mongo().uri(`held_${process.pid}`)],
+])('held plans on %s', (_name, url) => {
+  it('keeps a plan a safety rule rejected (not a dry run), applies it once as saved, and records who decided', async () => {
+    const { deps, ldif, close } = await engine(url());
+    try {
+      expect((await runSync(deps)).outcome).toBe('success');
+      editLdif(ldif, (t) => GONE.reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
+      expect((await runSync(deps, { dryRun: true })).outcome).toBe('rejected');
+      expect(await listHeldPlans(deps)).toEqual([]);
+      const rejected = await runSync(deps);
+      expect(rejected.outcome).toBe('rejected');
+      const [held] = await listHeldPlans(deps);
+      expect(held).toMatchObject({ id: rejected.runId, status: 'held', deactivations: 4, decidedBy: null });
+      const { deactivations } = await getHeldPlan(deps, rejected.runId);
+      expect(deactivations.map((d) => [d.username, d.reason]).sort()).toEqual(GONE.map((u) => [u, 'missing-from-directory']).sort());
+
+      const applied = await approveHeldPlan(deps, rejected.runId, 'ann');
+      expect(applied).toMatchObject({ outcome: 'success', written: 4 });
+      expect((await getHeldPlan(deps, rejected.runId)).held).toMatchObject({ status: 'approved', decidedBy: 'ann', appliedRunId: applied.runId, outcome: 'success' });
+      await expect(approveHeldPlan(deps, rejected.runId, 'bob')).rejects.toThrow(/already approved/);
+      await expect(discardHeldPlan(deps, rejected.runId, 'bob')).rejects.toThrow(/already approved/);
+      const inactive = await deps.store.listCustomers({ state: 'inactive', pageSize: 50 });
+      expect(inactive.items.map((c) => c.username).sort()).toEqual([...GONE].sort());
+    } finally {
+      await close();
+    }
+  });
+});
