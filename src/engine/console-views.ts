@@ -3,6 +3,7 @@ import { policyFromConfig } from '../config/load-config.js';
 import type { CustomerEvent } from '../core/customer-model.js';
 import { leaseNameFor, type RunRecord, type StoredCustomer } from '../ports/store.js';
 import { createHeldPlanRecords } from '../store/held-plan-records.js';
+import { recordsFor } from './customers/records.js';
 import { readSnapshots, type EngineDeps } from './run-sync.js';
 
 /**
@@ -22,6 +23,8 @@ export interface RunChanges {
   /** History lines the run wrote, by kind (created, updated, renamed, deactivated, reactivated, …), at most `limit`. */
   readonly events: readonly CustomerEvent[];
   readonly totalEvents: number;
+  /** The username of each customer the events name. */
+  readonly usernames: Readonly<Record<string, string>>;
 }
 
 export async function runChanges(deps: EngineDeps, runId: string, limit = 500): Promise<RunChanges | null> {
@@ -29,7 +32,10 @@ export async function runChanges(deps: EngineDeps, runId: string, limit = 500): 
   if (run === undefined) return null;
   const events = createHeldPlanRecords(deps.store.records);
   const [list, totalEvents] = await Promise.all([events.eventsOfRun(runId, limit), events.countEventsOfRun(runId)]);
-  return { run, events: list, totalEvents };
+  const customers = await recordsFor(deps.store, deps.loaded).customers.byKeys([...new Set(list.map((e) => e.customerKey))]);
+  const usernames: Record<string, string> = {};
+  for (const [key, c] of customers) usernames[key] = c.username;
+  return { run, events: list, totalEvents, usernames };
 }
 
 /** One point per run that made a plan, oldest first: directory customers after it, seat leaks, violations. */
@@ -94,12 +100,19 @@ export async function directoryStatuses(deps: EngineDeps): Promise<DirectoryStat
 }
 
 /**
- * The store port has no lease query: the console asks for the lease with a 1 ms lifetime. When someone
- * holds it, the answer names them and nothing changes; when it is free, the probe's own claim has
- * already expired (anyone may take it at once) and is released straight away.
+ * The store port has no lease query: the console asks for the lease with a lifetime already over. When
+ * someone holds it, the answer names them and nothing changes; when it is free, the probe's claim is
+ * expired from the start (so it never makes a run wait, even for a millisecond), and is released.
  */
+const PROBE_TTL_MS = -1000;
 async function leaseHolder(deps: EngineDeps, name: string): Promise<DirectoryStatus['lease']> {
-  const result = await deps.store.acquireLease({ name, owner: LEASE_PROBE_OWNER, ttlMs: 1 });
+  let result;
+  try {
+    result = await deps.store.acquireLease({ name, owner: LEASE_PROBE_OWNER, ttlMs: PROBE_TTL_MS });
+  } catch (error) {
+    deps.logger.warn({ lease: name, err: (error as Error).message }, 'console: the lease holder could not be read');
+    return { holder: 'unknown (the store did not answer)', until: '' };
+  }
   if (result.acquired) {
     await deps.store.releaseLease(result.lease).catch(() => undefined);
     return null;

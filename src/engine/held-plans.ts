@@ -80,7 +80,9 @@ export async function approveHeldPlan(deps: EngineDeps, id: string, by: string):
     const e = isDirbridgeError(error) ? error : new DirbridgeError('ERR_INTERNAL', 'applying the held plan failed', { cause: error });
     const runId = typeof e.details?.['runId'] === 'string' ? { appliedRunId: e.details['runId'] } : {};
     if (e.code === 'ERR_PLAN_STALE') await store.record(id, { status: 'stale', outcome: deps.loaded.secrets.scrub(e.message), ...runId });
-    else await store.record(id, { outcome: `failed: ${e.code}: ${deps.loaded.secrets.scrub(e.message)}`, ...runId });
+    // Nothing of a failed approval stands in the way of another: the store revision check refuses a
+    // retry after a failure that wrote something.
+    else await store.record(id, { status: 'held', decidedBy: null, decidedAt: null, outcome: `approval by ${by} failed: ${e.code}: ${deps.loaded.secrets.scrub(e.message)}`, ...runId });
     throw e;
   }
 }

@@ -59,7 +59,7 @@ export function createHeldPlanRecords(driver: RecordDriver) {
     async decide(id: string, set: { status: 'approved' | 'discarded'; decidedBy: string; decidedAt: string; outcome?: string; appliedRunId?: string }): Promise<boolean> {
       return (await driver.updateMany(HELD_PLANS, { id, status: 'held' }, { ...set })) === 1;
     },
-    async record(id: string, set: { outcome: string; appliedRunId?: string; status?: 'stale' }): Promise<void> {
+    async record(id: string, set: { outcome: string; appliedRunId?: string; status?: 'stale' | 'held'; decidedBy?: null; decidedAt?: null }): Promise<void> {
       await driver.updateMany(HELD_PLANS, { id }, { ...set });
     },
     /** The history lines a run wrote (created, updated, deactivated with its reason, …), at most `limit`. */

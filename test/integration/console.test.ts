@@ -252,7 +252,8 @@ describe('the admin console in headless Chromium', () => {
     expect(await txt(changed.locator('caption'))).toBe('5 changes');
     const lines = (await changed.locator('tbody tr').allTextContents()).map((l) => l.replace(/\s+/g, ' ').trim());
     expect(lines).toHaveLength(5);
-    for (const line of lines) expect(line).toMatch(/^deactivated\s*sample:[0-9a-f-]+\s*missing-from-directory$/);
+    for (const line of lines) expect(line).toMatch(/^deactivated\s*[a-z.]+\s*sample:[0-9a-f-]+\s*missing-from-directory$/);
+    expect((await changed.locator('tbody th a').allTextContents()).sort()).toEqual([...gone].sort());
     await shot(page, 'run');
     await page.goto(`${url}/console/runs`);
     await shot(page, 'runs');

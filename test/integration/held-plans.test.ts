@@ -46,6 +46,12 @@ describe.each([
       const { deactivations } = await getHeldPlan(deps, rejected.runId);
       expect(deactivations.map((d) => [d.username, d.reason]).sort()).toEqual(GONE.map((u) => [u, 'missing-from-directory']).sort());
 
+      // A run in progress (its lease held elsewhere): the approval fails, writes nothing, and the plan waits again.
+      const busy = await deps.store.acquireLease({ name: 'sync:sample', owner: 'another-replica', ttlMs: 60_000 });
+      await expect(approveHeldPlan(deps, rejected.runId, 'ann')).rejects.toMatchObject({ code: 'ERR_LEASE_HELD' });
+      expect((await getHeldPlan(deps, rejected.runId)).held).toMatchObject({ status: 'held', decidedBy: null, outcome: expect.stringMatching(/^approval by ann failed: ERR_LEASE_HELD: directory sample is being synced by another-replica/) });
+      if (busy.acquired) await deps.store.releaseLease(busy.lease);
+
       const applied = await approveHeldPlan(deps, rejected.runId, 'ann');
       expect(applied).toMatchObject({ outcome: 'success', written: 4 });
       expect((await getHeldPlan(deps, rejected.runId)).held).toMatchObject({ status: 'approved', decidedBy: 'ann', appliedRunId: applied.runId, outcome: 'success' });

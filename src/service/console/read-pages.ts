@@ -64,7 +64,7 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
     const changes = await runChanges(deps, id);
     if (changes === null) throw new DirbridgeError('ERR_CUSTOMER_NOT_FOUND', `no run ${id} among the last 500`);
     const held = (await listHeldPlans(deps, 500)).some((h) => h.id === id);
-    return kit.render(request, reply, '@run', { title: `Run ${id}`, section: 'runs', run: changes.run, events: changes.events, totalEvents: changes.totalEvents, held });
+    return kit.render(request, reply, '@run', { title: `Run ${id}`, section: 'runs', run: changes.run, events: changes.events, totalEvents: changes.totalEvents, usernames: changes.usernames, held });
   });
 
   app.get('/console/plans', pre, async (request, reply) => {

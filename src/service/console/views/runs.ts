@@ -60,7 +60,7 @@ export const RUN = String.raw`<% layout('@layout') %>
   <caption><%= it.totalEvents %> changes<% if (it.totalEvents > it.events.length) { %> (the first <%= it.events.length %> shown)<% } %></caption>
   <thead><tr><th scope="col">Change</th><th scope="col">Customer</th><th scope="col">Reason / detail</th></tr></thead>
   <tbody>
-  <% for (const e of it.events) { %><tr><td><%= e.kind %></td><th scope="row"><a href="/console/customers/<%= encodeURIComponent(e.customerKey) %>"><%= e.customerKey %></a></th><td><%= e.detail === null ? '' : (e.detail.reason ?? JSON.stringify(e.detail)) %></td></tr><% } %>
+  <% for (const e of it.events) { %><tr><td><%= e.kind %></td><th scope="row"><a href="/console/customers/<%= encodeURIComponent(e.customerKey) %>"><%= it.usernames[e.customerKey] ?? e.customerKey %></a> <span class="muted"><%= e.customerKey %></span></th><td><%= e.detail === null ? '' : (e.detail.reason ?? JSON.stringify(e.detail)) %></td></tr><% } %>
   <% if (it.events.length === 0) { %><tr><td colspan="3">This run changed no customer.</td></tr><% } %>
   </tbody>
 </table>
