@@ -300,6 +300,34 @@ describe('the admin console in headless Chromium', () => {
     expect(await response.text()).toBe(expected.stdout);
   });
 
+  it('gives every page a language, one h1, a label for each control and a skip link reached first by keyboard', async () => {
+    const { page } = admin;
+    const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as { runId: string }[];
+    const plans = ['/console/plans'];
+    await page.goto(`${url}/console/plans`);
+    const planLink = await page.locator('table.data tbody th a').first().getAttribute('href');
+    if (planLink !== null) plans.push(planLink);
+    const pages = ['/console/', '/console/customers', '/console/customers/invite', '/console/runs', `/console/runs/${runs[0]?.runId ?? ''}`, ...plans, '/console/audit', '/console/directories'];
+    await page.goto(`${url}/console/customers?search=carol.agent`);
+    pages.push((await page.locator('table.data tbody th a').first().getAttribute('href')) ?? '');
+    const audit = `(() => {
+      const controls = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')];
+      return {
+        lang: document.documentElement.lang,
+        h1: document.querySelectorAll('h1').length,
+        unlabelled: controls.filter((c) => c.labels.length === 0 && !c.getAttribute('aria-label')).map((c) => c.name || c.id),
+        unnamedButtons: [...document.querySelectorAll('button')].filter((b) => b.textContent.trim() === '').length,
+        tablesWithoutHeaders: [...document.querySelectorAll('table')].filter((t) => t.querySelectorAll('th[scope]').length === 0).length,
+      };
+    })()`;
+    for (const path of pages) {
+      await page.goto(`${url}${path}`);
+      expect(await page.evaluate(audit), path).toEqual({ lang: 'en', h1: 1, unlabelled: [], unnamedButtons: 0, tablesWithoutHeaders: 0 });
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement.textContent.trim()'), path).toBe('Skip to content');
+    }
+  });
+
   it('shows each directory with its last read and lease, tests a connection, and starts a run', async () => {
     const { page } = admin;
     await page.goto(`${url}/console/directories`);
