@@ -1,4 +1,7 @@
-import type { DeactivationReason, SyncPlan } from '../core/model.js';
+import type { DeactivationReason, DirectorySnapshot, SyncPlan } from '../core/model.js';
+import { planSync } from '../core/plan-sync.js';
+import { policyFromConfig } from '../config/load-config.js';
+import { directoryCustomers } from './customers/after-sync.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import { createHeldPlanRecords, type HeldPlan, type HeldPlanSummary } from '../store/held-plan-records.js';
 import { applyPlanAsSaved } from './saved-plan.js';
@@ -8,7 +11,8 @@ export type { HeldPlan, HeldPlanSummary };
 
 /**
  * Plans held for approval. A sync whose plan a safety rule rejected (too many deactivations, an empty
- * read of a directory that owns customers) keeps the plan; an admin reviews exactly which customers it
+ * read of a directory that owns customers) keeps the plan, and so does a sync that withheld
+ * deactivations after a suspect read (the withheld deactivations alone); an admin reviews exactly which customers it
  * would deactivate and why, then approves it (applied exactly as saved, refused when the store moved on,
  * as `sync --plan` does) or discards it. Both are recorded with who did it. A plan rejected by
  * onLicensedMembership "fail" is never held: no one may approve a seat leak.
@@ -39,6 +43,46 @@ export async function holdRejectedPlan(deps: EngineDeps, held: { readonly runId:
     outcome: null,
   });
   deps.logger.info({ runId: held.runId, deactivations }, 'plan held for approval');
+  return true;
+}
+
+/**
+ * Called after a run that applied everything but deactivations a suspect read withheld: the same
+ * snapshots are planned again against the store as it now is, allowing those deactivations, and that
+ * plan is held for an admin to approve. Runs with incremental reads are left out (their snapshots hold
+ * only the users the changes name).
+ */
+export async function holdWithheldDeactivations(
+  deps: EngineDeps,
+  run: { readonly runId: string; readonly plan: SyncPlan; readonly snapshots: readonly DirectorySnapshot[]; readonly failedDirectories: readonly string[] },
+): Promise<boolean> {
+  const suspect = run.plan.directories.filter((d) => d.status === 'suspect');
+  if (suspect.length === 0) return false;
+  const [stored, storeRevision] = await Promise.all([deps.store.loadCurrent(), deps.store.revision()]);
+  const plan = planSync({
+    policy: policyFromConfig(deps.loaded.config),
+    snapshots: [...run.snapshots],
+    failedDirectories: [...run.failedDirectories],
+    current: directoryCustomers(stored),
+    allowDeactivations: Number.MAX_SAFE_INTEGER,
+  });
+  const deactivations = plan.actions.filter((a) => a.kind === 'deactivate');
+  if (deactivations.length === 0 || plan.violations.length > 0) return false;
+  const now = (deps.clock?.() ?? new Date()).toISOString();
+  await records(deps).insert({
+    id: run.runId,
+    createdAt: now,
+    storeRevision,
+    status: 'held',
+    reasons: suspect.map((d) => deps.loaded.secrets.scrub(`directory ${d.directoryId}: ${d.note ?? 'suspect read'}`)),
+    deactivations: deactivations.length,
+    plan,
+    decidedBy: null,
+    decidedAt: null,
+    appliedRunId: null,
+    outcome: null,
+  });
+  deps.logger.info({ runId: run.runId, deactivations: deactivations.length }, 'withheld deactivations held for approval');
   return true;
 }
 

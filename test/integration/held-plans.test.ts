@@ -11,6 +11,7 @@ import { useMongoServer } from '../helpers/mongo-server.js';
 
 const mongo = useMongoServer();
 const dirs: string[] = [];
+let n = 0;
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -18,8 +19,8 @@ afterAll(() => {
 const GONE = ['wen.novak', 'yara.jensen', 'xavier.eriksen', 'hiro.novak'];
 
 /** The engine over one store, with the sample directory and a deactivation limit of 3. */
-async function engine(storeUrl: string): Promise<{ deps: EngineDeps; ldif: string; close(): Promise<void> }> {
-  const ws = makeWorkspace(defaultConfig('safety: { maxDeactivations: { count: 3, percent: 10 } }\n').replace('url: file:./store.db', `url: "${storeUrl}"`));
+async function engine(storeUrl: string, safety = '{ maxDeactivations: { count: 3, percent: 10 } }'): Promise<{ deps: EngineDeps; ldif: string; close(): Promise<void> }> {
+  const ws = makeWorkspace(defaultConfig(`safety: ${safety}\n`).replace('url: file:./store.db', `url: "${storeUrl}"`));
   dirs.push(ws.dir);
   const loaded = loadConfig(ws.config, { env: {} });
   const logger = createLogger({ level: 'silent', secrets: loaded.secrets });
@@ -30,7 +31,7 @@ async function engine(storeUrl: string): Promise<{ deps: EngineDeps; ldif: strin
 
 describe.each([
   ['the embedded store', () => 'file:./store.db'],
-  ['a MongoDB-wire server', () => mongo().uri(`held_${process.pid}`)],
+  ['a MongoDB-wire server', () => mongo().uri(`held_${process.pid}_${n++}`)],
 ])('held plans on %s', (_name, url) => {
   it('keeps a plan a safety rule rejected (not a dry run), applies it once as saved, and records who decided', async () => {
     const { deps, ldif, close } = await engine(url());
@@ -59,6 +60,25 @@ describe.each([
       await expect(discardHeldPlan(deps, rejected.runId, 'bob')).rejects.toThrow(/already approved/);
       const inactive = await deps.store.listCustomers({ state: 'inactive', pageSize: 50 });
       expect(inactive.items.map((c) => c.username).sort()).toEqual([...GONE].sort());
+    } finally {
+      await close();
+    }
+  });
+
+  it('holds the deactivations a suspect read withheld (the rest applied), and applies them when approved', async () => {
+    const { deps, ldif, close } = await engine(url(), '{ countDropPercent: 1 }');
+    try {
+      expect((await runSync(deps)).outcome).toBe('success');
+      editLdif(ldif, (t) => GONE.reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
+      const withheld = await runSync(deps);
+      expect(withheld).toMatchObject({ outcome: 'withheld', plan: { summary: { withheld: 4, deactivate: 0 } } });
+      const { held, deactivations } = await getHeldPlan(deps, withheld.runId);
+      expect(held).toMatchObject({ status: 'held', deactivations: 4, reasons: ['directory sample: read 301 users, 1% fewer than the last trusted read (305): deactivations withheld'] });
+      expect(deactivations.map((d) => d.username).sort()).toEqual([...GONE].sort());
+      expect((await approveHeldPlan(deps, withheld.runId, 'ann')).outcome).toBe('success');
+      expect((await deps.store.listCustomers({ state: 'inactive', pageSize: 50 })).items.map((c) => c.username).sort()).toEqual([...GONE].sort());
+      expect((await runSync(deps)).outcome).toBe('success'); // the smaller read is the trusted one now
+      expect((await listHeldPlans(deps)).filter((h) => h.status === 'held')).toEqual([]);
     } finally {
       await close();
     }
