@@ -18,10 +18,15 @@ const encoded = (key: string): string => encodeURIComponent(key);
  * directory. Every POST passes the admin check, then the CSRF check; an auditor gets 403 either way.
  */
 export function registerAdminPages(app: FastifyInstance, kit: ConsoleKit): void {
+  registerCustomerActions(app, kit);
+  registerRunActions(app, kit);
+}
+
+/** Invite, resend, migrate. */
+function registerCustomerActions(app: FastifyInstance, kit: ConsoleKit): void {
   const { deps } = kit;
   const get = { preHandler: kit.admin };
   const post = { preHandler: kit.adminPost };
-
   app.get('/console/customers/invite', get, async (request, reply) =>
     kit.render(request, reply, '@invite', { title: 'Invite customers', section: 'customers', addresses: '', name: '', results: null }),
   );
@@ -60,7 +65,12 @@ export function registerAdminPages(app: FastifyInstance, kit: ConsoleKit): void 
     deps.logger.info({ user: kit.user(request).username, customer: key }, 'console: customer migrated');
     return reply.redirect(`/console/customers/${encoded(outcome.target)}`, 303);
   });
+}
 
+/** Start a run, approve or discard a held plan, test a directory. */
+function registerRunActions(app: FastifyInstance, kit: ConsoleKit): void {
+  const { deps } = kit;
+  const post = { preHandler: kit.adminPost };
   app.post('/console/runs', post, async (request, reply) => {
     if (kit.options.stopping()) return reply.redirect('/console/runs?done=run-refused', 303);
     const directory = field(request, 'directory');

@@ -74,9 +74,6 @@ export interface PageData {
  * (@fastify/rate-limit) and eta templates. Every page is scrubbed of known secrets before it leaves.
  */
 export async function createConsole(deps: EngineDeps, config: ConsoleConfig, options: ConsoleOptions): Promise<Console> {
-  const secret = deps.loaded.resolveSecrets(config).cookieSecret;
-  const auth = createAuth(config);
-  const scrub = (text: string): string => deps.loaded.secrets.scrub(text);
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = Fastify({
     serverFactory: (h) => {
@@ -88,25 +85,53 @@ export async function createConsole(deps: EngineDeps, config: ConsoleConfig, opt
     trustProxy: config.trustedHeader?.proxies ?? false,
     bodyLimit: 256 * 1024,
   }) as unknown as FastifyInstance; // our pino logger, typed as fastify's base logger
-  await app.register(cookie, { secret });
+  await registerPlugins(app, deps.loaded.resolveSecrets(config).cookieSecret);
+  const auth = createAuth(config);
+  const render = renderer(deps);
+  registerSecurity(app, auth);
+  registerErrors(app, deps, render);
+  registerSignIn(app, auth, config, render.render);
+  registerAssets(app);
+  const kit = pageKit(app, deps, options, render);
+  registerReadPages(app, kit);
+  registerAdminPages(app, kit);
+  await app.ready();
+  return {
+    handle: (req, res) => (handler as NonNullable<typeof handler>)(req, res),
+    close: () => app.close(),
+  };
+}
+
+/** Signed cookies, HTML form bodies, CSRF tokens against a signed cookie secret, the sign-in rate limit. */
+async function registerPlugins(app: FastifyInstance, cookieSecret: string): Promise<void> {
+  await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody);
   await app.register(csrf, { cookieOpts: { ...cookieOptions(), signed: true } });
   await app.register(rateLimit, { global: false });
   app.decorateRequest('consoleUser', null);
+}
 
+const TEMPLATES: Record<string, string> = {
+  '@layout': LAYOUT, '@login': LOGIN, '@error': ERROR, '@chart': CHART, '@dashboard': DASHBOARD, '@runTable': RUN_TABLE, '@runs': RUNS, '@run': RUN,
+  '@plans': PLANS, '@plan': PLAN, '@customers': CUSTOMERS, '@customer': CUSTOMER, '@invite': INVITE, '@migrate': MIGRATE, '@audit': AUDIT,
+  '@leakTable': LEAK_TABLE, '@directories': DIRECTORIES,
+};
+
+/** Pages from the eta templates, with the user, the navigation and a CSRF token; scrubbed of known secrets. */
+function renderer(deps: EngineDeps): { render: ConsoleKit['render']; fragment: ConsoleKit['fragment'] } {
   const eta = new Eta({ cache: true, autoTrim: false });
-  const templates: Record<string, string> = {
-    '@layout': LAYOUT, '@login': LOGIN, '@error': ERROR, '@chart': CHART, '@dashboard': DASHBOARD, '@runTable': RUN_TABLE, '@runs': RUNS, '@run': RUN,
-    '@plans': PLANS, '@plan': PLAN, '@customers': CUSTOMERS, '@customer': CUSTOMER, '@invite': INVITE, '@migrate': MIGRATE, '@audit': AUDIT,
-    '@leakTable': LEAK_TABLE, '@directories': DIRECTORIES,
+  for (const [name, text] of Object.entries(TEMPLATES)) eta.loadTemplate(name, text);
+  return {
+    render: (request, reply, view, data, status = 200) => {
+      const html = eta.render(view, { flash: null, ...data, user: request.consoleUser, nav: NAV, csrf: reply.generateCsrf() });
+      return reply.code(status).type('text/html; charset=utf-8').send(deps.loaded.secrets.scrub(html));
+    },
+    fragment: (view, data) => eta.render(view, data),
   };
-  for (const [name, text] of Object.entries(templates)) eta.loadTemplate(name, text);
+}
 
-  const render = (request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status = 200): FastifyReply => {
-    const html = eta.render(view, { flash: null, ...data, user: request.consoleUser, nav: NAV, csrf: reply.generateCsrf() });
-    return reply.code(status).type('text/html; charset=utf-8').send(scrub(html));
-  };
-
+/** Who is asking (on every request), and the headers every answer carries. */
+function registerSecurity(app: FastifyInstance, auth: Auth): void {
   app.addHook('onRequest', async (request, reply) => {
     request.consoleUser = auth.userOf(request);
     void reply.headers({
@@ -117,7 +142,27 @@ export async function createConsole(deps: EngineDeps, config: ConsoleConfig, opt
       'Cache-Control': 'no-store',
     });
   });
+}
 
+/** Errors as pages: a refused form token or role 403, too many sign-ins 429, engine errors by their code. */
+function registerErrors(app: FastifyInstance, deps: EngineDeps, { render }: ReturnType<typeof renderer>): void {
+  app.setErrorHandler(async (error, request, reply) => {
+    const e = error as Error & { statusCode?: number; code?: string };
+    if (e.code === 'FST_CSRF_INVALID_TOKEN' || e.code === 'FST_CSRF_MISSING_SECRET') {
+      deps.logger.warn({ route: request.url, user: request.consoleUser?.username }, 'console: form refused: missing or invalid CSRF token');
+      return render(request, reply, '@error', { title: 'Form expired', section: '', message: 'This form has expired or did not come from the console. Open the page again and resubmit.' }, 403);
+    }
+    if (e.statusCode === 429) return render(request, reply, '@error', { title: 'Too many attempts', section: '', message: 'Too many sign-in attempts from your address. Wait a minute, then try again.' }, 429);
+    const status = isDirbridgeError(error) ? (STATUS[error.code] ?? 500) : (e.statusCode ?? 500);
+    const message = isDirbridgeError(error) ? `${error.code}: ${error.message}` : status < 500 ? e.message : 'An unexpected error; it is in the log.';
+    if (status >= 500) deps.logger.error({ route: request.url, err: deps.loaded.secrets.scrub(e.message) }, 'console page failed');
+    return render(request, reply, '@error', { title: status === 404 ? 'Not found' : 'Something went wrong', section: '', message }, status);
+  });
+  app.setNotFoundHandler((request, reply) => render(request, reply, '@error', { title: 'Not found', section: '', message: 'There is no such console page.' }, 404));
+}
+
+/** What the page modules get: rendering and the guards (signed in; admin; admin and a valid form token). */
+function pageKit(app: FastifyInstance, deps: EngineDeps, options: ConsoleOptions, { render, fragment }: ReturnType<typeof renderer>): ConsoleKit {
   const requireUser = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (request.consoleUser !== null) return;
     if (request.method === 'GET') {
@@ -138,40 +183,16 @@ export async function createConsole(deps: EngineDeps, config: ConsoleConfig, opt
     if (request.method !== 'POST') return done();
     app.csrfProtection(request, reply, done);
   };
-
-  app.setErrorHandler(async (error, request, reply) => {
-    const e = error as Error & { statusCode?: number; code?: string };
-    if (e.code === 'FST_CSRF_INVALID_TOKEN' || e.code === 'FST_CSRF_MISSING_SECRET') {
-      deps.logger.warn({ route: request.url, user: request.consoleUser?.username }, 'console: form refused: missing or invalid CSRF token');
-      return render(request, reply, '@error', { title: 'Form expired', section: '', message: 'This form has expired or did not come from the console. Open the page again and resubmit.' }, 403);
-    }
-    if (e.statusCode === 429) return render(request, reply, '@error', { title: 'Too many attempts', section: '', message: 'Too many sign-in attempts from your address. Wait a minute, then try again.' }, 429);
-    const status = isDirbridgeError(error) ? (STATUS[error.code] ?? 500) : (e.statusCode ?? 500);
-    const message = isDirbridgeError(error) ? `${error.code}: ${error.message}` : status < 500 ? e.message : 'An unexpected error; it is in the log.';
-    if (status >= 500) deps.logger.error({ route: request.url, err: scrub(e.message) }, 'console page failed');
-    return render(request, reply, '@error', { title: status === 404 ? 'Not found' : 'Something went wrong', section: '', message }, status);
-  });
-  app.setNotFoundHandler((request, reply) => render(request, reply, '@error', { title: 'Not found', section: '', message: 'There is no such console page.' }, 404));
-
-  registerSignIn(app, auth, config, render);
-  registerAssets(app);
-  const kit: ConsoleKit = {
+  return {
     deps,
     options,
     render,
-    fragment: (view, data) => eta.render(view, data),
+    fragment,
     signedIn: [requireUser as preHandlerHookHandler],
     admin: [requireAdmin as preHandlerHookHandler],
     adminPost: [requireAdmin as preHandlerHookHandler, csrfCheck],
     user: (request) => request.consoleUser as ConsoleUser,
-    scrub,
-  };
-  registerReadPages(app, kit);
-  registerAdminPages(app, kit);
-  await app.ready();
-  return {
-    handle: (req, res) => (handler as NonNullable<typeof handler>)(req, res),
-    close: () => app.close(),
+    scrub: (text) => deps.loaded.secrets.scrub(text),
   };
 }
 

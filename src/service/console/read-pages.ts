@@ -10,10 +10,17 @@ import type { ConsoleKit } from './console-app.js';
 
 /** The pages every signed-in user may read: dashboard, customers, runs, held plans, seat audit, directories. */
 export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
+  registerDashboard(app, kit);
+  registerCustomerPages(app, kit);
+  registerRunPages(app, kit);
+  registerAuditPages(app, kit);
+}
+
+const isAdmin = (kit: ConsoleKit, request: FastifyRequest): boolean => kit.user(request).role === 'admin';
+
+function registerDashboard(app: FastifyInstance, kit: ConsoleKit): void {
   const { deps } = kit;
   const pre = { preHandler: kit.signedIn };
-  const isAdmin = (request: FastifyRequest): boolean => kit.user(request).role === 'admin';
-
   app.get('/console', pre, async (_request, reply) => reply.redirect('/console/'));
   app.get('/console/', pre, async (request, reply) => {
     const [runs, series, held, audit, customers] = await Promise.all([recentRuns(deps, 10), runSeries(deps, 60), listHeldPlans(deps, 100), auditSeats(deps), withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).listCustomers(c, { pageSize: 1 }))]);
@@ -24,7 +31,11 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
       kit.fragment('@chart', { id: 'leaks-per-run', kind: 'bar', caption: 'Seat leaks and violations per run', xLabel: 'Run started', series: ['Seat leaks', 'Violations'], rows: outcomes });
     return kit.render(request, reply, '@dashboard', { title: 'Dashboard', section: 'dashboard', runs, charts, held: held.filter((h) => h.status === 'held').length, auditStatus: audit.status, activeCustomers: customers.total });
   });
+}
 
+function registerCustomerPages(app: FastifyInstance, kit: ConsoleKit): void {
+  const { deps } = kit;
+  const pre = { preHandler: kit.signedIn };
   app.get('/console/customers', pre, async (request, reply) => {
     const q = request.query as Record<string, string | undefined>;
     const query = listQuery(q);
@@ -41,7 +52,7 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
       origins,
       prev: page.page > 1 ? link(page.page - 1) : null,
       next: page.page < pages ? link(page.page + 1) : null,
-      admin: isAdmin(request),
+      admin: isAdmin(kit, request),
     });
   });
 
@@ -51,12 +62,17 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
     const wantExplain = (request.query as Record<string, string | undefined>)['explain'] === '1';
     const username = details[0]?.customer.username;
     const explain = wantExplain && username !== undefined ? await explainLive(deps, username) : null;
-    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, admin: isAdmin(request) });
+    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, admin: isAdmin(kit, request) });
   });
+}
 
+/** The run journal, a run's changes, held plans. */
+function registerRunPages(app: FastifyInstance, kit: ConsoleKit): void {
+  const { deps } = kit;
+  const pre = { preHandler: kit.signedIn };
   app.get('/console/runs', pre, async (request, reply) => {
     const runs = await recentRuns(deps, 100);
-    return kit.render(request, reply, '@runs', { title: 'Runs', section: 'runs', runs, admin: isAdmin(request), directories: deps.loaded.config.directories.map((d) => d.id), flash: flashOf(request) });
+    return kit.render(request, reply, '@runs', { title: 'Runs', section: 'runs', runs, admin: isAdmin(kit, request), directories: deps.loaded.config.directories.map((d) => d.id), flash: flashOf(request) });
   });
 
   app.get('/console/runs/:id', pre, async (request, reply) => {
@@ -77,9 +93,14 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
       if (error instanceof DirbridgeError && error.details?.['notFound'] === true) throw new DirbridgeError('ERR_CUSTOMER_NOT_FOUND', error.message);
       throw error;
     });
-    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, deactivations: found.deactivations, admin: isAdmin(request), flash: flashOf(request) });
+    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, deactivations: found.deactivations, admin: isAdmin(kit, request), flash: flashOf(request) });
   });
+}
 
+/** The seat audit with its downloads, and the directories. */
+function registerAuditPages(app: FastifyInstance, kit: ConsoleKit): void {
+  const { deps } = kit;
+  const pre = { preHandler: kit.signedIn };
   app.get('/console/audit', pre, async (request, reply) => {
     const [audit, series] = await Promise.all([auditSeats(deps), runSeries(deps, 100)]);
     const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.violations] }));
@@ -96,7 +117,7 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
   });
 
   app.get('/console/directories', pre, async (request, reply) => {
-    return kit.render(request, reply, '@directories', { title: 'Directories', section: 'directories', directories: await directoryStatuses(deps), admin: isAdmin(request), test: null });
+    return kit.render(request, reply, '@directories', { title: 'Directories', section: 'directories', directories: await directoryStatuses(deps), admin: isAdmin(kit, request), test: null });
   });
 }
 
