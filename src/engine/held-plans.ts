@@ -29,7 +29,7 @@ const records = (deps: Pick<EngineDeps, 'store'>) => createHeldPlanRecords(deps.
 export async function holdRejectedPlan(deps: EngineDeps, held: { readonly runId: string; readonly plan: SyncPlan; readonly storeRevision: number; readonly now: string }): Promise<boolean> {
   if (!isHoldable(held.plan)) return false;
   const deactivations = held.plan.actions.filter((a) => a.kind === 'deactivate').length;
-  await records(deps).insert({
+  return keep(deps, {
     id: held.runId,
     createdAt: held.now,
     storeRevision: held.storeRevision,
@@ -42,7 +42,21 @@ export async function holdRejectedPlan(deps: EngineDeps, held: { readonly runId:
     appliedRunId: null,
     outcome: null,
   });
-  deps.logger.info({ runId: held.runId, deactivations }, 'plan held for approval');
+}
+
+/**
+ * Stores a held plan. The run's own outcome stands whatever happens here: a plan that cannot be kept
+ * (a store error; on MongoDB, a plan past the 16 MB document limit, some 50,000 changes) is logged
+ * with the reason, and the run is reported as it would be without the console.
+ */
+async function keep(deps: EngineDeps, plan: HeldPlan): Promise<boolean> {
+  try {
+    await records(deps).insert(plan);
+  } catch (error) {
+    deps.logger.warn({ runId: plan.id, code: isDirbridgeError(error) ? error.code : 'ERR_STORE', err: deps.loaded.secrets.scrub((error as Error).message) }, 'the plan could not be held for approval');
+    return false;
+  }
+  deps.logger.info({ runId: plan.id, deactivations: plan.deactivations }, 'plan held for approval');
   return true;
 }
 
@@ -69,7 +83,7 @@ export async function holdWithheldDeactivations(
   const deactivations = plan.actions.filter((a) => a.kind === 'deactivate');
   if (deactivations.length === 0 || plan.violations.length > 0) return false;
   const now = (deps.clock?.() ?? new Date()).toISOString();
-  await records(deps).insert({
+  return keep(deps, {
     id: run.runId,
     createdAt: now,
     storeRevision,
@@ -82,8 +96,6 @@ export async function holdWithheldDeactivations(
     appliedRunId: null,
     outcome: null,
   });
-  deps.logger.info({ runId: run.runId, deactivations: deactivations.length }, 'withheld deactivations held for approval');
-  return true;
 }
 
 export async function listHeldPlans(deps: EngineDeps, limit = 100): Promise<HeldPlanSummary[]> {

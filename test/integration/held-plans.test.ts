@@ -1,12 +1,13 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
-import { approveHeldPlan, discardHeldPlan, getHeldPlan, listHeldPlans } from '../../src/engine/held-plans.js';
+import { approveHeldPlan, discardHeldPlan, getHeldPlan, holdRejectedPlan, listHeldPlans } from '../../src/engine/held-plans.js';
 import { openConnector } from '../../src/engine/open-connector.js';
 import { runSync, type EngineDeps } from '../../src/engine/run-sync.js';
 import { createLogger } from '../../src/logger.js';
 import { openStore } from '../../src/store/open-store.js';
 import { defaultConfig, editLdif, makeWorkspace, removeEntry } from '../helpers/cli.js';
+import { failAfterWrites } from '../helpers/faulty-driver.js';
 import { useMongoServer } from '../helpers/mongo-server.js';
 
 const mongo = useMongoServer();
@@ -79,6 +80,26 @@ describe.each([
       expect((await deps.store.listCustomers({ state: 'inactive', pageSize: 50 })).items.map((c) => c.username).sort()).toEqual([...GONE].sort());
       expect((await runSync(deps)).outcome).toBe('success'); // the smaller read is the trusted one now
       expect((await listHeldPlans(deps)).filter((h) => h.status === 'held')).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('a plan that cannot be held', () => {
+  it('leaves the run as it was (rejected, exit 3) and says why in the log', async () => {
+    const { deps, ldif, close } = await engine('file:./store.db');
+    try {
+      expect((await runSync(deps)).outcome).toBe('success');
+      editLdif(ldif, (t) => GONE.reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
+      const lines: string[] = [];
+      const logger = createLogger({ level: 'info', secrets: deps.loaded.secrets, destination: { write: (line: string) => void lines.push(line) } as never });
+      const failing = { ...deps, logger, store: Object.assign(Object.create(deps.store) as typeof deps.store, { records: failAfterWrites(deps.store.records, 0) }) };
+      const dry = await runSync(deps, { dryRun: true });
+      expect(await holdRejectedPlan(failing, { runId: 'run-x', plan: dry.plan, storeRevision: dry.storeRevision, now: '2026-01-01T00:00:00.000Z' })).toBe(false);
+      expect(lines.join('')).toContain('the plan could not be held for approval');
+      expect(lines.join('')).toContain('injected store failure');
+      expect(await listHeldPlans(deps)).toEqual([]);
     } finally {
       await close();
     }
