@@ -60,9 +60,10 @@ function registerCustomerPages(app: FastifyInstance, kit: ConsoleKit): void {
     const { key } = request.params as { key: string };
     const details = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).showCustomers(c, key));
     const wantExplain = (request.query as Record<string, string | undefined>)['explain'] === '1';
-    const username = details[0]?.customer.username;
-    const explain = wantExplain && username !== undefined ? await explainLive(deps, username) : null;
-    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, admin: isAdmin(kit, request) });
+    // Only a directory's account has a place in the directories to explain; invited and signed-up customers do not.
+    const account = details.find((d) => deps.loaded.config.directories.some((dir) => dir.id === d.customer.directoryId))?.customer;
+    const explain = wantExplain && account !== undefined ? await explainLive(deps, account.username) : null;
+    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, explainable: account !== undefined, admin: isAdmin(kit, request) });
   });
 }
 

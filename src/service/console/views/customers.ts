@@ -72,6 +72,7 @@ export const CUSTOMER = String.raw`<% layout('@layout') %>
   </table>
 </section>
 <% } %>
+<% if (it.explainable) { %>
 <section class="card" aria-labelledby="explain">
   <h2 id="explain">Why is this a customer?</h2>
   <% if (!it.explain) { %>
@@ -95,6 +96,7 @@ export const CUSTOMER = String.raw`<% layout('@layout') %>
   <% for (const f of it.explain.unreadDirectories) { %><p class="warning"><%= f.directoryId %> could not be read (<%= f.code %>); the explanation leaves it out.</p><% } %>
   <% } %>
 </section>
+<% } %>
 `;
 
 export const INVITE = String.raw`<% layout('@layout') %>
