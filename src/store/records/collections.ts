@@ -89,11 +89,9 @@ export const CUSTOMER_EVENTS: CollectionSpec = {
     actor: f('actor'),
     detail: f('detail', 'json'),
   },
-  indexes: [
-    { name: 'customer_events_by_customer', fields: [['customerKey', 'asc']], mongoOnly: true },
-    // What one run changed (the console's run page).
-    { name: 'customer_events_by_run', fields: [['runId', 'asc']] },
-  ],
+  // No index by run: every sync writes history lines, the console's run page reads them by run now and
+  // then (a scan), and a second B-tree would slow every first sync.
+  indexes: [{ name: 'customer_events_by_customer', fields: [['customerKey', 'asc']], mongoOnly: true }],
 };
 
 /** Group addresses (mailing lists) and licensed users' addresses, per directory, from its last complete read. */
