@@ -5,6 +5,7 @@ import { explainUser } from '../core/explain.js';
 import { loadConfig, policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import { configSchema } from '../config/schema.js';
 import { customerConfigWarnings } from '../config/customer-config.js';
+import { consoleConfigWarnings } from '../config/console-config.js';
 import { auditSeats } from '../engine/audit-seats.js';
 import { checkConfigLive } from '../engine/check-config-live.js';
 import { resolveLicensing, withLicensing } from '../engine/licensing.js';
@@ -284,7 +285,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         loaded.secrets.onWarning((warning) => warnings.push(warning));
         loaded.checkSecrets(); // every secret reference, whichever command would need it
         const c = loaded.config;
-        warnings.push(...customerConfigWarnings(c));
+        warnings.push(...customerConfigWarnings(c), ...consoleConfigWarnings(c.console));
         for (const warning of warnings) printError(`warning: ${warning}`);
         const summary = `${loaded.path}: valid (${c.directories.length} directories: ${c.directories.map((d) => `${d.id} [${d.type}]`).join(', ')}; customer groups: ${c.roles.customer.groups.join(', ') || '(none)'}; ${c.licensing.licensedGroups.length} licensed groups${c.licensing.source === 'jira' ? ', plus the application access groups of Jira (checked with --live)' : ''})`;
         if (!args.live) {

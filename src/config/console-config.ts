@@ -89,3 +89,19 @@ export function proxyMatcher(proxies: readonly string[]): (remote: string | unde
     return isIP(address) !== 0 && list.check(address, family);
   };
 }
+
+/** Things `config validate` says about a console that is allowed but probably not meant. */
+export function consoleConfigWarnings(config: ConsoleConfig | undefined): string[] {
+  if (config === undefined) return [];
+  const warnings: string[] = [];
+  for (const proxy of config.trustedHeader?.proxies ?? []) {
+    if (parseAddress(proxy)?.prefix === 0) {
+      warnings.push(`console.trustedHeader.proxies has ${proxy}: the ${config.trustedHeader?.name ?? ''} header is honoured from any address, so anyone who can reach serve can sign in as any console user; name the proxies' own addresses`);
+    }
+  }
+  for (const user of config.users) {
+    const cost = user.passwordHash === undefined ? null : Number(PASSWORD_HASH_PATTERN.exec(user.passwordHash)?.[1]);
+    if (cost !== null && cost < 2 ** 14) warnings.push(`console user ${user.username}: the password hash is cheap to guess (scrypt N=${cost}); make a new one with: dirbridge console hash-password`);
+  }
+  return warnings;
+}

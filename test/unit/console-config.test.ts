@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { proxyMatcher } from '../../src/config/console-config.js';
+import { consoleConfigWarnings, proxyMatcher } from '../../src/config/console-config.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { DirbridgeError } from '../../src/errors.js';
 import { hashPassword, verifyPassword } from '../../src/service/console/password.js';
@@ -44,6 +44,15 @@ describe('console config', () => {
       'console.trustedHeader.proxies[0]: an IP address or a CIDR range, e.g. 10.0.0.5 or 10.0.0.0/24',
     ]);
     expect(problems(`console: { users: [{ username: ann, role: admin, passwordHash: "${HASH}" }], cookieSecret: "\${env:CS}" }`, { CS: 'short' })).toEqual([expect.stringContaining('console.cookieSecret')]);
+  });
+
+  it('warns (config validate) about a header trusted from anywhere and a cheap password hash', () => {
+    const { config } = parseConfig(base(`console: { users: [{ username: ann, role: admin, passwordHash: "${HASH}" }], cookieSecret: "\${env:CS}", trustedHeader: { name: X-Remote-User, proxies: [10.0.0.5, 0.0.0.0/0] } }`), { path: 'dirbridge.yml', env: { CS: 'x'.repeat(40) } });
+    expect(consoleConfigWarnings(config.console)).toEqual([
+      'console.trustedHeader.proxies has 0.0.0.0/0: the X-Remote-User header is honoured from any address, so anyone who can reach serve can sign in as any console user; name the proxies\' own addresses',
+      'console user ann: the password hash is cheap to guess (scrypt N=1024); make a new one with: dirbridge console hash-password',
+    ]);
+    expect(consoleConfigWarnings(undefined)).toEqual([]);
   });
 
   it('matches proxy addresses and ranges, IPv4-mapped IPv6 included', () => {
