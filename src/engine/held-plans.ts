@@ -44,14 +44,21 @@ export async function holdRejectedPlan(deps: EngineDeps, held: { readonly runId:
   });
 }
 
+/** How many decided (approved, discarded, stale, superseded) plans are kept for the record. */
+const DECIDED_KEPT = 100;
+
 /**
- * Stores a held plan. The run's own outcome stands whatever happens here: a plan that cannot be kept
- * (a store error; on MongoDB, a plan past the 16 MB document limit, some 50,000 changes) is logged
- * with the reason, and the run is reported as it would be without the console.
+ * Stores a held plan; plans held before it are superseded (the newest read is the one to decide on),
+ * and only the last DECIDED_KEPT decided plans are kept. The run's own outcome stands whatever
+ * happens here: a plan that cannot be kept (a store error; on MongoDB, a plan past the 16 MB document
+ * limit, some 50,000 changes) is logged with the reason, and the run is reported as it would be
+ * without the console.
  */
 async function keep(deps: EngineDeps, plan: HeldPlan): Promise<boolean> {
   try {
     await records(deps).insert(plan);
+    await records(deps).supersede(plan.id);
+    await records(deps).prune(DECIDED_KEPT);
   } catch (error) {
     deps.logger.warn({ runId: plan.id, code: isDirbridgeError(error) ? error.code : 'ERR_STORE', err: deps.loaded.secrets.scrub((error as Error).message) }, 'the plan could not be held for approval');
     return false;

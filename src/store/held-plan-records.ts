@@ -3,7 +3,7 @@ import type { SyncPlan } from '../core/model.js';
 import type { RecordDriver } from '../ports/record-driver.js';
 import { CUSTOMER_EVENTS, HELD_PLANS } from './records/collections.js';
 
-export type HeldPlanStatus = 'held' | 'approved' | 'discarded' | 'stale';
+export type HeldPlanStatus = 'held' | 'approved' | 'discarded' | 'stale' | 'superseded';
 
 /** A rejected plan kept for review: its violations, and who approved or discarded it. */
 export interface HeldPlan {
@@ -42,6 +42,15 @@ export function createHeldPlanRecords(driver: RecordDriver) {
   return {
     async insert(plan: HeldPlan): Promise<void> {
       await driver.insertMany(HELD_PLANS, [{ ...plan }]);
+    },
+    /** Plans still held other than `id` give way to it: the newest read is the one to decide on. */
+    async supersede(id: string): Promise<number> {
+      return driver.updateMany(HELD_PLANS, { status: 'held', id: { $ne: id } }, { status: 'superseded', outcome: `superseded by ${id}` });
+    },
+    /** Keeps the `keep` most recent decided plans (approved, discarded, stale, superseded); deletes older ones. */
+    async prune(keep: number): Promise<number> {
+      const old = await driver.find(HELD_PLANS, { status: { $ne: 'held' } }, { sort: [{ field: 'createdAt', order: 'desc' }, { field: 'id', order: 'desc' }], skip: keep, limit: 1000 });
+      return old.length === 0 ? 0 : driver.deleteMany(HELD_PLANS, { id: { $in: old.map((d) => d['id'] as string) } });
     },
     async list(limit: number): Promise<HeldPlanSummary[]> {
       const docs = await driver.find(HELD_PLANS, {}, { sort: [{ field: 'createdAt', order: 'desc' }, { field: 'id', order: 'desc' }], limit });

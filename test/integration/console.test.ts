@@ -259,25 +259,32 @@ describe('the admin console in headless Chromium', () => {
     await shot(page, 'runs');
   });
 
-  it('refuses to apply a held plan once the store moved on, and records who discarded another', async () => {
+  it('keeps only the newest held plan, refuses to apply it once the store moved on, and records who discarded another', async () => {
     const more = ['ada.petrov', 'farid.eriksen', 'kwame.baker', 'tomas.muller'];
     editLdif(ws.ldif, (t) => more.reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
-    expect((await cli(['sync'])).status).toBe(3);
-    expect((await cli(['sync'])).status).toBe(3); // a second held plan, for the discard
-    expect((await cli(['sync', '--allow-deactivations', '10'])).status).toBe(0); // the store moves on
+    const first = JSON.parse((await cli(['sync', '--json'])).stdout) as { runId: string; outcome: string };
+    const second = JSON.parse((await cli(['sync', '--json'])).stdout) as { runId: string; outcome: string };
+    expect([first.outcome, second.outcome]).toEqual(['rejected', 'rejected']);
     const { page } = admin;
-    await page.goto(`${url}/console/plans`);
-    const statuses = await page.locator('table.data tbody tr td:nth-child(3)').allTextContents();
-    const ids = (await page.locator('table.data tbody tr th a').allTextContents()).filter((_id, i) => statuses[i] === 'held');
-    expect(ids).toHaveLength(2);
-    await page.goto(`${url}/console/plans/${ids[0]}`);
+    await page.goto(`${url}/console/plans/${first.runId}`);
+    expect(await txt(page.locator('dl.facts'))).toContain(`superseded by ${second.runId}`);
+    expect(await page.getByRole('button', { name: 'Approve and apply' }).count()).toBe(0);
+    expect((await cli(['sync', '--allow-deactivations', '10'])).status).toBe(0); // the store moves on
+    await page.goto(`${url}/console/plans/${second.runId}`);
     await page.getByLabel(/I reviewed the 4 deactivations/).check();
     await nav(page, () => page.getByRole('button', { name: 'Approve and apply' }).click());
     expect(await txt(page.getByRole('alert'))).toContain('The store changed since the plan was made');
     expect(await txt(page.locator('dl.facts'))).toContain('stale');
-    await page.goto(`${url}/console/plans/${ids[1]}`);
+
+    editLdif(ws.ldif, (t) => ['mateo.lambert', 'vik.lambert', 'chloe.lambert', 'priya.adler'].reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
+    const third = JSON.parse((await cli(['sync', '--json'])).stdout) as { runId: string; outcome: string };
+    expect(third.outcome).toBe('rejected');
+    await page.goto(`${url}/console/plans/${third.runId}`);
     await nav(page, () => page.getByRole('button', { name: 'Discard' }).click());
     expect(await txt(page.locator('dl.facts'))).toContain('discarded by ann');
+    await page.goto(`${url}/console/plans`);
+    const statuses = await page.locator('table.data tbody tr td:nth-child(3)').allTextContents();
+    expect(statuses.slice(0, 4)).toEqual(['discarded', 'stale', 'superseded', 'approved']);
   });
 
   it('downloads the seat audit as CSV and JSON, matching audit seats --csv and --json', async () => {

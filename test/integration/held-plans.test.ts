@@ -5,6 +5,7 @@ import { approveHeldPlan, discardHeldPlan, getHeldPlan, holdRejectedPlan, listHe
 import { openConnector } from '../../src/engine/open-connector.js';
 import { runSync, type EngineDeps } from '../../src/engine/run-sync.js';
 import { createLogger } from '../../src/logger.js';
+import { createHeldPlanRecords } from '../../src/store/held-plan-records.js';
 import { openStore } from '../../src/store/open-store.js';
 import { defaultConfig, editLdif, makeWorkspace, removeEntry } from '../helpers/cli.js';
 import { failAfterWrites } from '../helpers/faulty-driver.js';
@@ -80,6 +81,25 @@ describe.each([
       expect((await deps.store.listCustomers({ state: 'inactive', pageSize: 50 })).items.map((c) => c.username).sort()).toEqual([...GONE].sort());
       expect((await runSync(deps)).outcome).toBe('success'); // the smaller read is the trusted one now
       expect((await listHeldPlans(deps)).filter((h) => h.status === 'held')).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('held plan records', () => {
+  it('supersede what is still held and keep only the most recent decided plans', async () => {
+    const { deps, close } = await engine('file:./store.db');
+    try {
+      const plans = createHeldPlanRecords(deps.store.records);
+      const plan = (await runSync(deps, { dryRun: true })).plan;
+      const held = (id: string, status: 'held' | 'discarded') => ({ id, createdAt: `2026-01-0${id}T00:00:00.000Z`, storeRevision: 1, status, reasons: [], deactivations: 0, plan, decidedBy: null, decidedAt: null, appliedRunId: null, outcome: null });
+      for (const id of ['1', '2', '3']) await plans.insert(held(id, 'discarded'));
+      await plans.insert(held('4', 'held'));
+      await plans.insert(held('5', 'held'));
+      expect(await plans.supersede('5')).toBe(1);
+      expect(await plans.prune(2)).toBe(2);
+      expect((await plans.list(10)).map((p) => [p.id, p.status, p.outcome])).toEqual([['5', 'held', null], ['4', 'superseded', 'superseded by 5'], ['3', 'discarded', null]]);
     } finally {
       await close();
     }

@@ -71,7 +71,7 @@ export const RUN = String.raw`<% layout('@layout') %>
 `;
 
 export const PLANS = String.raw`<% layout('@layout') %>
-<p>A sync whose plan a safety rule rejected (too many deactivations, an empty read) keeps the plan here, and so does a sync that withheld deactivations after a suspect read (those deactivations alone). An admin approves a plan (applied exactly as saved; refused if the store changed since) or discards it.</p>
+<p>A sync whose plan a safety rule rejected (too many deactivations, an empty read) keeps the plan here, and so does a sync that withheld deactivations after a suspect read (those deactivations alone). A newer plan supersedes those still waiting. An admin approves a plan (applied exactly as saved; refused if the store changed since) or discards it.</p>
 <table class="data">
   <caption class="visually-hidden">Held plans, newest first</caption>
   <thead><tr><th scope="col">Plan (run)</th><th scope="col">Made</th><th scope="col">Status</th><th scope="col" class="num">Deactivations</th><th scope="col">Why it was held</th><th scope="col">Decided by</th><th scope="col">Outcome</th></tr></thead>
