@@ -36,9 +36,6 @@ document.addEventListener('DOMContentLoaded', function () {
     details.appendChild(summary);
     details.appendChild(table);
   });
-  document.querySelectorAll('form[data-confirm]').forEach(function (form) {
-    form.addEventListener('submit', function (event) { if (!window.confirm(form.getAttribute('data-confirm'))) event.preventDefault(); });
-  });
 });
 `;
 
