@@ -79,7 +79,6 @@ export interface DirectoryStatus {
   readonly lease: { readonly holder: string; readonly until: string } | null;
 }
 
-const LEASE_PROBE_OWNER = 'console-lease-probe';
 
 export async function directoryStatuses(deps: EngineDeps): Promise<DirectoryStatus[]> {
   const [runs, states] = await Promise.all([deps.store.listRuns({ limit: 200 }), deps.store.getDirectoryStates()]);
@@ -99,25 +98,15 @@ export async function directoryStatuses(deps: EngineDeps): Promise<DirectoryStat
   return out;
 }
 
-/**
- * The store port has no lease query: the console asks for the lease with a lifetime already over. When
- * someone holds it, the answer names them and nothing changes; when it is free, the probe's claim is
- * expired from the start (so it never makes a run wait, even for a millisecond), and is released.
- */
-const PROBE_TTL_MS = -1000;
+/** Who holds a directory's sync lease now, read without claiming it (a run is never made to wait). */
 async function leaseHolder(deps: EngineDeps, name: string): Promise<DirectoryStatus['lease']> {
-  let result;
   try {
-    result = await deps.store.acquireLease({ name, owner: LEASE_PROBE_OWNER, ttlMs: PROBE_TTL_MS });
+    const held = await deps.store.peekLease(name);
+    return held === null ? null : { holder: held.holder, until: held.expiresAt };
   } catch (error) {
     deps.logger.warn({ lease: name, err: (error as Error).message }, 'console: the lease holder could not be read');
     return { holder: 'unknown (the store did not answer)', until: '' };
   }
-  if (result.acquired) {
-    await deps.store.releaseLease(result.lease).catch(() => undefined);
-    return null;
-  }
-  return { holder: result.holder, until: result.expiresAt };
 }
 
 /** `explain USER` for the console: why this username is (not) a customer, read from the directories now. */

@@ -52,6 +52,8 @@ export interface SyncStore {
   acquireLease(request: LeaseRequest): Promise<LeaseResult>;
   renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
   releaseLease(lease: Lease): Promise<void>;
+  /** Who holds a lease now, without claiming it (the console's directories page); null when it is free. */
+  peekLease(name: string): Promise<{ readonly holder: string; readonly expiresAt: string } | null>;
   /** Removes expired leases whose name starts with `prefix` (per-tick claims of the scheduler). */
   pruneLeases(prefix: string): Promise<number>;
   close(): Promise<void>;

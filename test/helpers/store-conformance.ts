@@ -328,6 +328,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.renewLease(first.lease, 60_000)).toBe(false);
     });
 
+    it('tells who holds a lease without claiming it', async () => {
+      expect(await store.peekLease('sync:peek')).toBeNull();
+      const held = await store.acquireLease({ name: 'sync:peek', owner: 'holder-1', ttlMs: 60_000 });
+      expect(await store.peekLease('sync:peek')).toEqual({ holder: 'holder-1', expiresAt: held.acquired ? held.lease.expiresAt : '' });
+      expect((await store.acquireLease({ name: 'sync:peek', owner: 'other', ttlMs: 60_000 })).acquired).toBe(false);
+      if (held.acquired) await store.releaseLease(held.lease);
+      expect(await store.peekLease('sync:peek')).toBeNull();
+      const next = await store.acquireLease({ name: 'sync:peek', owner: 'other', ttlMs: 60_000 });
+      expect(next.acquired && held.acquired && next.lease.token).toBe(held.acquired ? held.lease.token + 1 : -1); // peeking took no token
+    });
+
     it('prunes expired leases by name prefix', async () => {
       await store.acquireLease({ name: 'tick:a:1', owner: 'one', ttlMs: 1 });
       await store.acquireLease({ name: 'tick:a:2', owner: 'one', ttlMs: 60_000 });

@@ -351,6 +351,16 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         await Leases.updateOne({ _id: lease.name, owner: { $eq: lease.owner }, token: { $eq: lease.token } }, { $set: { expiresAt: new Date(0) } });
       }),
 
+    peekLease: (name) =>
+      wrap('read a lease', async () => {
+        const now = serverNow();
+        const head = (await Leases.findById(name).lean()) as LeaseDoc | null;
+        const [claim] = (await LeaseTokens.find({ lease: { $eq: name } }).sort({ token: -1 }).limit(1).lean()) as LeaseDoc[];
+        // A claim newer than the lease document is a contender half-way through: it holds the lease (see acquireLease).
+        const holder = [claim !== undefined && claim.token > (head?.token ?? 0) ? claim : null, head].find((l) => l !== null && l !== undefined && l.expiresAt.getTime() > now);
+        return holder === undefined || holder === null ? null : { holder: holder.owner, expiresAt: holder.expiresAt.toISOString() };
+      }),
+
     pruneLeases: (prefix) =>
       wrap('prune leases', async () => {
         const expired = { $lt: new Date(serverNow()) };

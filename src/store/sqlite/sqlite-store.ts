@@ -363,6 +363,13 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
       );
     },
 
+    async peekLease(name) {
+      return wrap('read a lease', () => {
+        const row = db.prepare('SELECT owner, expires_at FROM leases WHERE name = ? AND expires_at > ?').get(name, clock()) as Row | undefined;
+        return row === undefined ? null : { holder: row['owner'] as string, expiresAt: new Date(row['expires_at'] as number).toISOString() };
+      });
+    },
+
     async pruneLeases(prefix) {
       return wrap('prune leases', () => db.prepare("DELETE FROM leases WHERE substr(name, 1, length(?)) = ? AND expires_at < ?").run(prefix, prefix, clock()).changes);
     },
