@@ -11,6 +11,7 @@ import type { LicenceSource } from '../../src/ports/licence-source.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 // The fixture runs in this process: CLI subprocesses must be awaited, never run synchronously.
 import { runCliAsync, type CliResult } from '../helpers/cli.js';
+import { serve } from '../helpers/serve.js';
 import { useMongoServer } from '../helpers/mongo-server.js';
 import { openMongoStore } from '../../src/store/mongodb/mongo-store.js';
 import { JIRA_PASSWORD, JIRA_TOKEN, JIRA_USER, sampleJira, startJiraFixture, type JiraFixture } from '../helpers/jira-fixture.js';
@@ -314,6 +315,38 @@ describe('Jira as the licence truth, through the CLI', () => {
     const clean = await cli('audit', 'seats', '--json');
     expect(clean.status, clean.stdout).toBe(0);
     expect((JSON.parse(clean.stdout) as { jira: { status: string } }).jira.status).toBe('pass');
+  });
+
+  it("shows the Jira view on the console's audit page: seats per application, the customers counted and why, and STALE when Jira is down", async () => {
+    jira.groups.get('jira-software-users')?.push('partner.pat');
+    jira.users.push({ name: 'partner.pat' });
+    expect((await cli('sync')).status).toBe(0);
+    writeFileSync(ws.config, `${readFileSync(ws.config, 'utf8')}service: { host: 127.0.0.1 }\nconsole:\n  users: [{ username: otto, role: auditor }]\n  cookieSecret: "\${env:COOKIE_SECRET}"\n  trustedHeader: { name: X-Remote-User, proxies: [127.0.0.1] }\n`);
+    const served = serve(ws.config, ws.dir, { JIRA_TOKEN, COOKIE_SECRET: 'cookie-secret-S3NTINEL-6a0d3f9e2b7c41' });
+    try {
+      const page = async (): Promise<string> => {
+        const res = await fetch(`${await served.url}/console/audit`, { headers: { 'X-Remote-User': 'otto' } });
+        expect(res.status).toBe(200);
+        return (await res.text()).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+      };
+      const read = await page();
+      expect(read).toContain('5. Jira: leak');
+      expect(read).toContain(`Read now from Jira ${jira.url}/: 2 active customer(s) counted as application users.`);
+      expect(read).toContain('Jira Software (jira-software) jira-software-users, jira-administrators jira-software-users 25 4 21 cust-dev (corp) via jira-software-users partner.pat (corp) via jira-software-users');
+      expect(read).toContain('Jira Core (jira-core) — — unlimited 0 none');
+      expect(read).not.toContain('STALE');
+      expect(read).not.toContain(JIRA_TOKEN);
+
+      jira.faults.down = true;
+      const stale = await page();
+      expect(stale).toContain('STALE: Jira could not be read now');
+      expect(stale).toContain('5. Jira: violation');
+      expect(stale).toContain('STALE, unproven.');
+      expect(stale).toMatch(/Jira Software \(jira-software\) [^]*? unknown/);
+    } finally {
+      served.child.kill('SIGTERM');
+      await served.exited;
+    }
   });
 
   it('fails a sync on a refused token with ERR_JIRA_AUTH, asked once, and never prints the token', async () => {

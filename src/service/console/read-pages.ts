@@ -106,7 +106,7 @@ function registerAuditPages(app: FastifyInstance, kit: ConsoleKit): void {
     const [audit, series] = await Promise.all([auditSeats(deps), runSeries(deps, 100)]);
     const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.violations] }));
     const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers, seat leaks and violations per run', xLabel: 'Run started', series: ['Customers', 'Seat leaks', 'Violations'], rows });
-    return kit.render(request, reply, '@audit', { title: 'Seat audit', section: 'audit', audit, chart, extraViews: '' });
+    return kit.render(request, reply, '@audit', { title: 'Seat audit', section: 'audit', audit, chart });
   });
   app.get('/console/audit.csv', pre, async (_request, reply) => {
     const csv = auditCsv(await auditSeats(deps));

@@ -10,7 +10,7 @@ export const LEAK_TABLE = String.raw`<table class="data">
 
 export const AUDIT = String.raw`<% layout('@layout') %>
 <% const a = it.audit; %>
-<p class="tile status-<%= a.status %>">Overall: <strong><%= a.status %></strong> (generated <%= a.generatedAt %>)</p>
+<p class="tile status-<%= a.status %>">Overall: <strong><%= a.status %></strong> (generated <%= a.generatedAt %>)<% if (a.stale) { %> <strong>STALE: Jira could not be read now</strong><% } %></p>
 <p class="downloads">Download for your files: <a href="/console/audit.csv" download>CSV</a> · <a href="/console/audit.json" download>JSON</a> (the same report as <code>dirbridge audit seats --csv</code> and <code>--json</code>)</p>
 <section aria-labelledby="v1" class="card"><h2 id="v1">1. Config: <span class="status-<%= a.config.status %>"><%= a.config.status %></span></h2>
 <p>No customer default group is a licensed group. Customer groups: <%= a.config.customerGroups.join(', ') || '—' %>. Licensed groups: <%= a.config.licensedGroups.join(', ') %>.</p></section>
@@ -31,7 +31,17 @@ export const AUDIT = String.raw`<% layout('@layout') %>
 <tbody><% for (const c of a.origins.counts) { %><tr><td><%= c.accountType %></td><th scope="row"><%= c.origin %></th><td><%= c.active ? 'active' : 'inactive' %></td><td class="num"><%= c.count %></td></tr><% } %></tbody></table>
 <% if (a.origins.leaks.length > 0) { %><ul><% for (const l of a.origins.leaks) { %><li><a href="/console/customers/<%= encodeURIComponent(l.key) %>"><%= l.key %></a> (<%= l.email %>, <%= l.origin %>) is the address of licensed user <%= l.licensedUser.username %> in <%= l.licensedUser.directoryId %> (<%= l.licensedUser.licensedGroups.join(', ') %>)</li><% } %></ul><% } %>
 </section>
-<%~ it.extraViews %>
+<% if (a.jira) { const j = a.jira; %>
+<section aria-labelledby="v6" class="card"><h2 id="v6">5. Jira: <span class="status-<%= j.status %>"><%= j.status %></span></h2>
+<p><% if (j.state === 'read') { %>Read now from <%= j.label ?? 'Jira' %>: <%= j.applications.reduce((n, app) => n + (app.customers ? app.customers.length : 0), 0) %> active customer(s) counted as application users.<% } else if (j.state === 'stale') { %><strong>STALE, unproven.</strong><% } else { %>This Jira has no application roles.<% } %><% if (j.readAt) { %> Seat figures read <%= j.readAt %>.<% } %></p>
+<% if (j.note) { %><p class="warning"><%= j.note %></p><% } %>
+<table class="data"><caption class="visually-hidden">Jira applications, their seats and the customers they count</caption>
+<thead><tr><th scope="col">Application</th><th scope="col">Access groups</th><th scope="col">Default groups</th><th scope="col" class="num">Seats</th><th scope="col" class="num">Used</th><th scope="col" class="num">Remaining</th><th scope="col">Customers counted as users</th></tr></thead>
+<tbody><% for (const app of j.applications) { const s = app.seats; %><tr><th scope="row"><%= app.name %> (<%= app.key %>)</th><td><%= app.groups.join(', ') || '—' %></td><td><%= app.defaultGroups.join(', ') || '—' %></td>
+<td class="num"><%= s.hasUnlimitedSeats ? 'unlimited' : (s.numberOfSeats ?? '') %></td><td class="num"><%= s.userCount ?? '' %></td><td class="num"><%= s.hasUnlimitedSeats ? '' : (s.remainingSeats ?? '') %></td>
+<td><% if (app.customers === null) { %>unknown<% } else if (app.customers.length === 0) { %>none<% } else { %><ul><% for (const c of app.customers) { %><li><a href="/console/customers/<%= encodeURIComponent(c.directoryId + ':' + c.externalId) %>"><%= c.username %></a> (<%= c.directoryId %>) via <%= c.via.join(', ') %></li><% } %></ul><% } %></td></tr><% } %></tbody></table>
+</section>
+<% } %>
 <h2>History</h2>
 <%~ it.chart %>
 `;
