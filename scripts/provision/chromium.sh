@@ -7,6 +7,8 @@ set -euo pipefail
 BIN="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
 fail() { printf 'provision chromium: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
 
 # The version line, or nothing. Debian's wrapper script may print a shell warning on stderr; the
 # version line on stdout is what counts.
@@ -20,18 +22,9 @@ fi
 [ -n "${CHROMIUM_PATH:-}" ] && fail "CHROMIUM_PATH=$CHROMIUM_PATH does not answer --version as Chromium. Fix: point CHROMIUM_PATH at a Chromium or Chrome executable, or unset it to use Debian's chromium"
 echo "Chromium is missing or broken at $BIN: installing Debian's chromium package"
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 || fail "not root and no sudo. Fix: as root, run: apt-get install chromium"
-  SUDO="sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || fail "apt-get not found. Fix: install Chromium with your package manager and set CHROMIUM_PATH to its executable"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium
-if [ -z "$(version)" ]; then
-  $SUDO apt-get install -y -qq --no-install-recommends --reinstall chromium
-fi
+NO_APT="install Chromium with your package manager and set CHROMIUM_PATH to its executable"
+apt_install "$NO_APT" chromium
+[ -n "$(version)" ] || apt_install "$NO_APT" --reinstall chromium
 found="$(version)"
 [ -n "$found" ] || fail "chromium was installed but \`$BIN --version\` does not answer. Fix: apt-get install --reinstall chromium, and check that its shared libraries load: ldd /usr/lib/chromium/chromium | grep 'not found'"
 echo "Chromium: $found ($BIN)"

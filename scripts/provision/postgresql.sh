@@ -10,6 +10,8 @@ set -euo pipefail
 MIN_MAJOR=13
 
 fail() { printf 'provision postgresql: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
 
 # The newest directory holding working server binaries, or nothing.
 find_bin() {
@@ -46,19 +48,12 @@ fi
 [ -z "${PG_BIN:-}" ] || fail "PG_BIN=$PG_BIN: $missing. Fix: point PG_BIN at a PostgreSQL $MIN_MAJOR+ bin directory, or unset it to use Debian's package"
 printf 'PostgreSQL needs installing or repair:\n%s\n' "$missing" | sed 's/^/  /'
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 || fail "not root and no sudo. Fix: as root, run: apt-get install postgresql"
-  SUDO="sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || fail "apt-get not found. Fix: install PostgreSQL $MIN_MAJOR+ server binaries with your package manager and set PG_BIN to their directory"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends postgresql
+NO_APT="install PostgreSQL $MIN_MAJOR+ server binaries with your package manager and set PG_BIN to their directory"
+apt_install "$NO_APT" postgresql
 if [ -n "$(problems)" ]; then
   # Installed but incomplete (a binary deleted): reinstall the server package of the newest version.
   pkgs="$(dpkg-query -W -f='${Package}\n' 'postgresql-[0-9]*' 2>/dev/null | sort -V | tail -n1)"
-  $SUDO apt-get install -y -qq --no-install-recommends --reinstall postgresql ${pkgs:+"$pkgs"}
+  apt_install "$NO_APT" --reinstall postgresql ${pkgs:+"$pkgs"}
 fi
 missing="$(problems)"
 [ -z "$missing" ] || fail "still broken after installing:

@@ -9,6 +9,8 @@ SCHEMAS=(core cosine inetorgperson nis msuser)
 MODULES=(back_mdb memberof ppolicy)
 
 fail() { printf 'provision slapd: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=apt.sh
+source "$(dirname "$0")/apt.sh"
 
 # Prints what is missing or broken, one item per line; nothing when all is well.
 problems() {
@@ -29,18 +31,11 @@ if [ -z "$missing" ]; then
 fi
 printf 'OpenLDAP needs repair or installing:\n%s\n' "$missing" | sed 's/^/  /'
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 || fail "not root and no sudo. Fix: as root, run: apt-get install slapd ldap-utils openssl"
-  SUDO="sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || fail "apt-get not found. Fix: install OpenLDAP 2.5+ (slapd, slapadd, ldapsearch, ldapmodify) and openssl with your package manager"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends slapd ldap-utils openssl
+NO_APT="install OpenLDAP 2.5+ (slapd, slapadd, ldapsearch, ldapmodify) and openssl with your package manager"
+apt_install "$NO_APT" slapd ldap-utils openssl
 if [ -n "$(problems)" ]; then
   # Installed but incomplete (e.g. a schema file deleted): reinstall, restoring missing conffiles.
-  $SUDO apt-get install -y -qq --no-install-recommends --reinstall -o Dpkg::Options::=--force-confmiss slapd ldap-utils
+  apt_install "$NO_APT" --reinstall -o Dpkg::Options::=--force-confmiss slapd ldap-utils
 fi
 missing="$(problems)"
 [ -z "$missing" ] || fail "still broken after installing:
