@@ -87,4 +87,10 @@ export interface RecordDriver {
   /** Sets fields on records addressed by key, in one bulk write; returns how many matched. */
   updateEach(spec: CollectionSpec, updates: readonly KeyedUpdate[]): Promise<number>;
   deleteMany(spec: CollectionSpec, filter: Filter): Promise<number>;
+  /**
+   * Raises the store's revision (the one `SyncStore.revision` reads) by one. Customer writes outside
+   * a sync (invitations, signups, migrations, deactivations by hand) call it just before writing, so
+   * that a saved or held plan made before them is refused as stale.
+   */
+  bumpRevision(): Promise<void>;
 }

@@ -124,6 +124,18 @@ export function describeCustomerConformance(name: string, factory: () => Promise
       expect(await store.findLicensedCustomers(LICENSED, 10)).toEqual([]);
     });
 
+    it('raises the store revision with every customer write outside a sync (invitation, signup, a change by hand), so a saved or held plan made before is stale', async () => {
+      const revisions = [await store.revision()];
+      await inviteCustomers(customerContext(store, { loaded: customerConfig('invitations: { portalUrl: "https://help.example.org/portal" }') }), { addresses: ['rev@partner.example'] });
+      revisions.push(await store.revision());
+      await signupCustomer(customerContext(store, { loaded: customerConfig('signup: { public: true }') }), { address: 'rev.signup@public.example', name: 'Rev' });
+      revisions.push(await store.revision());
+      const [invited] = await records.customers.byEmails(['rev@partner.example']);
+      expect(await records.customers.update(invited?.key ?? '', { displayName: 'Rev Renamed' })).toBe(true);
+      revisions.push(await store.revision());
+      for (const step of revisions.slice(1).map((r, i) => r - (revisions[i] ?? 0))) expect(step).toBeGreaterThan(0);
+    });
+
     it('keeps requests idempotent by id, counts them on their customers, and moves them in bulk', async () => {
       await seed();
       const ctx = customerContext(store);

@@ -25,5 +25,6 @@ export function failAfterWrites(inner: RecordDriver, allowed: number): RecordDri
     updateMany: (spec, filter, set) => gate(() => inner.updateMany(spec, filter, set)),
     updateEach: (spec, updates) => gate(() => inner.updateEach(spec, updates)),
     deleteMany: (spec, filter) => gate(() => inner.deleteMany(spec, filter)),
+    bumpRevision: () => gate(() => inner.bumpRevision()),
   };
 }

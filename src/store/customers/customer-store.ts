@@ -43,6 +43,15 @@ export const IN_CHUNK = 500;
  * in the store), lookups by key, address and username, customers no sync makes, and their history.
  */
 export function createCustomerStore(driver: RecordDriver, options: { readonly licensedGroups: readonly string[] }) {
+  /**
+   * A customer write raises the store revision first, so that a saved or held plan made before it is
+   * stale. First, not after: a failed raise writes nothing (the operation is retried whole), and a
+   * write that fails after it only makes such a plan stale for nothing (the safe way).
+   */
+  const changing = async <T>(write: () => Promise<T>): Promise<T> => {
+    await driver.bumpRevision();
+    return write();
+  };
   const findCustomers = async (filter: Filter, sort?: readonly SortKey[]): Promise<CustomerView[]> =>
     (await driver.find(CUSTOMERS, filter, sort === undefined ? {} : { sort })).map(toView);
 
@@ -89,7 +98,7 @@ export function createCustomerStore(driver: RecordDriver, options: { readonly li
     async insertLocal(customers: readonly NewLocalCustomer[], now: string): Promise<number> {
       const docs = customers.map((c) => localDoc(c, now));
       assertNoLicensedGroups(docs.map((d) => ({ kind: 'create', customer: d as unknown as CustomerRecord })), options.licensedGroups);
-      return driver.insertMany(CUSTOMERS, docs);
+      return changing(() => driver.insertMany(CUSTOMERS, docs));
     },
 
     /**
@@ -98,7 +107,7 @@ export function createCustomerStore(driver: RecordDriver, options: { readonly li
      */
     async insertAccount(record: CustomerRecord, now: string): Promise<number> {
       assertNoLicensedGroups([{ kind: 'create', customer: record }], options.licensedGroups);
-      return driver.insertMany(CUSTOMERS, [
+      return changing(() => driver.insertMany(CUSTOMERS, [
         {
           directoryId: record.directoryId,
           externalId: record.externalId,
@@ -115,16 +124,16 @@ export function createCustomerStore(driver: RecordDriver, options: { readonly li
           createdAt: now,
           updatedAt: now,
         },
-      ]);
+      ]));
     },
 
     /** Sets fields of one customer when it (still) matches `expect`; false when it did not. */
     async update(key: string, set: RecordDoc, expect: Filter = {}): Promise<boolean> {
-      return (await driver.updateMany(CUSTOMERS, { ...keyFilter(key), ...expect }, set)) === 1;
+      return (await changing(() => driver.updateMany(CUSTOMERS, { ...keyFilter(key), ...expect }, set))) === 1;
     },
 
     async updateEach(updates: readonly { readonly key: string; readonly set: RecordDoc }[]): Promise<number> {
-      return driver.updateEach(CUSTOMERS, updates.map((u) => ({ key: keyFields(u.key), set: u.set })));
+      return updates.length === 0 ? 0 : changing(() => driver.updateEach(CUSTOMERS, updates.map((u) => ({ key: keyFields(u.key), set: u.set }))));
     },
 
     /** Pages through active portal-only customers in key order (for refreshing migration flags). */

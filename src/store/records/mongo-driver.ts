@@ -99,6 +99,11 @@ export async function createMongoRecordDriver(conn: Connection, where: string): 
       }),
 
     deleteMany: (spec, filter) => run(`delete from ${spec.name}`, async () => (await collection(spec).deleteMany(toMongo(spec, filter))).deletedCount),
+    // The same document the store's applies raise (its `meta` collection).
+    bumpRevision: () =>
+      run('raise the store revision', async () => {
+        await db.collection<{ _id: string; value: number }>('meta').updateOne({ _id: 'revision' }, { $inc: { value: 1 } }, { upsert: true });
+      }),
   };
 }
 

@@ -116,6 +116,10 @@ export function createSqliteRecordDriver(db: Database.Database, where: string): 
         return prepare(`DELETE FROM ${spec.table} ${whereClause(spec, filter, params)}`).run(...params).changes;
       });
     },
+
+    async bumpRevision() {
+      write('raise the store revision', () => prepare("INSERT INTO meta (key, value) VALUES ('revision', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1").run());
+    },
   };
 }
 
