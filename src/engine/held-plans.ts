@@ -105,6 +105,21 @@ export async function holdWithheldDeactivations(
   });
 }
 
+/**
+ * Called after a run wrote to the store (a sync, `sync --plan`): the plans still held were made
+ * against a store that has moved on, so none could be approved any more (the revision check would
+ * refuse it); they are marked superseded by that run, so that they are neither counted as waiting nor
+ * offered for approval. A failure here is logged; the run's outcome stands.
+ */
+export async function supersedeHeldPlans(deps: EngineDeps, runId: string): Promise<void> {
+  try {
+    const n = await records(deps).supersede(runId, ', which applied changes after it was held');
+    if (n > 0) deps.logger.info({ runId, plans: n }, 'held plans superseded: this run changed the store they were made against');
+  } catch (error) {
+    deps.logger.warn({ runId, code: isDirbridgeError(error) ? error.code : 'ERR_STORE', err: deps.loaded.secrets.scrub((error as Error).message) }, 'held plans could not be marked superseded');
+  }
+}
+
 export async function listHeldPlans(deps: EngineDeps, limit = 100): Promise<HeldPlanSummary[]> {
   return records(deps).list(limit);
 }

@@ -127,6 +127,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       scoped: read.toSave.flatMap((t) => (t.kind === 'rows' && complete.has(t.directoryId) ? [{ snapshot: t.snapshot, usernames: t.usernames }] : [])),
       licensedGroups: licensing.licensedGroups,
     });
+    if (written > 0) await (await import('./held-plans.js')).supersedeHeldPlans(deps, runId);
     // Withheld deactivations of whole reads are held for approval (an incremental read's snapshot holds only the users its changes name).
     if (outcome === 'withheld' && Object.keys(read.scoped).length === 0) await (await import('./held-plans.js')).holdWithheldDeactivations(deps, { runId, plan, snapshots, failedDirectories: failures.map((f) => f.directoryId) });
     return { ...base, outcome, written };

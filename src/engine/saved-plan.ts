@@ -83,6 +83,7 @@ export async function applyPlanAsSaved(deps: EngineDeps, saved: { readonly plan:
     const partial = plan.directories.some((d) => d.status === 'failed');
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial, storedBefore: countByDirectory(current), licensedGroups: licensing.licensedGroups });
     await afterSync(deps, { runId, now: clock().toISOString(), actions: plan.actions, snapshots: [] });
+    if (written > 0) await (await import('./held-plans.js')).supersedeHeldPlans(deps, runId);
     return { runId, outcome, plan, written, failures: [], storeRevision: revision, reads: [], licensing: record.licensing };
   } finally {
     heartbeat.stop();

@@ -43,9 +43,9 @@ export function createHeldPlanRecords(driver: RecordDriver) {
     async insert(plan: HeldPlan): Promise<void> {
       await driver.insertMany(HELD_PLANS, [{ ...plan }]);
     },
-    /** Plans still held other than `id` give way to it: the newest read is the one to decide on. */
-    async supersede(id: string): Promise<number> {
-      return driver.updateMany(HELD_PLANS, { status: 'held', id: { $ne: id } }, { status: 'superseded', outcome: `superseded by ${id}` });
+    /** Plans still held other than `id` give way to the run `id` (a newer held plan, or a run that applied changes); `why` is added to the outcome. */
+    async supersede(id: string, why = ''): Promise<number> {
+      return driver.updateMany(HELD_PLANS, { status: 'held', id: { $ne: id } }, { status: 'superseded', outcome: `superseded by ${id}${why}` });
     },
     /** Keeps the `keep` most recent decided plans (approved, discarded, stale, superseded); deletes older ones. */
     async prune(keep: number): Promise<number> {
