@@ -151,7 +151,8 @@ export async function approveHeldPlan(deps: EngineDeps, id: string, by: string):
   }
   deps.logger.info({ plan: id, by }, 'held plan approved: applying it as saved');
   try {
-    const result = await applyPlanAsSaved(deps, { plan: held.plan, storeRevision: held.storeRevision });
+    // The run it starts is the approver's: the journal names `console:USERNAME`, not the process that serves the console.
+    const result = await applyPlanAsSaved({ ...deps, trigger: `console:${by}` }, { plan: held.plan, storeRevision: held.storeRevision });
     await store.record(id, { outcome: result.outcome, appliedRunId: result.runId });
     return result;
   } catch (error) {

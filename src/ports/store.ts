@@ -15,6 +15,8 @@ import type { RecordDriver } from './record-driver.js';
  *   lease's token has moved on: a writer stops at its first write after its lease moved on.
  * - `revision` grows with every applied batch; saved plans compare it to detect a changed store.
  */
+export type RunTrigger = 'cli' | 'schedule' | 'api' | `console:${string}`;
+
 export interface SyncStore {
   readonly kind: 'sqlite' | 'mongodb';
   /** Where the data lives, for people (never with credentials). */
@@ -119,8 +121,11 @@ export interface RunRecord {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly outcome: RunOutcome;
-  /** Who ran it: host, process id, trigger. */
-  readonly actor: { readonly host: string; readonly pid: number; readonly trigger: 'cli' | 'schedule' | 'api' };
+  /**
+   * Who ran it: host, process id, trigger: `cli`, `schedule` (serve's cron), `api` (POST /runs), or
+   * `console:USERNAME` (a run started, or a held plan approved, in the admin console).
+   */
+  readonly actor: { readonly host: string; readonly pid: number; readonly trigger: RunTrigger };
   readonly directories: SyncPlan['directories'];
   readonly summary: SyncPlan['summary'] | null;
   readonly seatLeaks: SyncPlan['seatLeaks'];

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { leaseOwner, runSync, selectDirectories, type EngineDeps, type ReadMode } from '../engine/run-sync.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { RunTrigger } from '../ports/store.js';
 import { createMetrics } from './metrics.js';
 import { createCustomerRoutes } from './customer-routes.js';
 import type { ConsoleOptions } from './console/console-app.js';
@@ -52,7 +53,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
   const aborter = new AbortController();
   let stopping = false;
 
-  const run = async (directoryIds: readonly string[] | undefined, mode: ReadMode, trigger: 'schedule' | 'api'): Promise<void> => {
+  const run = async (directoryIds: readonly string[] | undefined, mode: ReadMode, trigger: RunTrigger): Promise<void> => {
     const started = Date.now();
     try {
       const result = await runSync({ ...deps, trigger, signal: aborter.signal }, { mode, ...(directoryIds === undefined ? {} : { directoryIds }) });
@@ -117,7 +118,7 @@ export async function startService(deps: EngineDeps, options: ServiceOptions): P
   pruner.unref();
 
   const customerRoutes = createCustomerRoutes(deps, { stopping: () => stopping });
-  const adminConsole = await startConsole(deps, { stopping: () => stopping, startRun: (ids, mode) => track(run(ids === undefined ? undefined : [...ids], mode, 'api')) });
+  const adminConsole = await startConsole(deps, { stopping: () => stopping, startRun: (ids, mode, username) => track(run(ids === undefined ? undefined : [...ids], mode, `console:${username}`)) });
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: (error as Error).message }, 'HTTP handler failed');

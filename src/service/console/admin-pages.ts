@@ -77,7 +77,7 @@ function registerRunActions(app: FastifyInstance, kit: ConsoleKit): void {
     const mode = field(request, 'mode') === 'incremental' ? 'incremental' : 'full';
     if (directory !== '' && !deps.loaded.config.directories.some((d) => d.id === directory)) throw new DirbridgeError('ERR_USAGE', `unknown directory ${directory}`);
     deps.logger.info({ user: kit.user(request).username, directory: directory || null, mode }, 'console: run started');
-    kit.options.startRun(directory === '' ? undefined : [directory], mode);
+    kit.options.startRun(directory === '' ? undefined : [directory], mode, kit.user(request).username);
     return reply.redirect('/console/runs?done=run-started', 303);
   });
 

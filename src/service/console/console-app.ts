@@ -20,8 +20,8 @@ import { CHART, ERROR, LAYOUT, LOGIN } from './views/layout.js';
 import { DASHBOARD, PLAN, PLANS, RUN, RUN_TABLE, RUNS } from './views/runs.js';
 
 export interface ConsoleOptions {
-  /** Starts a run the way POST /runs does (tracked by serve, so a stop waits for it). */
-  readonly startRun: (directoryIds: readonly string[] | undefined, mode: ReadMode) => void;
+  /** Starts a run the way POST /runs does (tracked by serve, so a stop waits for it), recorded as started by `console:USERNAME`. */
+  readonly startRun: (directoryIds: readonly string[] | undefined, mode: ReadMode, username: string) => void;
   readonly stopping: () => boolean;
 }
 
