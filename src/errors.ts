@@ -47,6 +47,8 @@ export const ERROR_CATALOG = {
   ERR_RUN_ABORTED: { exit: EXIT.failure, retryable: true, summary: 'The run was stopped before it finished (serve past its grace period); what it wrote is whole, the next run completes it.' },
   ERR_DEACTIVATIONS_WITHHELD: { exit: EXIT.withheld, retryable: false, summary: 'The rest was applied, but deactivations were withheld (a suspect read: the count-drop gate, in a full or an incremental read); review, then allow them.' },
   ERR_CUSTOMER_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'No customer has the key, e-mail or username given.' },
+  ERR_RUN_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'No run with this id is among the last 500 in the journal.' },
+  ERR_PLAN_NOT_FOUND: { exit: EXIT.failure, retryable: false, summary: 'No held plan has this id (the last 100 decided plans are kept).' },
   ERR_INVALID_ADDRESS: { exit: EXIT.refused, retryable: false, summary: 'An e-mail address is not valid; the message says why.' },
   ERR_MAILING_LIST: { exit: EXIT.refused, retryable: false, summary: "An address is a mailing list (a directory group's address, or a mailingLists pattern): never a customer." },
   ERR_SIGNUP_REFUSED: { exit: EXIT.refused, retryable: false, summary: 'Signup refused an unknown address: public signup is off, or its domain is refused or not allowed; nothing was written.' },

@@ -38,7 +38,12 @@ export async function runChanges(deps: EngineDeps, runId: string, limit = 500): 
   return { run, events: list, totalEvents, usernames };
 }
 
-/** One point per run that made a plan, oldest first: directory customers after it, seat leaks, violations. */
+/**
+ * One point per run that made a plan, oldest first: directory customers after it, seat leaks, licence
+ * violations (a seat leak under policy "fail", a customer default group that is licensed, a failed
+ * post-apply re-check) and, apart from them, rejections by a safety rule (too many deactivations, an
+ * empty read): those protect customers, not licences.
+ */
 export interface RunPoint {
   readonly runId: string;
   readonly at: string;
@@ -46,8 +51,11 @@ export interface RunPoint {
   /** Active directory customers the plan left (created + updated + reactivated + unchanged + withheld). */
   readonly customers: number;
   readonly leaks: number;
-  readonly violations: number;
+  readonly licenceViolations: number;
+  readonly safetyRejections: number;
 }
+
+const SAFETY_RULES: ReadonlySet<string> = new Set(['too-many-deactivations', 'empty-snapshot']);
 
 export async function runSeries(deps: EngineDeps, limit = 100): Promise<RunPoint[]> {
   const runs = await deps.store.listRuns({ limit });
@@ -62,7 +70,8 @@ export async function runSeries(deps: EngineDeps, limit = 100): Promise<RunPoint
         outcome: r.outcome,
         customers: applied ? s.create + s.update + s.reactivate + s.unchanged + s.withheld : s.update + s.unchanged + s.withheld + s.deactivate,
         leaks: r.seatLeaks.length,
-        violations: r.violations.length + (r.verification === 'failed' ? 1 : 0),
+        licenceViolations: r.violations.filter((v) => !SAFETY_RULES.has(v.kind)).length + (r.verification === 'failed' ? 1 : 0),
+        safetyRejections: r.violations.filter((v) => SAFETY_RULES.has(v.kind)).length,
       };
     })
     .reverse();

@@ -133,7 +133,7 @@ export interface HeldDeactivation {
 
 export async function getHeldPlan(deps: EngineDeps, id: string): Promise<{ held: HeldPlan; deactivations: HeldDeactivation[] }> {
   const held = await records(deps).get(id);
-  if (held === null) throw new DirbridgeError('ERR_USAGE', `no held plan ${id}`, { details: { notFound: true } });
+  if (held === null) throw new DirbridgeError('ERR_PLAN_NOT_FOUND', `no held plan ${id}`);
   const deactivations = held.plan.actions.flatMap((a) => (a.kind === 'deactivate' ? [{ directoryId: a.directoryId, externalId: a.externalId, username: a.username, reason: a.reason }] : []));
   return { held, deactivations };
 }

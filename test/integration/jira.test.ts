@@ -331,7 +331,7 @@ describe('Jira as the licence truth, through the CLI', () => {
       };
       const read = await page();
       expect(read).toContain('5. Jira: leak');
-      expect(read).toContain(`Read now from Jira ${jira.url}/: 2 active customer(s) counted as application users.`);
+      expect(read).toContain(`Read now from Jira ${jira.url}/: 2 active customers counted as application users.`);
       expect(read).toContain('Jira Software (jira-software) jira-software-users, jira-administrators jira-software-users 25 4 21 cust-dev (corp) via jira-software-users partner.pat (corp) via jira-software-users');
       expect(read).toContain('Jira Core (jira-core) — — unlimited 0 none');
       expect(read).not.toContain('STALE');

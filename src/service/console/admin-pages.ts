@@ -5,6 +5,7 @@ import { approveHeldPlan, discardHeldPlan } from '../../engine/held-plans.js';
 import { DirbridgeError, isDirbridgeError } from '../../errors.js';
 import type { ConsoleKit } from './console-app.js';
 import { withCustomers } from './read-pages.js';
+import { plural } from './views/layout.js';
 
 type Body = Record<string, unknown>;
 const field = (request: FastifyRequest, name: string): string => {
@@ -38,7 +39,7 @@ function registerCustomerActions(app: FastifyInstance, kit: ConsoleKit): void {
     if (addresses.length > 1000) throw new DirbridgeError('ERR_USAGE', 'at most 1000 addresses at once');
     const result = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/invite.js')).inviteCustomers(c, { addresses, ...(name === '' || addresses.length > 1 ? {} : { name }) }));
     const refused = result.results.filter((r) => r.outcome === 'refused').length;
-    const flash = refused > 0 ? { kind: 'error' as const, text: `${refused} of ${result.results.length} addresses were refused; see below.` } : { kind: 'ok' as const, text: `${result.results.length} addresses handled.` };
+    const flash = refused > 0 ? { kind: 'error' as const, text: `${refused} of ${plural(result.results.length, 'address', 'addresses')} ${refused === 1 ? 'was' : 'were'} refused; see below.` } : { kind: 'ok' as const, text: `${plural(result.results.length, 'address', 'addresses')} handled.` };
     return kit.render(request, reply, '@invite', { title: 'Invite customers', section: 'customers', addresses: text, name, results: result.results, flash }, refused === result.results.length ? 422 : 200);
   });
 

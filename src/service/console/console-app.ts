@@ -5,7 +5,7 @@ import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import { Eta } from 'eta';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type preHandlerHookHandler } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type preHandlerHookHandler } from 'fastify';
 import type { ConsoleConfig } from '../../config/console-config.js';
 import type { ReadMode, EngineDeps } from '../../engine/run-sync.js';
 import { isDirbridgeError } from '../../errors.js';
@@ -16,7 +16,7 @@ import { verifyPassword, wastePasswordCheck } from './password.js';
 import { registerReadPages } from './read-pages.js';
 import { AUDIT, DIRECTORIES, LEAK_TABLE } from './views/audit.js';
 import { CUSTOMER, CUSTOMERS, INVITE, MIGRATE } from './views/customers.js';
-import { CHART, ERROR, LAYOUT, LOGIN } from './views/layout.js';
+import { CHART, ERROR, LAYOUT, LOGIN, forConsole, plural } from './views/layout.js';
 import { DASHBOARD, PLAN, PLANS, RUN, RUN_TABLE, RUNS } from './views/runs.js';
 
 export interface ConsoleOptions {
@@ -75,19 +75,27 @@ export interface PageData {
  */
 export async function createConsole(deps: EngineDeps, config: ConsoleConfig, options: ConsoleOptions): Promise<Console> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const render = renderer(deps);
+  const auth = createAuth(config);
   const app = Fastify({
     serverFactory: (h) => {
       handler = h;
       return createServer();
     },
     loggerInstance: deps.logger.child({ component: 'console' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }), // the top-level option is deprecated (FSTDEP023, a non-JSON line)
+    // A malformed URL (`/console/customers/%`) gets the console's 400 page, not fastify's JSON.
+    // Such a request reaches no hook or plugin (no parsed cookies, no form token): a user named by the
+    // trusted header is recognised, a signed-in cookie is not.
+    frameworkErrors: (error, request, reply) => {
+      request.consoleUser = userOrNull(auth, request);
+      void reply.headers(SECURITY_HEADERS);
+      void render.render(request, reply, '@error', { title: 'Bad request', section: '', message: `The address of this page is malformed (${error.message}).` }, 400);
+    },
     trustProxy: config.trustedHeader?.proxies ?? false,
     bodyLimit: 256 * 1024,
   }) as unknown as FastifyInstance; // our pino logger, typed as fastify's base logger
   await registerPlugins(app, deps.loaded.resolveSecrets(config).cookieSecret);
-  const auth = createAuth(config);
-  const render = renderer(deps);
   registerSecurity(app, auth);
   registerErrors(app, deps, render);
   registerSignIn(app, auth, config, render.render);
@@ -123,24 +131,35 @@ function renderer(deps: EngineDeps): { render: ConsoleKit['render']; fragment: C
   for (const [name, text] of Object.entries(TEMPLATES)) eta.loadTemplate(name, text);
   return {
     render: (request, reply, view, data, status = 200) => {
-      const html = eta.render(view, { flash: null, ...data, user: request.consoleUser, nav: NAV, csrf: reply.generateCsrf() });
+      const csrf = typeof reply.generateCsrf === 'function' ? reply.generateCsrf() : ''; // none on fastify's framework errors
+      const html = eta.render(view, { flash: null, ...data, user: request.consoleUser, nav: NAV, csrf, plural, forConsole });
       return reply.code(status).type('text/html; charset=utf-8').send(deps.loaded.secrets.scrub(html));
     },
-    fragment: (view, data) => eta.render(view, data),
+    fragment: (view, data) => eta.render(view, { ...data, plural, forConsole }),
   };
 }
+
+function userOrNull(auth: Auth, request: FastifyRequest): ConsoleUser | null {
+  try {
+    return auth.userOf(request);
+  } catch {
+    return null;
+  }
+}
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+  'X-Frame-Options': 'DENY',
+  'Cache-Control': 'no-store',
+};
 
 /** Who is asking (on every request), and the headers every answer carries. */
 function registerSecurity(app: FastifyInstance, auth: Auth): void {
   app.addHook('onRequest', async (request, reply) => {
     request.consoleUser = auth.userOf(request);
-    void reply.headers({
-      'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'same-origin',
-      'X-Frame-Options': 'DENY',
-      'Cache-Control': 'no-store',
-    });
+    void reply.headers(SECURITY_HEADERS);
   });
 }
 
@@ -199,6 +218,8 @@ function pageKit(app: FastifyInstance, deps: EngineDeps, options: ConsoleOptions
 const STATUS: Record<string, number> = {
   ERR_USAGE: 400,
   ERR_CUSTOMER_NOT_FOUND: 404,
+  ERR_RUN_NOT_FOUND: 404,
+  ERR_PLAN_NOT_FOUND: 404,
   ERR_MIGRATION_REFUSED: 409,
   ERR_ALREADY_MIGRATED: 409,
   ERR_OWNED_BY_DIRECTORY: 409,

@@ -16,6 +16,9 @@ export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
   registerAuditPages(app, kit);
 }
 
+/** The per-run series: a licence violation is a licence violation; a plan a safety rule rejected is counted apart. */
+const SERIES = ['Seat leaks', 'Licence violations', 'Rejected by a safety rule'];
+
 const isAdmin = (kit: ConsoleKit, request: FastifyRequest): boolean => kit.user(request).role === 'admin';
 
 function registerDashboard(app: FastifyInstance, kit: ConsoleKit): void {
@@ -25,11 +28,12 @@ function registerDashboard(app: FastifyInstance, kit: ConsoleKit): void {
   app.get('/console/', pre, async (request, reply) => {
     const [runs, series, held, audit, customers] = await Promise.all([recentRuns(deps, 10), runSeries(deps, 60), listHeldPlans(deps, 100), auditSeats(deps), withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).listCustomers(c, { pageSize: 1 }))]);
     const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers] }));
-    const outcomes = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.leaks, p.violations] }));
+    const outcomes = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.leaks, p.licenceViolations, p.safetyRejections] }));
     const charts =
       kit.fragment('@chart', { id: 'customers-over-time', kind: 'line', caption: 'Directory customers after each run', xLabel: 'Run started', series: ['Customers'], rows }) +
-      kit.fragment('@chart', { id: 'leaks-per-run', kind: 'bar', caption: 'Seat leaks and violations per run', xLabel: 'Run started', series: ['Seat leaks', 'Violations'], rows: outcomes });
-    return kit.render(request, reply, '@dashboard', { title: 'Dashboard', section: 'dashboard', runs, charts, held: held.filter((h) => h.status === 'held').length, auditStatus: audit.status, activeCustomers: customers.total });
+      kit.fragment('@chart', { id: 'leaks-per-run', kind: 'bar', caption: 'Seat leaks, licence violations and safety rejections per run', xLabel: 'Run started', series: SERIES, rows: outcomes });
+    const waiting = held.filter((h) => h.status === 'held').map((h) => h.id);
+    return kit.render(request, reply, '@dashboard', { title: 'Dashboard', section: 'dashboard', runs, heldIds: waiting, charts, held: waiting.length, auditStatus: audit.status, activeCustomers: customers.total });
   });
 }
 
@@ -72,15 +76,16 @@ function registerRunPages(app: FastifyInstance, kit: ConsoleKit): void {
   const { deps } = kit;
   const pre = { preHandler: kit.signedIn };
   app.get('/console/runs', pre, async (request, reply) => {
-    const runs = await recentRuns(deps, 100);
-    return kit.render(request, reply, '@runs', { title: 'Runs', section: 'runs', runs, admin: isAdmin(kit, request), directories: deps.loaded.config.directories.map((d) => d.id), flash: flashOf(request) });
+    const [runs, held] = await Promise.all([recentRuns(deps, 100), listHeldPlans(deps, 200)]);
+    const heldIds = held.filter((h) => h.status === 'held').map((h) => h.id);
+    return kit.render(request, reply, '@runs', { title: 'Runs', section: 'runs', runs, heldIds, admin: isAdmin(kit, request), directories: deps.loaded.config.directories.map((d) => d.id), flash: flashOf(request) });
   });
 
   app.get('/console/runs/:id', pre, async (request, reply) => {
     const { id } = request.params as { id: string };
     const changes = await runChanges(deps, id);
-    if (changes === null) throw new DirbridgeError('ERR_CUSTOMER_NOT_FOUND', `no run ${id} among the last 500`);
-    const held = (await listHeldPlans(deps, 500)).some((h) => h.id === id);
+    if (changes === null) throw new DirbridgeError('ERR_RUN_NOT_FOUND', `no run ${id} among the last 500`);
+    const held = (await listHeldPlans(deps, 500)).find((h) => h.id === id) ?? null;
     return kit.render(request, reply, '@run', { title: `Run ${id}`, section: 'runs', run: changes.run, events: changes.events, totalEvents: changes.totalEvents, usernames: changes.usernames, held });
   });
 
@@ -90,10 +95,7 @@ function registerRunPages(app: FastifyInstance, kit: ConsoleKit): void {
 
   app.get('/console/plans/:id', pre, async (request, reply) => {
     const { id } = request.params as { id: string };
-    const found = await getHeldPlan(deps, id).catch((error: unknown) => {
-      if (error instanceof DirbridgeError && error.details?.['notFound'] === true) throw new DirbridgeError('ERR_CUSTOMER_NOT_FOUND', error.message);
-      throw error;
-    });
+    const found = await getHeldPlan(deps, id);
     return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, deactivations: found.deactivations, admin: isAdmin(kit, request), flash: flashOf(request) });
   });
 }
@@ -104,8 +106,8 @@ function registerAuditPages(app: FastifyInstance, kit: ConsoleKit): void {
   const pre = { preHandler: kit.signedIn };
   app.get('/console/audit', pre, async (request, reply) => {
     const [audit, series] = await Promise.all([auditSeats(deps), runSeries(deps, 100)]);
-    const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.violations] }));
-    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers, seat leaks and violations per run', xLabel: 'Run started', series: ['Customers', 'Seat leaks', 'Violations'], rows });
+    const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.licenceViolations, p.safetyRejections] }));
+    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers, seat leaks, licence violations and safety rejections per run', xLabel: 'Run started', series: ['Customers', ...SERIES], rows });
     return kit.render(request, reply, '@audit', { title: 'Seat audit', section: 'audit', audit, chart });
   });
   app.get('/console/audit.csv', pre, async (_request, reply) => {

@@ -15,12 +15,12 @@ export const AUDIT = String.raw`<% layout('@layout') %>
 <section aria-labelledby="v1" class="card"><h2 id="v1">1. Config: <span class="status-<%= a.config.status %>"><%= a.config.status %></span></h2>
 <p>No customer default group is a licensed group. Customer groups: <%= a.config.customerGroups.join(', ') || '—' %>. Licensed groups: <%= a.config.licensedGroups.join(', ') %>.</p></section>
 <section aria-labelledby="v2" class="card"><h2 id="v2">2. Directories (<%= a.plan.source === 'last-run' ? 'last applied run ' + a.plan.runId : a.plan.source %>): <span class="status-<%= a.plan.status %>"><%= a.plan.status %></span></h2>
-<p><%= a.plan.seatLeaks.length %> directory users are in a customer group and a licensed group.</p>
+<p><%= a.plan.seatLeaks.length === 1 ? '1 directory user is' : a.plan.seatLeaks.length + ' directory users are' %> in a customer group and a licensed group.</p>
 <% if (a.plan.seatLeaks.length > 0) { %><%~ include('@leakTable', { leaks: a.plan.seatLeaks }) %><% } %>
 <% for (const w of a.plan.warnings) { %><p class="warning"><%= w.message %></p><% } %>
 </section>
 <section aria-labelledby="v3" class="card"><h2 id="v3">3. Store: <span class="status-<%= a.store.status %>"><%= a.store.status %></span></h2>
-<p><%= a.store.activeCustomers %> active customers; <%= a.store.licensedCustomers.length %> carry a licensed group.</p>
+<p><%= it.plural(a.store.activeCustomers, 'active customer') %>; <%= a.store.licensedCustomers.length %> carr<%= a.store.licensedCustomers.length === 1 ? 'ies' : 'y' %> a licensed group.</p>
 <% if (a.store.licensedCustomers.length > 0) { %><ul><% for (const c of a.store.licensedCustomers) { %><li><%= c.username %> (<%= c.directoryId %>): <%= c.groups.join(', ') %></li><% } %></ul><% } %>
 </section>
 <section aria-labelledby="v4" class="card"><h2 id="v4">4. After apply: <span class="status-<%= a.afterApply.status %>"><%= a.afterApply.status %></span></h2>
@@ -33,7 +33,7 @@ export const AUDIT = String.raw`<% layout('@layout') %>
 </section>
 <% if (a.jira) { const j = a.jira; %>
 <section aria-labelledby="v6" class="card"><h2 id="v6">5. Jira: <span class="status-<%= j.status %>"><%= j.status %></span></h2>
-<p><% if (j.state === 'read') { %>Read now from <%= j.label ?? 'Jira' %>: <%= j.applications.reduce((n, app) => n + (app.customers ? app.customers.length : 0), 0) %> active customer(s) counted as application users.<% } else if (j.state === 'stale') { %><strong>STALE, unproven.</strong><% } else { %>This Jira has no application roles.<% } %><% if (j.readAt) { %> Seat figures read <%= j.readAt %>.<% } %></p>
+<p><% if (j.state === 'read') { %>Read now from <%= j.label ?? 'Jira' %>: <%= it.plural(j.applications.reduce((n, app) => n + (app.customers ? app.customers.length : 0), 0), 'active customer') %> counted as application users.<% } else if (j.state === 'stale') { %><strong>STALE, unproven.</strong><% } else { %>This Jira has no application roles.<% } %><% if (j.readAt) { %> Seat figures read <%= j.readAt %>.<% } %></p>
 <% if (j.note) { %><p class="warning"><%= j.note %></p><% } %>
 <table class="data"><caption class="visually-hidden">Jira applications, their seats and the customers they count</caption>
 <thead><tr><th scope="col">Application</th><th scope="col">Access groups</th><th scope="col">Default groups</th><th scope="col" class="num">Seats</th><th scope="col" class="num">Used</th><th scope="col" class="num">Remaining</th><th scope="col">Customers counted as users</th></tr></thead>
@@ -66,6 +66,10 @@ export const DIRECTORIES = String.raw`<% layout('@layout') %>
 <section class="card" aria-labelledby="test"><h2 id="test">Test of <%= it.test.id %></h2>
 <% if (it.test.error) { %><p class="flash error" role="alert"><%= it.test.error %></p><% } else { const t = it.test.result; %>
 <p role="status">OK: <%= t.users %> users, <%= t.groups %> groups<%= t.partial ? ' (first page of each search)' : ' (read whole, as a sync reads it)' %>.</p>
+<% if (t.unresolvedMembers) { const u = t.unresolvedMembers; %><% if (u.length === 0) { %><p>Member references: all resolved.</p><% } else { %>
+<p class="warning">Member references that match no user or group read (<%= it.plural(u.length, 'group') %>):</p>
+<ul class="unresolved"><% for (const g of u.slice(0, 25)) { %><li><%= g.group %>: <%= g.count %> member reference<%= g.count === 1 ? ' matches' : 's match' %> no user or group read (e.g. <%= g.examples.join(', ') %>) <span class="muted">[<%= g.groupId %>]</span></li><% } %>
+<% if (u.length > 25) { %><li>… and <%= u.length - 25 %> more groups (<code>dirbridge directories test <%= it.test.id %> --json</code> lists them all)</li><% } %></ul><% } %><% } %>
 <% if (t.writes) { %><p>Writes: <%= t.writes.writes %> (<%= t.writes.detail %>)</p><% } %>
 <h3>Mapping</h3><dl class="facts"><% for (const [k, v] of Object.entries(t.mapping)) { %><dt><%= k %></dt><dd><%= v %></dd><% } %></dl>
 <% if (t.sampleUser) { %><h3>Sample user</h3><pre><%= JSON.stringify(t.sampleUser, null, 2) %></pre><% } %>

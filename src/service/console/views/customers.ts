@@ -11,7 +11,7 @@ export const CUSTOMERS = String.raw`<% layout('@layout') %>
 </form>
 <% if (it.admin) { %><p><a class="button" href="/console/customers/invite">Invite customers</a></p><% } %>
 <table class="data">
-  <caption><%= it.page.total %> customers<% if (it.pages > 1) { %>, page <%= it.page.page %> of <%= it.pages %><% } %></caption>
+  <caption><%= it.plural(it.page.total, 'customer') %><% if (it.pages > 1) { %>, page <%= it.page.page %> of <%= it.pages %><% } %></caption>
   <thead><tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">E-mail</th><th scope="col">Type</th><th scope="col">Origin</th><th scope="col" class="num">Open requests</th><th scope="col" class="num">Closed requests</th><th scope="col">State</th></tr></thead>
   <tbody>
   <% for (const c of it.page.items) { %>
@@ -46,7 +46,8 @@ export const CUSTOMER = String.raw`<% layout('@layout') %>
     <dt>Groups</dt><dd><%= c.groups.join(', ') || '—' %></dd>
     <% if (c.needsMigrationTo) { %><dt>Needs migration</dt><dd>an account has this address: <a href="/console/customers/<%= encodeURIComponent(c.needsMigrationTo) %>"><%= c.needsMigrationTo %></a></dd><% } %>
     <% if (c.successorKey) { %><dt>Migrated to</dt><dd><a href="/console/customers/<%= encodeURIComponent(c.successorKey) %>"><%= c.successorKey %></a></dd><% } %>
-    <% if (c.invitation) { %><dt>Invitation</dt><dd><%= c.invitation.status %> (<%= c.invitation.attempts %> attempts)<% if (c.invitation.lastError) { %>: <%= c.invitation.lastError %><% } %></dd><% } %>
+    <% if (c.invitation) { const i = c.invitation; %><dt>Invitation</dt><dd><%= i.status === 'sent' ? 'e-mailed' + (i.sentAt ? ' ' + i.sentAt : '') : i.status === 'unsent' ? 'NOT SENT' : 'link for another mailer' %> (<%= it.plural(i.attempts, 'attempt') %>)<% if (i.lastError) { %>: <%= i.lastError %><% } %>
+      <br>Link: <a class="invitation-link" href="<%= i.link %>"><%= i.link %></a></dd><% } %>
   </dl>
   <% if (it.admin) { %>
   <div class="actions">
@@ -113,7 +114,10 @@ export const INVITE = String.raw`<% layout('@layout') %>
   <tbody>
   <% for (const r of it.results) { %>
     <tr class="<%= r.outcome %>"><th scope="row"><%= r.address %></th><td><%= r.outcome %></td>
-    <td><% if (r.outcome === 'invited') { %><a href="/console/customers/<%= encodeURIComponent(r.key) %>"><%= r.key %></a>, <%= r.delivery %><% if (r.error) { %>: <%= r.error %><% } %><% } else if (r.outcome === 'refused') { %><%= r.code %>: <%= r.message %><% } else { %><%= r.message %><% } %></td></tr>
+    <td><% if (r.outcome === 'invited') { %><a href="/console/customers/<%= encodeURIComponent(r.key) %>"><%= r.key %></a>:
+      <% if (r.delivery === 'sent') { %>invitation e-mailed<% } else if (r.delivery === 'unsent') { %>invited, but the e-mail was NOT sent<% if (r.error) { %> (<%= r.error %>)<% } %>; resend it from the customer's page<% } else { %>send this link: <a class="invitation-link" href="<%= r.link %>"><%= r.link %></a><% } %>
+      <% if (r.seatLeak) { %><br><strong class="leak">seat leak reported: <%= r.address %> is <%= r.seatLeak.username %> in <%= r.seatLeak.directoryId %>, licensed via <%= r.seatLeak.licensedGroups.join(', ') %>; the customer carries no group</strong><% } %>
+    <% } else if (r.outcome === 'refused') { %><%= r.code %>: <%= r.message %><% } else { %><%= r.message %><% } %></td></tr>
   <% } %>
   </tbody>
 </table>

@@ -1,3 +1,17 @@
+/** "1 customer", "2 customers": a count with its noun. */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/**
+ * A run's or plan's message as the console shows it: the CLI's instruction ("re-run with
+ * --allow-deactivations N") is left out, since in the console the held plan is reviewed and approved
+ * (the page links it).
+ */
+export function forConsole(message: string): string {
+  return message.replace(/[.;,]?\s*Review (?:it|them), then (?:re-run|run a full sync) with --allow-deactivations \d+/g, '');
+}
+
 /** The page frame: skip link, navigation, who is signed in, sign-out form, one h1 per page. */
 export const LAYOUT = String.raw`<!doctype html>
 <html lang="en">
@@ -6,6 +20,7 @@ export const LAYOUT = String.raw`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title><%= it.title %> · dirbridge console</title>
 <link rel="stylesheet" href="/console/assets/console.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -53,7 +68,7 @@ export const LOGIN = String.raw`<% layout('@layout') %>
 
 export const ERROR = String.raw`<% layout('@layout') %>
 <p><%= it.message %></p>
-<p><a href="/console/">Back to the dashboard</a></p>
+<p><% if (it.user) { %><a href="/console/">Back to the dashboard</a><% } else { %><a href="/console/login">Sign in</a><% } %></p>
 `;
 
 /** A table of numbers that console.js turns into a chart (the table stays, for readers without JavaScript). */

@@ -1,12 +1,12 @@
 export const DASHBOARD = String.raw`<% layout('@layout') %>
 <div class="tiles">
-  <p class="tile"><span class="big"><%= it.activeCustomers %></span> active customers</p>
-  <p class="tile"><span class="big"><%= it.held %></span> plans held for approval<% if (it.held > 0) { %> — <a href="/console/plans">review</a><% } %></p>
+  <p class="tile"><span class="big"><%= it.activeCustomers %></span> active <%= it.activeCustomers === 1 ? 'customer' : 'customers' %></p>
+  <p class="tile"><span class="big"><%= it.held %></span> <%= it.held === 1 ? 'plan' : 'plans' %> held for approval<% if (it.held > 0) { %> — <a href="/console/plans">review</a><% } %></p>
   <p class="tile status-<%= it.auditStatus %>"><span class="big"><%= it.auditStatus %></span> seat audit — <a href="/console/audit">open</a></p>
 </div>
 <%~ it.charts %>
 <h2>Last runs</h2>
-<%~ include('@runTable', { runs: it.runs }) %>
+<%~ include('@runTable', { runs: it.runs, held: it.heldIds, forConsole: it.forConsole }) %>
 `;
 
 export const RUN_TABLE = String.raw`<table class="data">
@@ -18,7 +18,7 @@ export const RUN_TABLE = String.raw`<table class="data">
     <th scope="row"><a href="/console/runs/<%= encodeURIComponent(r.runId) %>"><%= r.runId %></a></th>
     <td><span class="outcome <%= r.outcome %>"><%= r.outcome %></span></td><td><%= r.actor.trigger %></td>
     <td class="num"><%= s ? s.create : '' %></td><td class="num"><%= s ? s.update : '' %></td><td class="num"><%= s ? s.reactivate : '' %></td><td class="num"><%= s ? s.deactivate : '' %></td><td class="num"><%= s ? s.withheld : '' %></td>
-    <td><%= r.error ? r.error.code + ': ' + r.error.message : '' %></td></tr>
+    <td><%= r.error ? r.error.code + ': ' + it.forConsole(r.error.message) : '' %><% if (it.held.includes(r.runId)) { %> — <a href="/console/plans/<%= encodeURIComponent(r.runId) %>">review and approve the held plan</a><% } %></td></tr>
   <% } %>
   <% if (it.runs.length === 0) { %><tr><td colspan="10">No runs recorded yet.</td></tr><% } %>
   </tbody>
@@ -34,7 +34,7 @@ export const RUNS = String.raw`<% layout('@layout') %>
   <p><button type="submit">Start a run now</button></p>
 </form>
 <% } %>
-<%~ include('@runTable', { runs: it.runs }) %>
+<%~ include('@runTable', { runs: it.runs, held: it.heldIds, forConsole: it.forConsole }) %>
 `;
 
 export const RUN = String.raw`<% layout('@layout') %>
@@ -44,20 +44,20 @@ export const RUN = String.raw`<% layout('@layout') %>
   <dt>Started</dt><dd><%= r.startedAt %></dd><dt>Finished</dt><dd><%= r.finishedAt %></dd>
   <dt>By</dt><dd><%= r.actor.trigger %> on <%= r.actor.host %> (pid <%= r.actor.pid %>)</dd>
   <dt>Written</dt><dd><%= r.written %></dd>
-  <dt>Invariant re-check</dt><dd><%= r.verification %></dd>
-  <% if (s) { %><dt>Changes</dt><dd><%= s.create %> created, <%= s.update %> updated, <%= s.reactivate %> reactivated, <%= s.deactivate %> deactivated, <%= s.withheld %> withheld, <%= s.unchanged %> unchanged, <%= s.seatLeaks %> seat leaks, <%= s.refused %> refused</dd><% } %>
-  <% if (r.error) { %><dt>Error</dt><dd class="error"><%= r.error.code %>: <%= r.error.message %></dd><% } %>
+  <dt>Invariant re-check</dt><dd><%= ({ passed: 'passed: no customer carries a licensed group', failed: 'FAILED: a customer carries a licensed group', 'not-run': 'not run' + (r.written === 0 ? ' (nothing was written)' : '') })[r.verification] ?? r.verification %></dd>
+  <% if (s) { %><dt>Changes</dt><dd><%= s.create %> created, <%= s.update %> updated, <%= s.reactivate %> reactivated, <%= s.deactivate %> deactivated, <%= s.withheld %> withheld, <%= s.unchanged %> unchanged, <%= it.plural(s.seatLeaks, 'seat leak') %>, <%= s.refused %> refused</dd><% } %>
+  <% if (r.error) { %><dt>Error</dt><dd class="error"><%= r.error.code %>: <%= it.forConsole(r.error.message) %></dd><% } %>
 </dl>
 <h2>Directories read</h2>
 <table class="data"><caption class="visually-hidden">Directories</caption>
 <thead><tr><th scope="col">Directory</th><th scope="col">Read</th><th scope="col" class="num">Users</th><th scope="col" class="num">Groups</th><th scope="col">Note</th></tr></thead>
 <tbody><% for (const d of r.directories) { %><tr><th scope="row"><%= d.directoryId %></th><td><%= d.status %></td><td class="num"><%= d.users ?? '' %></td><td class="num"><%= d.groups ?? '' %></td><td><%= d.note ?? '' %></td></tr><% } %></tbody></table>
-<% if (s && s.withheld > 0) { %><h2>Withheld</h2><p><%= s.withheld %> deactivations were withheld: <%= (r.directories.filter((d) => d.note).map((d) => d.directoryId + ': ' + d.note).join('; ')) || 'an incremental read deactivates only users its changes name' %>.</p><% } %>
-<% for (const v of r.violations) { %><p class="warning">Rejected: <%= v.message %></p><% } %>
-<% if (it.held) { %><p>This plan is held for approval: <a href="/console/plans/<%= encodeURIComponent(r.runId) %>">review it</a>.</p><% } %>
+<% if (s && s.withheld > 0) { %><h2>Withheld</h2><p><%= s.withheld === 1 ? '1 deactivation was' : s.withheld + ' deactivations were' %> withheld: <%= (r.directories.filter((d) => d.note).map((d) => d.directoryId + ': ' + d.note).join('; ')) || 'an incremental read deactivates only users its changes name' %>.</p><% } %>
+<% for (const v of r.violations) { %><p class="warning">Rejected: <%= it.forConsole(v.message) %></p><% } %>
+<% if (it.held) { const planLink = '/console/plans/' + encodeURIComponent(r.runId); %><p><% if (it.held.status === 'held') { %>Its plan is held for approval: <a href="<%= planLink %>">review the deactivations and approve the held plan</a> (or discard it).<% } else { %>Its plan was held for approval: <a href="<%= planLink %>">held plan, <%= it.held.status %></a>.<% } %></p><% } %>
 <h2>What it changed</h2>
 <table class="data">
-  <caption><%= it.totalEvents %> changes<% if (it.totalEvents > it.events.length) { %> (the first <%= it.events.length %> shown)<% } %></caption>
+  <caption><%= it.plural(it.totalEvents, 'change') %><% if (it.totalEvents > it.events.length) { %> (the first <%= it.events.length %> shown)<% } %></caption>
   <thead><tr><th scope="col">Change</th><th scope="col">Customer</th><th scope="col">Reason / detail</th></tr></thead>
   <tbody>
   <% for (const e of it.events) { %><tr><td><%= e.kind %></td><th scope="row"><a href="/console/customers/<%= encodeURIComponent(e.customerKey) %>"><%= it.usernames[e.customerKey] ?? e.customerKey %></a> <span class="muted"><%= e.customerKey %></span></th><td><%= e.detail === null ? '' : (e.detail.reason ?? JSON.stringify(e.detail)) %></td></tr><% } %>
@@ -76,7 +76,7 @@ export const PLANS = String.raw`<% layout('@layout') %>
   <caption class="visually-hidden">Held plans, newest first</caption>
   <thead><tr><th scope="col">Plan (run)</th><th scope="col">Made</th><th scope="col">Status</th><th scope="col" class="num">Deactivations</th><th scope="col">Why it was held</th><th scope="col">Decided by</th><th scope="col">Outcome</th></tr></thead>
   <tbody>
-  <% for (const p of it.plans) { %><tr><th scope="row"><a href="/console/plans/<%= encodeURIComponent(p.id) %>"><%= p.id %></a></th><td><%= p.createdAt %></td><td><%= p.status %></td><td class="num"><%= p.deactivations %></td><td><%= p.reasons.join('; ') %></td><td><%= p.decidedBy ?? '' %><% if (p.decidedAt) { %> at <%= p.decidedAt %><% } %></td><td><%= p.outcome ?? '' %></td></tr><% } %>
+  <% for (const p of it.plans) { %><tr><th scope="row"><a href="/console/plans/<%= encodeURIComponent(p.id) %>"><%= p.id %></a></th><td><%= p.createdAt %></td><td><%= p.status %></td><td class="num"><%= p.deactivations %></td><td><%= p.reasons.map((r) => it.forConsole(r)).join('; ') %></td><td><%= p.decidedBy ?? '' %><% if (p.decidedAt) { %> at <%= p.decidedAt %><% } %></td><td><%= p.outcome ?? '' %></td></tr><% } %>
   <% if (it.plans.length === 0) { %><tr><td colspan="7">No plan has been held.</td></tr><% } %>
   </tbody>
 </table>
@@ -88,14 +88,15 @@ export const PLAN = String.raw`<% layout('@layout') %>
   <dt>Status</dt><dd><%= h.status %><% if (h.decidedBy) { %> by <%= h.decidedBy %> at <%= h.decidedAt %><% } %></dd>
   <% if (h.outcome) { %><dt>Outcome</dt><dd><%= h.outcome %><% if (h.appliedRunId) { %> (<a href="/console/runs/<%= encodeURIComponent(h.appliedRunId) %>"><%= h.appliedRunId %></a>)<% } %></dd><% } %>
   <dt>Made</dt><dd><%= h.createdAt %> by run <a href="/console/runs/<%= encodeURIComponent(h.id) %>"><%= h.id %></a>, store revision <%= h.storeRevision %></dd>
-  <dt>Held because</dt><dd><ul><% for (const r of h.reasons) { %><li><%= r %></li><% } %></ul></dd>
+  <dt>Held because</dt><dd><ul><% for (const r of h.reasons) { %><li><%= it.forConsole(r) %></li><% } %></ul></dd>
   <dt>Would change</dt><dd><%= s.create %> created, <%= s.update %> updated, <%= s.reactivate %> reactivated, <%= s.deactivate %> deactivated</dd>
 </dl>
+<% if (h.status === 'held') { %><p>Review the deactivations below, then approve this plan to apply them exactly as listed<% if (!it.admin) { %> (an admin approves it)<% } %>, or discard it.</p><% } %>
 <% if (it.admin && h.status === 'held') { %>
 <div class="actions card">
   <form method="post" action="/console/plans/<%= encodeURIComponent(h.id) %>/approve" class="inline">
     <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-    <p class="check"><input id="confirm" name="confirm" type="checkbox" value="yes" required><label for="confirm">I reviewed the <%= it.deactivations.length %> deactivations below</label></p>
+    <p class="check"><input id="confirm" name="confirm" type="checkbox" value="yes" required><label for="confirm">I reviewed the <%= it.plural(it.deactivations.length, 'deactivation') %> below</label></p>
     <button type="submit" class="danger">Approve and apply</button>
   </form>
   <form method="post" action="/console/plans/<%= encodeURIComponent(h.id) %>/discard" class="inline">
@@ -106,7 +107,7 @@ export const PLAN = String.raw`<% layout('@layout') %>
 <% } %>
 <h2>Customers it would deactivate</h2>
 <table class="data">
-  <caption><%= it.deactivations.length %> deactivations</caption>
+  <caption><%= it.plural(it.deactivations.length, 'deactivation') %></caption>
   <thead><tr><th scope="col">Username</th><th scope="col">Directory</th><th scope="col">Why</th></tr></thead>
   <tbody>
   <% for (const d of it.deactivations) { %><tr><th scope="row"><a href="/console/customers/<%= encodeURIComponent(d.directoryId + ':' + d.externalId) %>"><%= d.username %></a></th><td><%= d.directoryId %></td><td><%= d.reason %></td></tr><% } %>
