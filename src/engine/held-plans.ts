@@ -113,7 +113,10 @@ export async function holdWithheldDeactivations(
  */
 export async function supersedeHeldPlans(deps: EngineDeps, runId: string): Promise<void> {
   try {
-    const n = await records(deps).supersede(runId, ', which applied changes after it was held');
+    // Only plans made before this run's writes: one held meanwhile by another directory's run was made against the store as it is now.
+    const [revision, plans] = await Promise.all([deps.store.revision(), records(deps).list(DECIDED_KEPT + 10)]);
+    const older = plans.filter((p) => p.status === 'held' && p.storeRevision < revision).map((p) => p.id);
+    const n = older.length === 0 ? 0 : await records(deps).supersede(runId, { why: ', which applied changes after it was held', among: older });
     if (n > 0) deps.logger.info({ runId, plans: n }, 'held plans superseded: this run changed the store they were made against');
   } catch (error) {
     deps.logger.warn({ runId, code: isDirbridgeError(error) ? error.code : 'ERR_STORE', err: deps.loaded.secrets.scrub((error as Error).message) }, 'held plans could not be marked superseded');

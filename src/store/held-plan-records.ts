@@ -43,9 +43,13 @@ export function createHeldPlanRecords(driver: RecordDriver) {
     async insert(plan: HeldPlan): Promise<void> {
       await driver.insertMany(HELD_PLANS, [{ ...plan }]);
     },
-    /** Plans still held other than `id` give way to the run `id` (a newer held plan, or a run that applied changes); `why` is added to the outcome. */
-    async supersede(id: string, why = ''): Promise<number> {
-      return driver.updateMany(HELD_PLANS, { status: 'held', id: { $ne: id } }, { status: 'superseded', outcome: `superseded by ${id}${why}` });
+    /**
+     * Plans still held other than `id` (or only those in `among`) give way to the run `id` (a newer
+     * held plan, or a run that applied changes); `why` is added to the outcome.
+     */
+    async supersede(id: string, options: { readonly why?: string; readonly among?: readonly string[] } = {}): Promise<number> {
+      const which = options.among === undefined ? { id: { $ne: id } } : { id: { $in: options.among.filter((a) => a !== id) } };
+      return driver.updateMany(HELD_PLANS, { status: 'held', ...which }, { status: 'superseded', outcome: `superseded by ${id}${options.why ?? ''}` });
     },
     /** Keeps the `keep` most recent decided plans (approved, discarded, stale, superseded); deletes older ones. */
     async prune(keep: number): Promise<number> {
