@@ -98,7 +98,7 @@ export function createCustomerStore(driver: RecordDriver, options: { readonly li
     async insertLocal(customers: readonly NewLocalCustomer[], now: string): Promise<number> {
       const docs = customers.map((c) => localDoc(c, now));
       assertNoLicensedGroups(docs.map((d) => ({ kind: 'create', customer: d as unknown as CustomerRecord })), options.licensedGroups);
-      return changing(() => driver.insertMany(CUSTOMERS, docs));
+      return docs.length === 0 ? 0 : changing(() => driver.insertMany(CUSTOMERS, docs));
     },
 
     /**
