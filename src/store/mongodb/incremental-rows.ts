@@ -26,6 +26,8 @@ interface HeadDoc extends SnapshotHead {
 
 const INSERT_BATCH = 1000;
 const IN_CHUNK = 1000;
+/** Documents per reply of a read: a chunk's answer comes in its first reply, with no getMore after it. */
+const READ_BATCH = 5000;
 
 type Wrap = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
@@ -33,10 +35,11 @@ type Wrap = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
  * MongoDB's normalised snapshot: `snapshot_users` (a document per user with its direct groups, indexed
  * by directory + lower-cased name and, multikey, by directory + group: the members of a group),
  * `snapshot_groups` (a document per group with its children) and `snapshot_heads`. No transactions:
- * the head goes first and comes back last (see IncrementalStore). `writeChunk` is the number of
- * statements per write command (FerretDB 1.x stalls at 100 or more).
+ * the head goes first and comes back last (see IncrementalStore). So a changed row is rewritten as a
+ * delete by `$in` and an insert, a thousand rows a command each way, rather than a replace statement
+ * per row: a run that stops between the two leaves no head, and the next run reads the directory whole.
  */
-export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, writeChunk: number, licensed: ReadonlySet<string>): Promise<IncrementalStore> {
+export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, licensed: ReadonlySet<string>): Promise<IncrementalStore> {
   const db = conn.db;
   if (db === undefined) throw new Error('the MongoDB connection has no database');
   const users = db.collection<UserDoc>('snapshot_users');
@@ -74,14 +77,14 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     groups: [...row.groups],
   });
   const groupDoc = (directoryId: string, g: StoredGroup): GroupDoc => ({ _id: `${directoryId}/${g.id}`, directoryId, groupId: g.id, name: g.name, children: [...g.children] });
-  const bulk = async <T extends { _id: string }>(collection: mongo.Collection<T>, docs: readonly T[]): Promise<void> => {
-    for (let i = 0; i < docs.length; i += writeChunk) {
-      const ops = docs.slice(i, i + writeChunk).map((doc) => ({ replaceOne: { filter: { _id: doc._id } as mongo.Filter<T>, replacement: doc as mongo.WithoutId<T>, upsert: true } }));
-      await collection.bulkWrite(ops, { ordered: false });
-    }
-  };
   const remove = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, ids: readonly string[]): Promise<void> => {
     for (let i = 0; i < ids.length; i += IN_CHUNK) await (collection as unknown as mongo.Collection<{ _id: string }>).deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } });
+  };
+  /** Rows written whole: the old ones deleted by id, the new ones inserted (only under a removed head). */
+  const rewrite = async <T extends { _id: string }>(collection: mongo.Collection<T>, rows: readonly T[]): Promise<void> => {
+    const docs = [...new Map(rows.map((d) => [d._id, d])).values()];
+    await remove(collection as unknown as mongo.Collection<UserDoc>, docs.map((d) => d._id));
+    for (let i = 0; i < docs.length; i += INSERT_BATCH) await collection.insertMany(docs.slice(i, i + INSERT_BATCH) as mongo.OptionalUnlessRequiredId<T>[], { ordered: false });
   };
   const toRow = (d: UserDoc): StoredUser => ({ user: { externalId: d.user.externalId, username: d.user.username, email: d.user.email ?? null, displayName: d.user.displayName ?? null, disabled: d.user.disabled === true, location: d.user.location ?? null }, groups: d.groups });
 
@@ -113,14 +116,14 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
         await heads.replaceOne({ _id: directoryId }, { ...head }, { upsert: true });
       }),
     groups: (directoryId) =>
-      wrap('load snapshot groups', async () => (await groups.find({ directoryId: { $eq: directoryId } }).toArray()).map((d) => ({ id: d.groupId, name: d.name, children: d.children }))),
+      wrap('load snapshot groups', async () => (await groups.find({ directoryId: { $eq: directoryId } }, { batchSize: READ_BATCH }).toArray()).map((d) => ({ id: d.groupId, name: d.name, children: d.children }))),
     users: (directoryId, query) =>
       wrap('load snapshot users', async () => {
         const out = new Map<string, StoredUser>();
         const load = async (field: 'externalId' | 'usernameLc' | 'groups', values: readonly string[]): Promise<void> => {
           const unique = [...new Set(values)];
           for (let i = 0; i < unique.length; i += IN_CHUNK) {
-            for (const d of await users.find({ directoryId: { $eq: directoryId }, [field]: { $in: unique.slice(i, i + IN_CHUNK) } }).toArray()) out.set(d.externalId, toRow(d));
+            for (const d of await users.find({ directoryId: { $eq: directoryId }, [field]: { $in: unique.slice(i, i + IN_CHUNK) } }, { batchSize: READ_BATCH }).toArray()) out.set(d.externalId, toRow(d));
           }
         };
         await load('externalId', query.ids ?? []);
@@ -132,9 +135,9 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
       wrap('update the directory snapshot', async () => {
         await heads.deleteOne({ _id: directoryId });
         await remove(users, change.deletedUsers.map((id) => `${directoryId}/${id}`));
-        await bulk(users, change.users.map((row) => userDoc(directoryId, row)));
+        await rewrite(users, change.users.map((row) => userDoc(directoryId, row)));
         await remove(groups, change.deletedGroups.map((id) => `${directoryId}/${id}`));
-        await bulk(groups, change.groups.map((g) => groupDoc(directoryId, g)));
+        await rewrite(groups, change.groups.map((g) => groupDoc(directoryId, g)));
         await heads.replaceOne({ _id: directoryId }, { ...head }, { upsert: true });
       }),
     customers: ({ directoryId, externalIds, usernames }) =>
@@ -145,7 +148,7 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
         const load = async (field: '_id' | 'usernameLc', values: readonly string[]): Promise<void> => {
           const unique = [...new Set(values)];
           for (let i = 0; i < unique.length; i += IN_CHUNK) {
-            for (const d of await customers.find({ [field]: { $in: unique.slice(i, i + IN_CHUNK) } }, { projection }).toArray()) {
+            for (const d of await customers.find({ [field]: { $in: unique.slice(i, i + IN_CHUNK) } }, { projection, batchSize: READ_BATCH }).toArray()) {
               const doc = { directoryId: d.directoryId, externalId: d.externalId, username: d.username, hash: d.hash, active: d.active, email: d.email ?? null, displayName: d.displayName ?? null, location: d.location ?? null, groups: d.groups ?? [] };
               out.set(d._id, checkedCurrent(doc, licensed));
             }

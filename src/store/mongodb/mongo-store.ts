@@ -163,7 +163,7 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
     throw error;
   });
 
-  const incremental = await createMongoIncrementalStore(conn, wrap, updateChunk, licensed);
+  const incremental = await createMongoIncrementalStore(conn, wrap, licensed);
 
   // Lease expiry uses the server's clock (as seen at connect), so skewed client clocks agree.
   const offset = await wrap('read the server clock', async () => {
@@ -438,14 +438,18 @@ async function acquireLease(Leases: mongoose.Model<LeaseDoc>, LeaseTokens: mongo
 
 /**
  * Creates go in as one unordered insertMany (the plan knows they are new); a create that meets an
- * existing customer (a repeated apply) is redone as an upsert. Everything else is a bulk of updateOne,
+ * existing customer (a repeated apply) is redone as an upsert. Deactivations set the same fields on
+ * every customer they name, so they go as one updateMany per reason and fencing token, naming the
+ * customers with `$in` (DEACTIVATE_CHUNK at a time): a thousand deactivations are one command, not
+ * one statement each. Updates and reactivations carry each customer's own fields: a bulk of updateOne,
  * in chunks the server takes. The lease fence is checked before each of these commands.
  */
 async function writeBatch(Customers: mongoose.Model<CustomerDoc>, batch: readonly PlanAction[], ctx: BatchContext): Promise<number> {
   const { opts, tokens, updateChunk, chunks } = ctx;
   const token = (action: PlanAction): number | undefined => tokens.get(actionDirectory(action));
   const creates = batch.filter((a) => a.kind === 'create');
-  const updates: PlanAction[] = batch.filter((a) => a.kind !== 'create');
+  const updates: (PlanAction & { kind: 'create' | 'update' | 'reactivate' })[] = batch.filter((a) => a.kind !== 'create' && a.kind !== 'deactivate');
+  const deactivations = batch.filter((a) => a.kind === 'deactivate');
   const collection = Customers.collection as unknown as mongoose.mongo.Collection<CustomerDoc>;
   let written = 0;
   if (creates.length > 0) {
@@ -474,7 +478,36 @@ async function writeBatch(Customers: mongoose.Model<CustomerDoc>, batch: readonl
     }
     await chunks.after(written);
   }
+  for (const group of groupDeactivations(deactivations, token)) {
+    for (let i = 0; i < group.ids.length; i += DEACTIVATE_CHUNK) {
+      await chunks.before();
+      const ids = group.ids.slice(i, i + DEACTIVATE_CHUNK);
+      const fenced = group.token === undefined ? {} : { fence: { $lte: group.token } };
+      const result = await collection.updateMany(
+        { _id: { $in: ids }, active: true, ...fenced },
+        { $set: { active: false, deactivatedReason: group.reason, deactivatedAt: opts.now, updatedAt: opts.now, lastRunId: opts.runId, fence: group.token ?? 0 } },
+      );
+      written += result.matchedCount;
+      await chunks.after(written);
+    }
+  }
   return written;
+}
+
+/** Customers named by `$in` in one deactivating updateMany (well within any server's command size). */
+const DEACTIVATE_CHUNK = 1000;
+
+/** Deactivations grouped by what they write (reason and fencing token), in plan order. */
+function groupDeactivations(actions: readonly (PlanAction & { kind: 'deactivate' })[], token: (action: PlanAction) => number | undefined): { reason: DeactivationReason; token: number | undefined; ids: string[] }[] {
+  const groups = new Map<string, { reason: DeactivationReason; token: number | undefined; ids: string[] }>();
+  for (const action of actions) {
+    const fence = token(action);
+    const key = `${action.reason}\u0000${String(fence)}`;
+    const group = groups.get(key) ?? { reason: action.reason, token: fence, ids: [] };
+    group.ids.push(customerId(action));
+    groups.set(key, group);
+  }
+  return [...groups.values()];
 }
 
 function toInsert(action: PlanAction & { kind: 'create' }, opts: ApplyOptions, fence: number): CustomerDoc {
@@ -520,19 +553,10 @@ function actionDirectory(action: PlanAction): string {
  * One idempotent write. Under a lease, the fence condition makes a writer holding an older token miss
  * (update) or collide with the unique key (upsert), so it cannot overwrite a newer run's work.
  */
-function toWrite(action: PlanAction, opts: ApplyOptions, token: number | undefined): mongoose.AnyBulkWriteOperation<CustomerDoc> {
-  const target = action.kind === 'deactivate' ? action : action.customer;
-  const key = { _id: customerId(target) };
+function toWrite(action: PlanAction & { kind: 'create' | 'update' | 'reactivate' }, opts: ApplyOptions, token: number | undefined): mongoose.AnyBulkWriteOperation<CustomerDoc> {
+  const key = { _id: customerId(action.customer) };
   const fenced = token === undefined ? key : { ...key, fence: { $lte: token } };
   const fence = token ?? 0;
-  if (action.kind === 'deactivate') {
-    return {
-      updateOne: {
-        filter: { ...fenced, active: true },
-        update: { $set: { active: false, deactivatedReason: action.reason, deactivatedAt: opts.now, updatedAt: opts.now, lastRunId: opts.runId, fence } },
-      },
-    };
-  }
   const c = action.customer;
   return {
     updateOne: {
