@@ -10,11 +10,15 @@ import type { AddressInfo } from 'node:net';
 export interface CommandCounter {
   readonly host: string;
   readonly port: number;
-  /** Commands seen since the last reset, by name (`insert`, `update`, `find`, `getMore`, ...). */
+  /**
+   * Data commands seen since the last reset, by name (`insert`, `update`, `find`, `getMore`, ...): reads
+   * and writes of collections, without the handshakes, heartbeats and session ends whose number
+   * depends on timing.
+   */
   counts(): Record<string, number>;
-  /** The data commands among them (reads and writes of collections: no handshakes, heartbeats or sessions). */
+  /** Their total. */
   dataCommands(): number;
-  /** Milliseconds from each command sent to its answer received, summed by name (where the time goes; never asserted). */
+  /** Milliseconds from each data command sent to its answer received, summed by name (where the time goes; never asserted). */
   millis(): Record<string, number>;
   reset(): void;
   close(): Promise<void>;
@@ -22,7 +26,9 @@ export interface CommandCounter {
 
 const OP_MSG = 2013;
 /** Commands that move no collection data: handshakes, heartbeats, authentication, sessions. */
-const CONTROL = new Set(['hello', 'ismaster', 'isMaster', 'ping', 'buildInfo', 'buildinfo', 'saslStart', 'saslContinue', 'endSessions', 'getParameter']);
+const CONTROL = new Set(['hello', 'ismaster', 'isMaster', 'ping', 'buildInfo', 'buildinfo', 'saslStart', 'saslContinue', 'endSessions', 'getParameter', 'OP_QUERY']);
+/** The legacy query opcode: the driver's first handshake on each new connection. */
+const OP_QUERY = 2004;
 
 export async function startCommandCounter(target: { host: string; port: number }): Promise<CommandCounter> {
   let counts = new Map<string, number>();
@@ -72,13 +78,13 @@ export async function startCommandCounter(target: { host: string; port: number }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const snapshot = (): Record<string, number> => Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
+  const snapshot = (): Record<string, number> => Object.fromEntries([...counts].filter(([name]) => !CONTROL.has(name)).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
     host: '127.0.0.1',
     port,
     counts: snapshot,
     dataCommands: () => [...counts].reduce((n, [name, count]) => (CONTROL.has(name) ? n : n + count), 0),
-    millis: () => Object.fromEntries([...millis].map(([name, ms]) => [name, Math.round(ms)])),
+    millis: () => Object.fromEntries([...millis].filter(([name]) => !CONTROL.has(name)).map(([name, ms]) => [name, Math.round(ms)])),
     reset: () => {
       counts = new Map();
       millis = new Map();
@@ -92,6 +98,7 @@ export async function startCommandCounter(target: { host: string; port: number }
 
 /** The command an OP_MSG carries: the first key of its body section (kind 0), after any document sequences (kind 1). */
 function commandName(message: Buffer): string {
+  if (message.readInt32LE(12) === OP_QUERY) return 'OP_QUERY';
   if (message.readInt32LE(12) !== OP_MSG) return `opcode ${message.readInt32LE(12)}`;
   let at = 20; // header (16) + flagBits (4)
   while (at < message.length) {

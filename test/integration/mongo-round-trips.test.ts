@@ -127,3 +127,30 @@ describe('MongoDB store round trips on FerretDB/PostgreSQL', () => {
     }
   }, 120_000);
 });
+
+describe('MongoDB store on FerretDB/PostgreSQL: a snapshot larger than one PostgreSQL statement takes', () => {
+  const server = useMongoServer({ backend: 'postgresql' });
+
+  // FerretDB 1.x deletes the documents a deleteMany matched in one DELETE naming each of them, and
+  // PostgreSQL takes at most 65,535 parameters in a statement: a snapshot of more users than that must
+  // be replaced in parts.
+  it('replaces a stored snapshot of 66,000 users by another', async () => {
+    const store = await openMongoStore({ url: server().uri(`big_snapshot_${process.pid}`), licensedGroups: ['jira-users'] });
+    try {
+      const snapshot = (tag: string) => ({
+        directoryId: 'big',
+        users: Array.from({ length: 66_000 }, (_, i) => ({ externalId: `${tag}${i}`, username: `${tag}${i}`, email: null, displayName: null, disabled: false, location: null })),
+        groups: [{ id: 'g', name: 'customers', memberUserIds: [`${tag}0`, `${tag}1`], memberGroupIds: [] }],
+      });
+      const head = (cursor: string) => ({ cursor, fingerprint: 'f', users: 66_000, groups: 1 });
+      await store.incremental.replace('big', snapshot('a'), head('1'));
+      await store.incremental.replace('big', snapshot('b'), head('2'));
+      expect(await store.incremental.head('big')).toEqual(head('2'));
+      expect((await store.incremental.users('big', { memberOf: ['g'] })).map((u) => u.user.externalId).sort()).toEqual(['b0', 'b1']);
+      expect(await store.incremental.users('big', { ids: ['a0', 'a65999'] })).toEqual([]);
+      expect((await store.incremental.users('big', { ids: ['b65999'] })).length).toBe(1);
+    } finally {
+      await store.close();
+    }
+  }, 300_000);
+});

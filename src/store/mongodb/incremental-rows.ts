@@ -10,6 +10,8 @@ interface UserDoc {
   usernameLc: string;
   user: DirectoryUser;
   groups: string[];
+  /** The row's part (rowPart): a whole snapshot is deleted a part at a time. */
+  part: number;
 }
 
 interface GroupDoc {
@@ -18,6 +20,7 @@ interface GroupDoc {
   groupId: string;
   name: string;
   children: string[];
+  part: number;
 }
 
 interface HeadDoc extends SnapshotHead {
@@ -28,6 +31,25 @@ const INSERT_BATCH = 1000;
 const IN_CHUNK = 1000;
 /** Documents per reply of a read: a chunk's answer comes in its first reply, with no getMore after it. */
 const READ_BATCH = 5000;
+
+/**
+ * Rows of a directory are spread over PARTS parts by a hash of their id, and a whole snapshot is
+ * deleted part by part. FerretDB 1.x on PostgreSQL deletes what a deleteMany matched in one SQL
+ * statement naming every document, and PostgreSQL takes at most 65,535 parameters: one deleteMany of
+ * a directory's 100,000 rows fails there. 32 parts keep each delete under that up to about two
+ * million users in one directory.
+ */
+const PARTS = 32;
+
+/** FNV-1a of the id, modulo PARTS: stable across runs and processes. */
+export function rowPart(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % PARTS;
+}
 
 type Wrap = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
@@ -66,6 +88,7 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     }
     await users.createIndex({ directoryId: 1, usernameLc: 1 }, { name: 'by_name' });
     await users.createIndex({ directoryId: 1, groups: 1 }, { name: 'by_group' });
+    await users.createIndex({ directoryId: 1, part: 1 }, { name: 'by_part' });
   });
 
   const userDoc = (directoryId: string, row: StoredUser): UserDoc => ({
@@ -75,8 +98,15 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     usernameLc: row.user.username.toLowerCase(),
     user: { ...row.user },
     groups: [...row.groups],
+    part: rowPart(row.user.externalId),
   });
-  const groupDoc = (directoryId: string, g: StoredGroup): GroupDoc => ({ _id: `${directoryId}/${g.id}`, directoryId, groupId: g.id, name: g.name, children: [...g.children] });
+  const groupDoc = (directoryId: string, g: StoredGroup): GroupDoc => ({ _id: `${directoryId}/${g.id}`, directoryId, groupId: g.id, name: g.name, children: [...g.children], part: rowPart(g.id) });
+  /** Every row of a directory, a part at a time; then any row stored before rows had parts (last: only those are left to match). */
+  const removeAll = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, directoryId: string): Promise<void> => {
+    const rows = collection as unknown as mongo.Collection<{ _id: string; directoryId: string; part?: number }>;
+    for (let part = 0; part < PARTS; part++) await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $eq: part } });
+    await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $exists: false } });
+  };
   const remove = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, ids: readonly string[]): Promise<void> => {
     for (let i = 0; i < ids.length; i += IN_CHUNK) await (collection as unknown as mongo.Collection<{ _id: string }>).deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } });
   };
@@ -97,8 +127,8 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     replace: (directoryId, snapshot, head) =>
       wrap('save a directory snapshot', async () => {
         await heads.deleteOne({ _id: directoryId });
-        await users.deleteMany({ directoryId: { $eq: directoryId } });
-        await groups.deleteMany({ directoryId: { $eq: directoryId } });
+        await removeAll(users, directoryId);
+        await removeAll(groups, directoryId);
         const direct = new Map<string, string[]>();
         for (const g of snapshot.groups) {
           for (const u of g.memberUserIds) {

@@ -445,53 +445,68 @@ async function acquireLease(Leases: mongoose.Model<LeaseDoc>, LeaseTokens: mongo
  * in chunks the server takes. The lease fence is checked before each of these commands.
  */
 async function writeBatch(Customers: mongoose.Model<CustomerDoc>, batch: readonly PlanAction[], ctx: BatchContext): Promise<number> {
-  const { opts, tokens, updateChunk, chunks } = ctx;
-  const token = (action: PlanAction): number | undefined => tokens.get(actionDirectory(action));
+  const token = (action: PlanAction): number | undefined => ctx.tokens.get(actionDirectory(action));
   const creates = batch.filter((a) => a.kind === 'create');
-  const updates: (PlanAction & { kind: 'create' | 'update' | 'reactivate' })[] = batch.filter((a) => a.kind !== 'create' && a.kind !== 'deactivate');
-  const deactivations = batch.filter((a) => a.kind === 'deactivate');
+  const updates: UpsertAction[] = batch.filter((a) => a.kind !== 'create' && a.kind !== 'deactivate');
   const collection = Customers.collection as unknown as mongoose.mongo.Collection<CustomerDoc>;
   let written = 0;
   if (creates.length > 0) {
-    await chunks.before();
-    try {
-      written += (await collection.insertMany(creates.map((a) => toInsert(a, opts, token(a) ?? 0)), { ordered: false })).insertedCount;
-    } catch (error) {
-      const failed = new Set(((error as { writeErrors?: { index?: number; code?: number }[] }).writeErrors ?? []).map((w) => (w.code === DUPLICATE_KEY ? w.index : -1)));
-      if (!isDuplicateKey(error) || failed.has(-1)) throw error;
-      written += (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? creates.length - failed.size;
-      updates.unshift(...creates.filter((_, i) => failed.has(i)));
-    }
-    await chunks.after(written);
+    const inserted = await insertCreates(collection, creates, ctx, token);
+    written += inserted.written;
+    updates.unshift(...inserted.existing);
+    await ctx.chunks.after(written);
   }
-  for (let i = 0; i < updates.length; i += updateChunk) {
-    const chunk = updates.slice(i, i + updateChunk);
-    await chunks.before();
-    try {
-      const result = await Customers.bulkWrite(chunk.map((a) => toWrite(a, opts, token(a))), { ordered: false });
-      written += result.upsertedCount + result.matchedCount;
-    } catch (error) {
-      if (isDuplicateKey(error) && tokens.size > 0) {
-        throw new DirbridgeError('ERR_LEASE_LOST', 'a newer run has written these customers (fencing token): refusing to overwrite', { cause: error });
-      }
-      throw error;
-    }
-    await chunks.after(written);
+  for (let i = 0; i < updates.length; i += ctx.updateChunk) {
+    written += await upsertChunk(Customers, updates.slice(i, i + ctx.updateChunk), ctx, token);
+    await ctx.chunks.after(written);
   }
-  for (const group of groupDeactivations(deactivations, token)) {
+  for (const group of groupDeactivations(batch.filter((a) => a.kind === 'deactivate'), token)) {
     for (let i = 0; i < group.ids.length; i += DEACTIVATE_CHUNK) {
-      await chunks.before();
-      const ids = group.ids.slice(i, i + DEACTIVATE_CHUNK);
+      await ctx.chunks.before();
       const fenced = group.token === undefined ? {} : { fence: { $lte: group.token } };
       const result = await collection.updateMany(
-        { _id: { $in: ids }, active: true, ...fenced },
-        { $set: { active: false, deactivatedReason: group.reason, deactivatedAt: opts.now, updatedAt: opts.now, lastRunId: opts.runId, fence: group.token ?? 0 } },
+        { _id: { $in: group.ids.slice(i, i + DEACTIVATE_CHUNK) }, active: true, ...fenced },
+        { $set: { active: false, deactivatedReason: group.reason, deactivatedAt: ctx.opts.now, updatedAt: ctx.opts.now, lastRunId: ctx.opts.runId, fence: group.token ?? 0 } },
       );
       written += result.matchedCount;
-      await chunks.after(written);
+      await ctx.chunks.after(written);
     }
   }
   return written;
+}
+
+type UpsertAction = PlanAction & { kind: 'create' | 'update' | 'reactivate' };
+
+/** One unordered insertMany; the creates that met an existing customer (a repeated apply) come back to be upserted. */
+async function insertCreates(
+  collection: mongoose.mongo.Collection<CustomerDoc>,
+  creates: readonly (PlanAction & { kind: 'create' })[],
+  ctx: BatchContext,
+  token: (action: PlanAction) => number | undefined,
+): Promise<{ written: number; existing: UpsertAction[] }> {
+  await ctx.chunks.before();
+  try {
+    return { written: (await collection.insertMany(creates.map((a) => toInsert(a, ctx.opts, token(a) ?? 0)), { ordered: false })).insertedCount, existing: [] };
+  } catch (error) {
+    const failed = new Set(((error as { writeErrors?: { index?: number; code?: number }[] }).writeErrors ?? []).map((w) => (w.code === DUPLICATE_KEY ? w.index : -1)));
+    if (!isDuplicateKey(error) || failed.has(-1)) throw error;
+    const written = (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? creates.length - failed.size;
+    return { written, existing: creates.filter((_, i) => failed.has(i)) };
+  }
+}
+
+/** One bulk of updateOne upserts; a duplicate key under a lease means a newer run wrote the customer. */
+async function upsertChunk(Customers: mongoose.Model<CustomerDoc>, chunk: readonly UpsertAction[], ctx: BatchContext, token: (action: PlanAction) => number | undefined): Promise<number> {
+  await ctx.chunks.before();
+  try {
+    const result = await Customers.bulkWrite(chunk.map((a) => toWrite(a, ctx.opts, token(a))), { ordered: false });
+    return result.upsertedCount + result.matchedCount;
+  } catch (error) {
+    if (isDuplicateKey(error) && ctx.tokens.size > 0) {
+      throw new DirbridgeError('ERR_LEASE_LOST', 'a newer run has written these customers (fencing token): refusing to overwrite', { cause: error });
+    }
+    throw error;
+  }
 }
 
 /** Customers named by `$in` in one deactivating updateMany (well within any server's command size). */
@@ -553,7 +568,7 @@ function actionDirectory(action: PlanAction): string {
  * One idempotent write. Under a lease, the fence condition makes a writer holding an older token miss
  * (update) or collide with the unique key (upsert), so it cannot overwrite a newer run's work.
  */
-function toWrite(action: PlanAction & { kind: 'create' | 'update' | 'reactivate' }, opts: ApplyOptions, token: number | undefined): mongoose.AnyBulkWriteOperation<CustomerDoc> {
+function toWrite(action: UpsertAction, opts: ApplyOptions, token: number | undefined): mongoose.AnyBulkWriteOperation<CustomerDoc> {
   const key = { _id: customerId(action.customer) };
   const fenced = token === undefined ? key : { ...key, fence: { $lte: token } };
   const fence = token ?? 0;
