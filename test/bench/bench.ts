@@ -3,18 +3,21 @@
  * Generates a directory, loads it into a real slapd (slapadd, untimed) and into the Crowd fixture
  * server, and times the dirbridge CLI as a subprocess: first full sync, no-change resync, resync
  * after 1 % of users changed, and for Crowd the same 1 % change as an incremental sync; for each
- * store. Peak RSS and CPU come from /proc while the process runs. The floor is OpenLDAP's own
+ * store. Peak RSS and CPU come from /proc while the process runs. `mongo` is FerretDB on PostgreSQL
+ * (`--mongo-backend sqlite` for its SQLite backend), or the MongoDB that MONGODB_URI names; the
+ * server's CPU (FerretDB and every PostgreSQL process, or mongod) is read from /proc around each run. The floor is OpenLDAP's own
  * ldapsearch reading the same entries with paging. `--profile DIR` writes a V8 CPU profile of every
  * dirbridge run into DIR (open it in Chrome DevTools, or summarise it with scripts/cpu-profile-top.mjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BIN } from '../helpers/cli.js';
 import { APP_NAME, APP_PASSWORD, startCrowdFixture, type CrowdFixture, type FixtureGroup, type FixtureUser } from '../helpers/crowd-fixture.js';
 import { directorySkeleton } from '../helpers/ldap-fixtures.js';
+import { startCommandCounter, type CommandCounter } from '../helpers/command-counter.js';
 import { startMongoServer, type MongoServer } from '../helpers/mongo-server.js';
 import { ROOT_DN, ROOT_PW, startSlapd, SVC_DN, SVC_PW, type Slapd } from '../helpers/slapd.js';
 
@@ -25,6 +28,7 @@ const { values: args } = parseArgs({
     source: { type: 'string', default: 'ldap,crowd' },
     store: { type: 'string', default: 'sqlite,mongo' },
     out: { type: 'string' },
+    'mongo-backend': { type: 'string', default: 'postgresql' },
     profile: { type: 'string' },
     'group-scaling': { type: 'boolean', default: false },
   },
@@ -108,10 +112,17 @@ interface Measure {
   atPlan: { rssMb: number; heapMb: number } | null;
   /** Customers written (from the run's output). */
   written: number;
+  /** CPU the store's server processes used during the run (null: not on this machine, e.g. MONGODB_URI). */
+  serverCpuSeconds: number | null;
+  /** MongoDB-wire commands the run sent (data commands: no handshakes or heartbeats), by name with their summed answer times. */
+  commands: { total: number; counts: Record<string, number>; millis: Record<string, number> } | null;
   summary: string;
 }
 
-async function dirbridge(config: string, cwd: string, extra: string[] = []): Promise<Measure> {
+async function dirbridge(config: string, cwd: string, extra: string[] = [], server: MongoServer | null = null): Promise<Measure> {
+  const serverBefore = serverCpu(server);
+  const relay = server === null ? null : commandRelay;
+  relay?.reset();
   const started = process.hrtime.bigint();
   const profile = args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args.profile];
   const child = spawn(process.execPath, [...profile, BIN, '--config', config, '--log-level', 'info', 'sync', '--allow-deactivations', String(USERS), ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -135,6 +146,7 @@ async function dirbridge(config: string, cwd: string, extra: string[] = []): Pro
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   clearInterval(poll);
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const serverAfter = serverCpu(server);
   if (code !== 0) throw new Error(`dirbridge exited ${String(code)}:\n${stderr.slice(-2000)}\n${stdout.slice(-2000)}`);
   const times = (msg: string): number[] => stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => Number(/"time":(\d+)/.exec(l)?.[1]));
   const written = Number(/\((\d+) customers written/.exec(stdout)?.[1] ?? 0);
@@ -157,8 +169,46 @@ async function dirbridge(config: string, cwd: string, extra: string[] = []): Pro
     atRead: memory('directory read'),
     atPlan: memory('plan made'),
     written,
+    serverCpuSeconds: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore,
+    commands: relay === null ? null : { total: relay.dataCommands(), counts: relay.counts(), millis: relay.millis() },
     summary: (/created \d+, updated \d+, reactivated \d+, deactivated \d+, unchanged \d+/.exec(stdout)?.[0] ?? '').replace(/(\w+) (\d+)/g, '$2 $1').replace(/reactivated/, 'react.'),
   };
+}
+
+/** The relay between dirbridge and a MongoDB-wire server on this machine that counts the commands sent. */
+let commandRelay: CommandCounter | null = null;
+
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime, stime, cutime, cstime of a process (seconds), and its parent's pid; null once it is gone. */
+function procCpu(pid: number): { own: number; children: number; ppid: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return { own: (Number(stat[11]) + Number(stat[12])) / TICKS, children: (Number(stat[13]) + Number(stat[14])) / TICKS, ppid: Number(stat[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The CPU time the store's server has used so far: FerretDB (or mongod) itself, plus for PostgreSQL
+ * the postmaster, its live backends and the backends that have exited (their time is in the
+ * postmaster's children counters). Null when the server is not a process here (MONGODB_URI, SQLite).
+ */
+function serverCpu(server: MongoServer | null): number | null {
+  if (server?.pid === null || server?.pid === undefined) return null;
+  let total = procCpu(server.pid)?.own ?? 0;
+  const postmaster = server.postgres?.pid;
+  if (postmaster !== undefined) {
+    const main = procCpu(postmaster);
+    total += (main?.own ?? 0) + (main?.children ?? 0);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const child = procCpu(Number(entry));
+      if (child?.ppid === postmaster) total += child.own;
+    }
+  }
+  return total;
 }
 
 const CORP_LDIF = 'dn: dc=corp,dc=example\nobjectClass: dcObject\nobjectClass: organization\no: Corp\ndc: corp\n';
@@ -171,8 +221,24 @@ function writeConfig(path: string, store: string, directory: string): void {
   writeFileSync(path, `store: { url: "${store}" }\ndirectories:\n  - ${directory}\nroles: { customer: { groups: [customers] } }\nlicensing: { licensedGroups: [jira-servicedesk-users] }\n`);
 }
 
+/**
+ * The MongoDB-wire server for `--store mongo`: the MongoDB that MONGODB_URI names when set (its CPU is
+ * not measured: it may be anywhere), else FerretDB on `--mongo-backend` (PostgreSQL by default, the
+ * backend FerretDB recommends for production; its server is a throwaway cluster of Debian's PostgreSQL).
+ */
+async function startStoreServer(): Promise<MongoServer> {
+  const backend = args['mongo-backend'];
+  if (backend !== 'postgresql' && backend !== 'sqlite') throw new Error(`--mongo-backend must be postgresql or sqlite, not ${String(backend)}`);
+  const external = process.env['MONGODB_URI'];
+  const server = external !== undefined && external !== '' ? await startMongoServer() : await startMongoServer({ backend });
+  const what = server.kind === 'external' ? 'MONGODB_URI (server CPU not measured)' : server.kind === 'mongod' ? `mongod ${server.version ?? ''}` : `FerretDB ${server.version ?? ''} on ${server.backend === 'postgresql' ? (server.postgres?.version ?? 'PostgreSQL') : 'SQLite'}`;
+  console.log(`store server for mongo: ${what}`);
+  return server;
+}
+
 function storeUrl(kind: string, mongo: MongoServer | null, name: string, dir: string): string {
-  return kind === 'mongo' ? (mongo as MongoServer).uri(name) : `file:${join(dir, `${name}.db`)}`;
+  if (kind !== 'mongo') return `file:${join(dir, `${name}.db`)}`;
+  return commandRelay === null ? (mongo as MongoServer).uri(name) : `mongodb://${commandRelay.host}:${commandRelay.port}/${name}`;
 }
 
 async function main(): Promise<void> {
@@ -182,8 +248,10 @@ async function main(): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   const model = generate(GROUPS);
   const memberships = model.groups.reduce((n, g) => n + g.members.length, 0);
-  console.log(`dirbridge benchmark: ${USERS} users, ${model.groups.length} groups, ${memberships} memberships; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`);
-  const mongo = stores.includes('mongo') ? await startMongoServer() : null;
+  console.log(`dirbridge benchmark: ${USERS} users, ${model.groups.length} groups, ${memberships} memberships; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const mongo = stores.includes('mongo') ? await startStoreServer() : null;
+  commandRelay = mongo?.address === null || mongo?.address === undefined ? null : await startCommandCounter(mongo.address);
+  const mongoVersions = mongo === null ? null : { kind: mongo.kind, server: mongo.version, backend: mongo.backend, postgres: mongo.postgres?.version ?? null };
   let slapd: Slapd | null = null;
   const fixtures: { crowd: CrowdFixture | null } = { crowd: null };
   /** Users the benchmark has deleted from the Crowd fixture (model indexes). */
@@ -218,17 +286,18 @@ async function main(): Promise<void> {
         const directory = source === 'ldap' ? ldapDirectory((slapd as Slapd).ldapUrl) : `{ id: corp, type: crowd, url: "${await crowdUrl()}", application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" }, pageSize: ${PAGE} }`;
         writeConfig(configPath, storeUrl(store, mongo, name, dir), directory);
         const record = (scenario: string, m: Measure): void => report(source, store, scenario, m);
+        const server = store === 'mongo' ? mongo : null;
         // Read, resolve and plan with nothing written (the store is still empty): the figure to set
         // against other tools' read-and-flatten passes.
-        if (store === stores[0]) record('dry-run plan', await dirbridge(configPath, dir, ['--dry-run']));
-        record('first full sync', await dirbridge(configPath, dir, ['--mode', 'incremental']));
-        record('no-change resync', await dirbridge(configPath, dir));
+        if (store === stores[0]) record('dry-run plan', await dirbridge(configPath, dir, ['--dry-run'], server));
+        record('first full sync', await dirbridge(configPath, dir, ['--mode', 'incremental'], server));
+        record('no-change resync', await dirbridge(configPath, dir, [], server));
         if (source === 'ldap') applyLdapChanges(slapd as Slapd, changeSet(11 + stores.indexOf(store) * 5));
         else applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(11 + stores.indexOf(store) * 5));
-        record('1% changed, full', await dirbridge(configPath, dir));
+        record('1% changed, full', await dirbridge(configPath, dir, [], server));
         if (source === 'crowd') {
           applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(5000 + stores.indexOf(store) * 7));
-          record('incremental 1%', await dirbridge(configPath, dir, ['--mode', 'incremental']));
+          record('incremental 1%', await dirbridge(configPath, dir, ['--mode', 'incremental'], server));
         }
       }
     }
@@ -261,11 +330,13 @@ async function main(): Promise<void> {
   } finally {
     await slapd?.stop();
     await fixtures.crowd?.close();
+    await commandRelay?.close();
     await mongo?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (args.out !== undefined) {
-    const versions = { node: process.version, dirbridge: (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version, slapd: execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? null };
+    const versions = { node: process.version, dirbridge: (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version, slapd: execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? null, mongo: mongoVersions };
     writeFileSync(args.out, `${JSON.stringify({ users: USERS, groups: model.groups.length, memberships, cores: cpus().length, versions, floorSeconds, rows }, null, 2)}\n`);
     console.log(`results written to ${args.out}`);
   }
@@ -277,14 +348,28 @@ async function main(): Promise<void> {
     const baseline = (name: string): Record<string, unknown> | undefined => rows.find((r) => r.source === source && r.scenario === name && (name === 'dry-run plan' || r.store === store));
     const without = scenario === 'first full sync' ? baseline('dry-run plan') : scenario === '1% changed, full' ? baseline('no-change resync') : undefined;
     const cpuMsPerWritten = without !== undefined && m.written > 0 ? Number((((m.cpuSeconds - (without.cpuSeconds as number)) * 1000) / m.written).toFixed(3)) : null;
-    const row = { source, store, scenario, ...m, cpuMsPerWritten, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: m.readSeconds !== null && floor !== null ? Number((m.readSeconds / floor).toFixed(2)) : null };
+    // The server's side of the same writes: its CPU above that of the baseline run on the same store
+    // (none for a dry run on another store: it asked the server nothing).
+    const serverWithout = without === undefined ? undefined : without.store === store ? (without.serverCpuSeconds as number | null) : 0;
+    const serverMsPerWritten = m.serverCpuSeconds !== null && serverWithout !== undefined && serverWithout !== null && m.written > 0 ? Number((((m.serverCpuSeconds - serverWithout) * 1000) / m.written).toFixed(3)) : null;
+    const row = { source, store, scenario, ...m, cpuMsPerWritten, serverMsPerWritten, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: m.readSeconds !== null && floor !== null ? Number((m.readSeconds / floor).toFixed(2)) : null };
     rows.push(row);
     const seconds = (label: string, s: number | null): string => (s === null ? '' : `  ${label} ${s.toFixed(2)} s`);
     console.log(
       `${source.padEnd(6)} ${store.padEnd(7)} ${scenario.padEnd(18)} ${m.wallSeconds.toFixed(2).padStart(7)} s ${String(row.usersPerSecond).padStart(8)} users/s ${String(m.peakRssMb).padStart(5)} MB  cpu ${m.cpuSeconds.toFixed(1).padStart(5)} s` +
         `${seconds('read', m.readSeconds)}${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}${seconds('groups', m.groupSeconds)}${seconds('plan', m.planSeconds)}` +
-        `${cpuMsPerWritten === null ? '' : `  cpu/written ${cpuMsPerWritten} ms`}  ${m.summary}`,
+        `${m.serverCpuSeconds === null ? '' : `  server cpu ${m.serverCpuSeconds.toFixed(1)} s`}${m.commands === null ? '' : `  ${m.commands.total} commands (${slowest(m.commands)})`}` +
+        `${cpuMsPerWritten === null ? '' : `  cpu/written ${cpuMsPerWritten} ms`}${serverMsPerWritten === null ? '' : `  server/written ${serverMsPerWritten} ms`}  ${m.summary}`,
     );
+  }
+
+  /** The three command names the run waited longest for, with their counts and summed times. */
+  function slowest(commands: NonNullable<Measure['commands']>): string {
+    return Object.entries(commands.millis)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 3)
+      .map(([name, ms]) => `${commands.counts[name] ?? 0} ${name} ${(ms / 1000).toFixed(1)} s`)
+      .join(', ');
   }
 
   async function crowdUrl(): Promise<string> {

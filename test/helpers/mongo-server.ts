@@ -25,6 +25,9 @@ export interface MongoServer {
   readonly postgres?: Postgres | null;
   /** The binary that serves, for messages (`MONGODB_URI` for an external server). */
   readonly binary: string;
+  /** The serving process (null for MONGODB_URI) and its version line. */
+  readonly pid: number | null;
+  readonly version: string | null;
   /** A connection string for a fresh database of this name. */
   uri(database: string): string;
   stop(): Promise<void>;
@@ -96,7 +99,7 @@ export interface MongoServerOptions {
 export async function startMongoServer(options: MongoServerOptions = {}): Promise<MongoServer> {
   const external = process.env['MONGODB_URI'];
   if (options.backend === undefined && external !== undefined && external !== '') {
-    return { kind: 'external', backend: null, address: null, postgres: null, binary: 'MONGODB_URI', uri: (db) => withDatabase(external, db), stop: async () => {} };
+    return { kind: 'external', backend: null, address: null, postgres: null, binary: 'MONGODB_URI', pid: null, version: null, uri: (db) => withDatabase(external, db), stop: async () => {} };
   }
   const { usable, rejected } = findMongoBinaries();
   for (const r of rejected) console.warn(`MongoDB-wire server: skipping ${r.reason}`);
@@ -146,6 +149,8 @@ async function startBinary(binary: MongoBinary, backend: FerretBackend, options:
       address: { host: '127.0.0.1', port },
       postgres: pg ?? null,
       binary: binary.path,
+      pid: child.pid ?? null,
+      version: binary.version,
       uri: (db) => `mongodb://127.0.0.1:${port}/${db}`,
       stop: async () => {
         child.kill('SIGTERM');

@@ -19,6 +19,8 @@ export interface Postgres {
   readonly socket: { readonly dir: string; readonly port: number };
   /** The user the server runs as (`postgres` or `nobody` when the tests run as root). */
   readonly runAs: number;
+  /** The postmaster's process id (its backends are its children: the benchmark reads their CPU). */
+  readonly pid: number;
   /** A libpq/pgx URL for a database of the cluster over its socket, with extra query parameters. */
   url(database: string, params?: Record<string, string>): string;
   stop(): Promise<void>;
@@ -98,6 +100,7 @@ export async function startPostgres(): Promise<Postgres> {
     bin,
     socket: { dir: socket, port },
     runAs: user?.uid ?? process.getuid?.() ?? -1,
+    pid: child.pid ?? -1,
     url: (database, params = {}) => `postgres://dirbridge@/${database}?${new URLSearchParams({ host: socket, port: String(port), ...params }).toString()}`,
     stop,
   };
