@@ -80,11 +80,24 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
     return { users, groups, byName };
   };
 
-  const memberships = async (groups: readonly CrowdGroup[], signal: AbortSignal | undefined): Promise<Map<string, { users: string[]; groups: string[] }>> => {
+  /**
+   * Direct members of each group (keyed by lower-cased name): users as their externalIds, looked up in
+   * `byName` as each membership streams in, so that the member names the document spells (three million
+   * strings at a million users) are never held; a name no user of the read has is left out.
+   */
+  const memberships = async (groups: readonly CrowdGroup[], byName: ReadonlyMap<string, string>, signal: AbortSignal | undefined): Promise<Map<string, { users: string[]; groups: string[] }>> => {
     const out = new Map<string, { users: string[]; groups: string[] }>();
     const opts = signal === undefined ? {} : { signal };
+    const userIds = (names: readonly string[]): string[] => {
+      const ids: string[] = [];
+      for (const name of names) {
+        const externalId = byName.get(name.toLowerCase());
+        if (externalId !== undefined) ids.push(externalId);
+      }
+      return ids;
+    };
     try {
-      for await (const m of parseMemberships(await client.getXml('group/membership', {}, opts))) out.set(m.group.toLowerCase(), { users: m.users, groups: m.groups });
+      for await (const m of parseMemberships(await client.getXml('group/membership', {}, opts))) out.set(m.group.toLowerCase(), { users: userIds(m.users), groups: m.groups });
       return out;
     } catch (error) {
       signal?.throwIfAborted();
@@ -97,7 +110,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
         const users: string[] = [];
         const children: string[] = [];
         const list = { pageSize: config.pageSize, firstOnly: false, ...opts };
-        for await (const page of pages<{ name?: string }>(client, 'group/user/direct', { groupname: name }, 'user', list)) users.push(...page.flatMap((u) => (u.name === undefined ? [] : [u.name])));
+        for await (const page of pages<{ name?: string }>(client, 'group/user/direct', { groupname: name }, 'user', list)) users.push(...userIds(page.flatMap((u) => (u.name === undefined ? [] : [u.name]))));
         for await (const page of pages<{ name?: string }>(client, 'group/child-group/direct', { groupname: name }, 'group', list)) children.push(...page.flatMap((c) => (c.name === undefined ? [] : [c.name])));
         out.set(name.toLowerCase(), { users, groups: children });
       }),
@@ -120,17 +133,14 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
     },
     async fetchSnapshot(options?: FetchOptions): Promise<DirectorySnapshot> {
       const { users, groups, byName } = await read(options);
-      const members = await memberships(groups, options?.signal);
+      const members = await memberships(groups, byName, options?.signal);
       const known = new Set(groups.map((g) => String(g.name).toLowerCase()));
       const snapshotGroups: DirectoryGroup[] = groups.map((g) => {
         const m = members.get(String(g.name).toLowerCase()) ?? { users: [], groups: [] };
         return {
           id: String(g.name).toLowerCase(),
           name: String(g.name),
-          memberUserIds: m.users.flatMap((u) => {
-            const externalId = byName.get(u.toLowerCase());
-            return externalId === undefined ? [] : [externalId];
-          }),
+          memberUserIds: m.users,
           memberGroupIds: m.groups.map((c) => c.toLowerCase()).filter((c) => known.has(c)),
         };
       });
