@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LOCAL_DIRECTORY } from '../core/customer-key.js';
-import { customerKey, type CurrentCustomer, type DirectorySnapshot, type SyncPlan, type SyncPolicy } from '../core/model.js';
+import { customerKey, type CurrentCustomer, type DirectorySnapshot, type DirectoryUser, type SyncPlan, type SyncPolicy } from '../core/model.js';
 import { planSync, type ScopedRead } from '../core/plan-sync.js';
 import { policyFingerprint } from '../core/policy-fingerprint.js';
 import type { SnapshotRowChange } from '../ports/incremental-store.js';
@@ -19,7 +19,7 @@ import {
   type StoredSnapshotView,
 } from '../ports/directory-connector.js';
 import { appliedOutcome, withheldError } from './run-outcome.js';
-import { leaseNameFor, type Lease, type RunOutcome, type RunRecord, type SyncStore } from '../ports/store.js';
+import { leaseNameFor, type Lease, type LoadCurrentOptions, type RunOutcome, type RunRecord, type SyncStore } from '../ports/store.js';
 import { afterSync, directoryCustomers } from './customers/after-sync.js';
 import { damageWarnings, withWarnings } from './store-damage.js';
 import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
@@ -342,7 +342,7 @@ async function loadCustomers(
   readDirectories: readonly string[],
 ): Promise<{ current: CurrentCustomer[]; activeCustomers?: number; stored?: ReadonlyMap<string, number> }> {
   const scoped = read.snapshots.length > 0 && read.snapshots.every((s) => read.scoped[s.directoryId] !== undefined);
-  if (!scoped) return { current: directoryCustomers(await store.loadCurrent()) };
+  if (!scoped) return { current: directoryCustomers(await store.loadCurrent({ readUsers: readUsersOf(read.snapshots) })) };
   const byKey = new Map<string, CurrentCustomer>();
   for (const save of read.toSave) {
     if (save.kind !== 'rows') continue;
@@ -353,6 +353,17 @@ async function loadCustomers(
   const stored = new Map<string, number>();
   for (const id of readDirectories) stored.set(id, await store.incremental.countStored(id));
   return { current: directoryCustomers([...byKey.values()]), activeCustomers: await store.incremental.countActive(LOCAL_DIRECTORY), stored };
+}
+
+/** The users of this run's reads by directory and externalId (for loadCurrent to share their strings). */
+function readUsersOf(snapshots: readonly DirectorySnapshot[]): NonNullable<LoadCurrentOptions['readUsers']> {
+  const byDirectory = new Map<string, Map<string, DirectoryUser>>();
+  for (const snapshot of snapshots) {
+    const users = new Map<string, DirectoryUser>();
+    for (const user of snapshot.users) users.set(user.externalId, user);
+    byDirectory.set(snapshot.directoryId, users);
+  }
+  return (directoryId, externalId) => byDirectory.get(directoryId)?.get(externalId);
 }
 
 /** Keeps each read for the next incremental run, under the policy it was planned with. */

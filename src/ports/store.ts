@@ -17,6 +17,16 @@ import type { RecordDriver } from './record-driver.js';
  */
 export type RunTrigger = 'cli' | 'schedule' | 'api' | `console:${string}`;
 
+export interface LoadCurrentOptions {
+  /**
+   * The users this run read, by directory and externalId. A store may take a stored customer's
+   * externalId, and its username when it is spelled the same, from the matching user instead of
+   * keeping copies of its own: at a million customers that is some 80 MB fewer held while planning.
+   * A hint only: what loadCurrent returns is equal with or without it.
+   */
+  readonly readUsers?: (directoryId: string, externalId: string) => { readonly externalId: string; readonly username: string } | undefined;
+}
+
 export interface SyncStore {
   readonly kind: 'sqlite' | 'mongodb';
   /** Where the data lives, for people (never with credentials). */
@@ -25,7 +35,7 @@ export interface SyncStore {
   readonly records: RecordDriver;
   /** The normalised directory snapshots and scoped customer loads of incremental runs. */
   readonly incremental: IncrementalStore;
-  loadCurrent(): Promise<CurrentCustomer[]>;
+  loadCurrent(options?: LoadCurrentOptions): Promise<CurrentCustomer[]>;
   revision(): Promise<number>;
   applyActions(actions: readonly PlanAction[], options: ApplyOptions): Promise<ApplyResult>;
   /** Customers that carry a licensed group: must always be empty (the post-apply check). */

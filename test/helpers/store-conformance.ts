@@ -154,6 +154,19 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(after.find((c) => c.username === 'ann')?.damage).toBeUndefined();
     });
 
+    it('loads the same compact state with a hint of the users read, whatever the hint spells differently', async () => {
+      await store.applyActions([create('u1', 'ann'), create('u2', 'bob'), create('u3', 'cy', ['customers'], 'dir-b')], { runId: 'r1', now: NOW });
+      const [bob] = await store.findByUsername('bob');
+      await store.importCustomers([{ ...bob!, displayName: 'Mallory' }]);
+      const plain = sortState(await store.loadCurrent());
+      // The read renamed ann to Ann (another spelling), knows bob as he is stored and has no u3 in dir-b.
+      const read = new Map([['dir-a/u1', { externalId: 'u1', username: 'Ann' }], ['dir-a/u2', { externalId: 'u2', username: 'bob' }], ['dir-b/u1', { externalId: 'u1', username: 'zed' }]]);
+      const hinted = sortState(await store.loadCurrent({ readUsers: (directoryId, externalId) => read.get(`${directoryId}/${externalId}`) }));
+      expect(hinted).toEqual(plain);
+      expect(hinted.find((c) => c.externalId === 'u1')?.username).toBe('ann');
+      expect(hinted.find((c) => c.externalId === 'u2')?.damage).toEqual({ kind: 'hash-mismatch' });
+    });
+
     it('exports and imports whole customers, keeping state and timestamps', async () => {
       await store.applyActions([create('u1', 'ann'), create('u2', 'bob'), create('u3', 'cy')], { runId: 'r1', now: NOW });
       await store.applyActions([{ kind: 'deactivate', directoryId: 'dir-a', externalId: 'u2', username: 'bob', reason: 'shadowed' }], { runId: 'r2', now: '2026-11-23T00:00:00.000Z' });

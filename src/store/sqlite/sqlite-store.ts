@@ -187,7 +187,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
     records,
     incremental: createSqliteIncrementalStore(db, wrap, licensedSet),
 
-    async loadCurrent() {
+    async loadCurrent(loadOptions) {
+      const readUsers = loadOptions?.readUsers;
       return wrap('load customers', () => {
         // The hashed fields are read too, to find rows changed around dirbridge (checkedCurrent); only
         // the compact view is kept.
@@ -199,12 +200,15 @@ export function openSqliteStore(options: SqliteStoreOptions): SyncStore {
           const directoryId = row[0] as string;
           let shared = directoryIds.get(directoryId);
           if (shared === undefined) directoryIds.set(directoryId, (shared = directoryId));
+          const externalId = row[1] as string;
+          const username = row[2] as string;
+          const read = readUsers?.(shared, externalId);
           out.push(
             checkedCurrent(
               {
                 directoryId: shared,
-                externalId: row[1] as string,
-                username: row[2] as string,
+                externalId: read?.externalId ?? externalId,
+                username: read !== undefined && read.username === username ? read.username : username,
                 hash: row[3] as string,
                 active: row[4] === 1,
                 email: row[5] as string | null,
