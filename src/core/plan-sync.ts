@@ -111,35 +111,38 @@ export function planSync(input: PlanSyncInput): SyncPlan {
 
   // 1. Directory order decides who owns a username; lower copies are shadowed. Inside one directory the
   //    smallest externalId wins, so the outcome does not depend on the order users were read in.
-  const winners = new Map<string, Winner>();
+  const winners = new WinnerMap(policy.directories.length);
   /** Every read copy of a username held by more than one user. */
   const copies = new Map<string, Winner[]>();
-  for (const dir of policy.directories) {
+  policy.directories.forEach((dir, place) => {
     const snapshot = snapshots.get(dir.id);
     if (snapshot === undefined) {
       // Not read in this run: its stored customers still hold their usernames.
+      const held: DirectoryUser[] = [];
+      winners.addSource(place, dir.id, held);
       for (const c of currentByDir.get(dir.id) ?? []) {
         const name = normalizeUsername(c.username);
         if (c.active && !winners.has(name)) {
-          winners.set(name, { directoryId: dir.id, user: placeholderUser(c) });
+          winners.set(name, place, held.push(placeholderUser(c)) - 1);
         }
       }
-      continue;
+      return;
     }
-    for (const user of snapshot.users) {
+    winners.addSource(place, dir.id, snapshot.users);
+    snapshot.users.forEach((user, index) => {
       const name = normalizeUsername(user.username);
-      const entry = { directoryId: dir.id, user };
       const winner = winners.get(name);
       if (winner === undefined) {
-        winners.set(name, entry);
-        continue;
+        winners.set(name, place, index);
+        return;
       }
+      const entry = { directoryId: dir.id, user };
       const list = copies.get(name);
       if (list === undefined) copies.set(name, [winner, entry]);
       else list.push(entry);
-      if (winner.directoryId === dir.id && compare(user.externalId, winner.user.externalId) < 0) winners.set(name, entry);
-    }
-  }
+      if (winner.directoryId === dir.id && compare(user.externalId, winner.user.externalId) < 0) winners.set(name, place, index);
+    });
+  });
   const shadowed = shadowedCopies(winners, copies);
   for (const s of shadowed) absentReason.set(s.directoryId, s.externalId, 'shadowed');
 
@@ -178,7 +181,7 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   let unchanged = 0;
   const seatLeaks: SeatLeak[] = [];
   const refused: RefusedUser[] = [];
-  for (const [name, winner] of winners) {
+  for (const [name, winner] of winners.entries()) {
     const index = indexes.get(winner.directoryId);
     if (index === undefined) continue;
     const { user } = winner;
@@ -364,13 +367,53 @@ function sameDirectory(copies: readonly Winner[], directoryId: string): readonly
   return here.length > 1 ? here : undefined;
 }
 
+/**
+ * The winner of each username, kept as one number: the place of its directory in config order plus
+ * that many times its index in the directory's user list. A Winner object per user would be some
+ * 40 MB held through the plan at a million users; one is made only when a winner is looked at.
+ */
+class WinnerMap {
+  private readonly codes = new Map<string, number>();
+  private readonly sources: { directoryId: string; users: readonly DirectoryUser[] }[] = [];
+
+  constructor(private readonly places: number) {}
+
+  addSource(place: number, directoryId: string, users: readonly DirectoryUser[]): void {
+    this.sources[place] = { directoryId, users };
+  }
+
+  has(name: string): boolean {
+    return this.codes.has(name);
+  }
+
+  get(name: string): Winner | undefined {
+    const code = this.codes.get(name);
+    return code === undefined ? undefined : this.decode(code);
+  }
+
+  set(name: string, place: number, index: number): void {
+    this.codes.set(name, index * this.places + place);
+  }
+
+  *entries(): IterableIterator<[string, Winner]> {
+    for (const [name, code] of this.codes) yield [name, this.decode(code)];
+  }
+
+  /** A new object each time: compare winners by directory and user, never by identity. */
+  private decode(code: number): Winner {
+    const place = code % this.places;
+    const source = this.sources[place] as { directoryId: string; users: readonly DirectoryUser[] };
+    return { directoryId: source.directoryId, user: source.users[(code - place) / this.places] as DirectoryUser };
+  }
+}
+
 /** Every copy of a username but the winner, naming both entries (directory, id and DN). */
-function shadowedCopies(winners: ReadonlyMap<string, Winner>, copies: ReadonlyMap<string, readonly Winner[]>): ShadowedUser[] {
+function shadowedCopies(winners: WinnerMap, copies: ReadonlyMap<string, readonly Winner[]>): ShadowedUser[] {
   const shadowed: ShadowedUser[] = [];
   for (const [name, list] of copies) {
     const winner = winners.get(name) as Winner;
     for (const copy of list) {
-      if (copy === winner) continue;
+      if (copy.directoryId === winner.directoryId && copy.user === winner.user) continue;
       shadowed.push({
         username: copy.user.username,
         directoryId: copy.directoryId,
