@@ -247,7 +247,7 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   const storedDirs = [...currentByDir.keys()].filter((id) => !configured.has(id)).sort(compare);
   for (const id of [...policy.directories.map((d) => d.id), ...storedDirs]) {
     const snapshot = snapshots.get(id);
-    const activeStored = (currentByDir.get(id) ?? []).filter((c) => c.active).length;
+    const activeStored = countWhere(currentByDir.get(id) ?? [], (c) => c.active);
     if (snapshot === undefined) {
       const status = failed.has(id) ? 'failed' : 'not-read';
       const note = !configured.has(id)
@@ -303,8 +303,10 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   actions.sort(compareActions);
 
   // 5. Safety rules that reject the whole plan.
-  const deactivations = actions.filter((a) => a.kind === 'deactivate').length;
-  const activePopulation = input.activeCustomers ?? input.current.filter((c) => c.active).length;
+  const counts = { create: 0, update: 0, reactivate: 0, deactivate: 0 };
+  for (const a of actions) counts[a.kind]++;
+  const deactivations = counts.deactivate;
+  const activePopulation = input.activeCustomers ?? countWhere(input.current, (c) => c.active);
   const { count, percent } = policy.safety.maxDeactivations;
   const limit =
     activePopulation >= PERCENT_RULE_MIN_POPULATION ? Math.min(count, Math.floor((activePopulation * percent) / 100)) : count;
@@ -338,13 +340,12 @@ export function planSync(input: PlanSyncInput): SyncPlan {
   shadowed.sort((a, b) => compare(a.username, b.username) || compare(a.directoryId, b.directoryId) || compare(a.externalId, b.externalId));
   violations.sort((a, b) => compare(a.kind, b.kind) || compare(a.directoryId ?? '', b.directoryId ?? ''));
 
-  const countOf = (kind: PlanAction['kind']): number => actions.filter((a) => a.kind === kind).length;
   return {
     actions,
     summary: {
-      create: countOf('create'),
-      update: countOf('update'),
-      reactivate: countOf('reactivate'),
+      create: counts.create,
+      update: counts.update,
+      reactivate: counts.reactivate,
       deactivate: deactivations,
       unchanged,
       withheld,
@@ -496,6 +497,16 @@ class ByCustomer<T> {
     if (value !== undefined) inner?.delete(externalId);
     return value;
   }
+}
+
+/**
+ * How many items pass, without the array `filter` would make: at a million customers each such array
+ * is 8 MB made straight in V8's old generation, at the moment the plan's own memory peaks.
+ */
+function countWhere<T>(items: readonly T[], test: (item: T) => boolean): number {
+  let n = 0;
+  for (const item of items) if (test(item)) n++;
+  return n;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
