@@ -9,6 +9,9 @@ export function snapshotView(snapshot: DirectorySnapshot): StoredSnapshotView & 
   return {
     groups: rows.groups,
     queries,
+    async userKeys() {
+      return rows.users.map((r) => ({ externalId: r.user.externalId, location: r.user.location }));
+    },
     async users(query) {
       queries.push(query);
       const ids = new Set(query.ids ?? []);

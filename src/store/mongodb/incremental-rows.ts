@@ -128,6 +128,10 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
         await load('groups', query.memberOf ?? []);
         return [...out.values()];
       }),
+    userKeys: (directoryId) =>
+      wrap('load snapshot user keys', async () =>
+        (await users.find({ directoryId: { $eq: directoryId } }, { projection: { _id: 0, externalId: 1, 'user.location': 1 } }).toArray()).map((d) => ({ externalId: d.externalId, location: d.user?.location ?? null })),
+      ),
     apply: (directoryId, change, head) =>
       wrap('update the directory snapshot', async () => {
         await heads.deleteOne({ _id: directoryId });

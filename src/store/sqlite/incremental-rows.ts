@@ -164,6 +164,11 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
         return [...users.values()].map((user): StoredUser => ({ user, groups: (groups.get(user.externalId) ?? []).sort(compare) }));
       });
     },
+    async userKeys(directoryId) {
+      return wrap('load snapshot user keys', () =>
+        (db.prepare("SELECT external_id, json_extract(user, '$[5]') FROM snapshot_user_rows WHERE directory_id = ?").raw().all(directoryId) as [string, string | null][]).map(([externalId, location]) => ({ externalId, location })),
+      );
+    },
     async apply(directoryId, change, head) {
       wrap('update the directory snapshot', () => apply.immediate(directoryId, change, head));
     },

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.js';
+import { openConnector } from '../../src/engine/open-connector.js';
+import { runSync, type SyncOptions } from '../../src/engine/run-sync.js';
+import { createLogger } from '../../src/logger.js';
+import type { SyncStore } from '../../src/ports/store.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { corpLdif, exampleLdif, GROUPS, PEOPLE, userDn } from '../helpers/ldap-fixtures.js';
+import { LIMITED_DN, startSlapd, SVC_DN, SVC_PW, type Slapd } from '../helpers/slapd.js';
+
+/**
+ * The safety rules in LDAP incremental mode, against a real slapd: an ids-only pass that fails proves
+ * no absence (nobody is deactivated, the stored snapshot stays), the count-drop gate and the
+ * deactivation limit apply to an incremental read as to a full one.
+ */
+const logger = createLogger({ level: 'silent' });
+let slapd: Slapd;
+let dir: string;
+let store: SyncStore | undefined;
+beforeEach(async () => {
+  slapd = await startSlapd({ example: exampleLdif(), corp: corpLdif() });
+  dir = mkdtempSync(join(tmpdir(), 'dirbridge-ldap-incr-'));
+}, 60_000);
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+  await slapd?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function engine(options: { bindDn?: string; safety?: string } = {}) {
+  const yaml = `store: { url: "file:${dir}/store.db" }
+directories:
+  - id: corp
+    type: ldap
+    url: ${slapd.ldapsUrl}
+    tls: { caFile: ${slapd.caFile} }
+    bind: { dn: "${options.bindDn ?? SVC_DN}", password: "${SVC_PW}" }
+    users: { baseDn: "${PEOPLE}" }
+    groups: { baseDn: "${GROUPS}" }
+    pageSize: 10
+roles: { customer: { groups: [sd-customers] } }
+licensing: { licensedGroups: [jira-servicedesk-users] }
+${options.safety ?? ''}
+`;
+  const loaded = parseConfig(yaml, { path: join(dir, 'dirbridge.yml'), env: {} });
+  store ??= openSqliteStore({ path: join(dir, 'store.db'), licensedGroups: loaded.config.licensing.licensedGroups });
+  const deps = { loaded, store: store, logger, openConnector: (d: Parameters<typeof openConnector>[0]) => openConnector(d, { logger, baseDir: dir }) };
+  return (options: SyncOptions = {}) => runSync(deps, options);
+}
+
+const opened = (): SyncStore => store as SyncStore;
+const deleteUsers = (indexes: number[]): void => slapd.modify(indexes.map((i) => `dn: ${userDn(i)}\nchangetype: delete\n`).join('\n'));
+
+describe('LDAP incremental reads keep the safety rules', () => {
+  it('a failed ids-only pass deactivates nobody and leaves the stored snapshot where it was', async () => {
+    const sync = engine();
+    // A change made seconds after the data was loaded, so that the change mark passes the load time
+    // and the next change search returns only what changed since (fewer entries than the size limit).
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    slapd.modify(`dn: ${userDn(3)}\nchangetype: modify\nreplace: mail\nmail: moved-on@example.org\n`);
+    expect((await sync()).outcome).toBe('success');
+    const head = await opened().incremental.head('corp');
+    const before = await opened().loadCurrent();
+    expect(before.filter((c) => c.active)).toHaveLength(79);
+
+    deleteUsers([4, 5, 6]);
+    slapd.modify(`dn: ${userDn(7)}\nchangetype: modify\nreplace: mail\nmail: seven@example.org\n`);
+    // svc-limited keeps the server's size limit (50): the change search (a few entries) passes, the
+    // ids-only pass over 117 users does not.
+    const limited = await engine({ bindDn: LIMITED_DN })({ mode: 'incremental' });
+    expect(limited.outcome).toBe('partial');
+    expect(limited.failures).toEqual([expect.objectContaining({ directoryId: 'corp', code: 'ERR_LDAP_SEARCH', message: expect.stringContaining('in the ids-only pass of an incremental read') })]);
+    expect(limited.failures[0]?.message).toContain('size limit');
+    expect(limited.plan.summary).toMatchObject({ create: 0, update: 0, deactivate: 0 });
+    expect(limited.written).toBe(0);
+    expect(await opened().loadCurrent()).toEqual(before);
+    expect(await opened().incremental.head('corp')).toEqual(head);
+
+    const next = await sync({ mode: 'incremental' });
+    expect(next.reads).toEqual([expect.objectContaining({ directoryId: 'corp', mode: 'incremental' })]);
+    expect(next.plan.summary).toMatchObject({ deactivate: 3, update: 1 });
+    expect(next.outcome).toBe('success');
+  }, 60_000);
+
+  it('the count-drop gate withholds the deactivations of an incremental read that lost too many users', async () => {
+    const sync = engine();
+    expect((await sync({ mode: 'incremental' })).outcome).toBe('success');
+    deleteUsers(Array.from({ length: 40 }, (_, k) => k + 40)); // 120 → 80 users: 33 % fewer (countDropPercent 30)
+    const result = await sync({ mode: 'incremental' });
+    expect(result.reads).toEqual([expect.objectContaining({ directoryId: 'corp', mode: 'incremental' })]);
+    expect(result.plan.directories[0]).toMatchObject({ status: 'suspect', users: 80 });
+    expect(result.plan.summary).toMatchObject({ deactivate: 0, withheld: 40 });
+    expect(result.outcome).toBe('withheld');
+    expect((await opened().loadCurrent()).filter((c) => c.active)).toHaveLength(79);
+  }, 60_000);
+
+  it('the deactivation limit rejects an incremental plan; the same changes are read again and applied when allowed', async () => {
+    const sync = engine({ safety: 'safety: { maxDeactivations: { count: 2, percent: 10 } }' });
+    expect((await sync({ mode: 'incremental' })).outcome).toBe('success');
+    const head = await opened().incremental.head('corp');
+    deleteUsers([10, 11, 12]);
+    const rejected = await sync({ mode: 'incremental' });
+    expect(rejected.reads).toEqual([expect.objectContaining({ mode: 'incremental' })]);
+    expect(rejected.outcome).toBe('rejected');
+    expect(rejected.plan.violations).toEqual([expect.objectContaining({ kind: 'too-many-deactivations' })]);
+    expect(await opened().incremental.head('corp')).toEqual(head);
+    const allowed = await sync({ mode: 'incremental', allowDeactivations: 3 });
+    expect(allowed.reads).toEqual([expect.objectContaining({ mode: 'incremental' })]);
+    expect(allowed.plan.summary).toMatchObject({ deactivate: 3 });
+    expect(allowed.outcome).toBe('success');
+  }, 60_000);
+});
