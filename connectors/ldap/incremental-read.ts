@@ -65,11 +65,18 @@ export async function mergeChanges(input: ServerChanges, view: StoredSnapshotVie
   const resolved = await resolveChangedGroups(input, changedGroups, changedUsers, view);
   if ('reason' in resolved) return { kind: 'full', reason: resolved.reason };
 
-  // 2. The stored rows the changes touch.
-  const loaded = await view.users({
-    ids: [...changedUsers.keys(), ...deletedUsers, ...resolved.members],
-    memberOf: [...[...changedGroups.keys()].filter((id) => storedGroups.has(id)), ...deletedGroups],
-  });
+  // 2. The stored rows the changes touch: changed and deleted users, users who joined or left a
+  // changed group (found from its stored member ids, not its members' rows), members of deleted groups.
+  const moved = new Set<string>();
+  const stored = await view.groupMembers([...changedGroups.keys()].filter((id) => storedGroups.has(id)));
+  const was = new Map(stored.map((m) => [m.groupId, new Set(m.members)]));
+  for (const id of changedGroups.keys()) {
+    const now = resolved.usersOf.get(id) ?? new Set<string>();
+    const then = was.get(id) ?? new Set<string>();
+    for (const u of now) if (!then.has(u)) moved.add(u);
+    for (const u of then) if (!now.has(u)) moved.add(u);
+  }
+  const loaded = await view.users({ ids: [...changedUsers.keys(), ...deletedUsers, ...moved], memberOf: deletedGroups });
   const before = new Map(loaded.map((row) => [row.user.externalId, row]));
 
   // 3. Users new at their DN or name: their memberships in unchanged groups are asked of the server.
@@ -95,7 +102,7 @@ export async function mergeChanges(input: ServerChanges, view: StoredSnapshotVie
   };
   const rows = new Map<string, StoredUser>();
   const userRows: StoredUser[] = [];
-  for (const id of new Set([...changedUsers.keys(), ...before.keys(), ...resolved.members])) {
+  for (const id of new Set([...changedUsers.keys(), ...before.keys()])) {
     const row = rowOf(id);
     if (row === null) continue;
     rows.set(id, row);
@@ -146,8 +153,8 @@ export async function mergeChanges(input: ServerChanges, view: StoredSnapshotVie
 interface Resolved {
   /** User id → changed groups it is a direct member of. */
   readonly groupsOf: Map<string, string[]>;
-  /** Every user a changed group names. */
-  readonly members: Set<string>;
+  /** Changed group id → the users it names. */
+  readonly usersOf: Map<string, Set<string>>;
   readonly children: Map<string, string[]>;
 }
 
@@ -159,9 +166,9 @@ interface Resolved {
  */
 async function resolveChangedGroups(input: ServerChanges, changed: ReadonlyMap<string, GroupReferences>, changedUsers: ReadonlyMap<string, DirectoryUser>, view: StoredSnapshotView): Promise<Resolved | { reason: string }> {
   const groupsOf = new Map<string, string[]>();
-  const members = new Set<string>();
+  const usersOf = new Map<string, Set<string>>();
   const children = new Map<string, string[]>();
-  if (changed.size === 0) return { groupsOf, members, children };
+  if (changed.size === 0) return { groupsOf, usersOf, children };
   const userByDn = new Map<string, string>();
   for (const [id, dn] of input.presentUsers) userByDn.set(normalizeDn(dn), id);
   const names = new Set<string>();
@@ -186,12 +193,14 @@ async function resolveChangedGroups(input: ServerChanges, changed: ReadonlyMap<s
     }
     for (const uid of g.uids) for (const user of byName.get(uid.toLowerCase()) ?? []) users.add(user);
     for (const user of users) {
-      members.add(user);
-      groupsOf.set(user, [...(groupsOf.get(user) ?? []), g.id]);
+      const list = groupsOf.get(user);
+      if (list === undefined) groupsOf.set(user, [g.id]);
+      else list.push(g.id);
     }
+    usersOf.set(g.id, users);
     children.set(g.id, [...groups]);
   }
-  return { groupsOf, members, children };
+  return { groupsOf, usersOf, children };
 }
 
 function addChild(groups: Map<string, StoredGroup>, parent: string, child: string, unchanged: (id: string) => boolean): void {

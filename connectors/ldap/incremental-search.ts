@@ -1,6 +1,7 @@
 import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, OrFilter, type Client, type Entry, type Filter } from 'ldapts';
 import type { DirectoryUser } from '../../src/core/model.js';
 import { DirbridgeError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
 import type { ChangesResult, ReadOptions, StoredSnapshotView } from '../../src/ports/directory-connector.js';
 import type { AttributeMapping } from '../shared/profiles.js';
 import { EntryMappingError, entryExternalId, groupReferences, isUserEntry, normalizeDn, SnapshotBuilder, type DirectoryEntry, type GroupReferences } from '../shared/snapshot-builder.js';
@@ -22,6 +23,7 @@ export interface LdapReader {
   readonly groupFilter: Filter;
   /** Hash of the read settings, carried by the change mark. */
   readonly settings: string;
+  readonly log: Logger;
   search(client: Client, scope: Scope, filter: Filter, attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]>;
   /** A group entry with ranged member values read whole (Active Directory). */
   withRanges(client: Client, entry: Entry): Promise<DirectoryEntry>;
@@ -127,11 +129,13 @@ export async function readChanges(reader: LdapReader, client: Client, view: Stor
 
   // 2. The ids-only pass: who is in scope now. It fails as a whole read fails, and says so.
   const presentGroups = new Set<string>();
+  const idsStarted = Date.now();
   const presentUsers = await inIdsPass(async () => {
     const present = await idsPass(reader, client, options.signal);
     for await (const page of reader.search(client, groups, reader.groupFilter, ['1.1'], config.pageSize, options.signal)) for (const e of page) presentGroups.add(normalizeDn(e.dn));
     return present;
   });
+  reader.log.info({ users: presentUsers.size, groups: presentGroups.size, changedUsers: readUsers.size, changedGroups: changedGroups.size, idsPassMs: Date.now() - idsStarted }, 'ids-only pass read');
 
   // 3. Entries new or moved that the change search did not return (a renamed parent entry changes no child's mark).
   const storedKeys = new Map((await view.userKeys()).map((k) => [k.externalId, k.location]));

@@ -214,6 +214,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     userFilter,
     groupFilter,
     settings,
+    log,
     search,
     withRanges: (client, entry) => withRanges(client, entry, mapping),
     toEntry: toDirectoryEntry,

@@ -307,7 +307,7 @@ async function readWithCursor(
     if (head !== null && head.fingerprint !== dir.fingerprint) {
       reason = 'the config changed since the last read (customer or licensed groups, onLicensedMembership, directory order, allUsers or aggregateMemberships): every user is planned again';
     } else if (head !== null) {
-      const view: StoredSnapshotView = { groups: await store.groups(dir.id), users: (query) => store.users(dir.id, query), userKeys: () => store.userKeys(dir.id) };
+      const view: StoredSnapshotView = { groups: await store.groups(dir.id), users: (query) => store.users(dir.id, query), userKeys: () => store.userKeys(dir.id), groupMembers: (ids) => store.groupMembers(dir.id, ids) };
       const result = await connector.fetchChangesSince(view, head.cursor, call);
       if (result.kind === 'changes') {
         const { changes } = result;

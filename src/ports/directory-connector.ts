@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { DirectorySnapshot, DirectoryUser, UnresolvedMembers } from '../core/model.js';
 import type { Logger } from '../logger.js';
-import type { SnapshotRowChange, StoredGroup, StoredUser, StoredUserKey, UserQuery } from './incremental-store.js';
+import type { SnapshotRowChange, StoredGroup, StoredGroupMembers, StoredUser, StoredUserKey, UserQuery } from './incremental-store.js';
 
 /**
  * The connector port. A connector reads one directory and reports users and groups with their *direct*
@@ -95,6 +95,8 @@ export interface StoredSnapshotView {
   users(query: UserQuery): Promise<StoredUser[]>;
   /** Every stored user's id and location, without memberships (an LDAP ids-only pass is compared with it). */
   userKeys(): Promise<StoredUserKey[]>;
+  /** The direct user members of these groups, as ids only. */
+  groupMembers(groupIds: readonly string[]): Promise<StoredGroupMembers[]>;
 }
 
 /** What an incremental read returns: the part of the directory the changes touch, as it is now, and the rows to store. */

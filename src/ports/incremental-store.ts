@@ -28,6 +28,8 @@ export interface IncrementalStore {
    * compares its ids-only pass with (who is gone, who moved). One row per user, without memberships.
    */
   userKeys(directoryId: string): Promise<StoredUserKey[]>;
+  /** The direct user members (ids) of each of these groups, without loading the users' rows; unknown groups are left out. */
+  groupMembers(directoryId: string, groupIds: readonly string[]): Promise<StoredGroupMembers[]>;
   /** Applies row changes (upserts and deletions) and moves the head on; see the class comment for crashes. */
   apply(directoryId: string, change: SnapshotRowChange, head: SnapshotHead): Promise<void>;
   /** Compact state of the customers with these keys in `directoryId`, or with one of these usernames in any directory (lower-cased compare). */
@@ -62,6 +64,11 @@ export interface StoredUser {
 export interface StoredUserKey {
   readonly externalId: string;
   readonly location: string | null;
+}
+
+export interface StoredGroupMembers {
+  readonly groupId: string;
+  readonly members: readonly string[];
 }
 
 export interface StoredGroup {

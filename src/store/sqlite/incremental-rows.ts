@@ -169,6 +169,21 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
         (db.prepare("SELECT external_id, json_extract(user, '$[5]') FROM snapshot_user_rows WHERE directory_id = ?").raw().all(directoryId) as [string, string | null][]).map(([externalId, location]) => ({ externalId, location })),
       );
     },
+    async groupMembers(directoryId, groupIds) {
+      return wrap('load snapshot memberships', () => {
+        const members = new Map<string, string[]>();
+        inChunks([...new Set(groupIds)], (chunk, marks) => {
+          for (const [g, id] of db.prepare(`SELECT group_id, external_id FROM snapshot_members WHERE directory_id = ? AND group_id IN (${marks})`).raw().iterate(directoryId, ...chunk) as Iterable<[string, string]>) {
+            const list = members.get(g);
+            if (list === undefined) members.set(g, [id]);
+            else list.push(id);
+          }
+          return [];
+        });
+        const known = new Set((db.prepare('SELECT group_id FROM snapshot_groups WHERE directory_id = ?').raw().all(directoryId) as [string][]).map(([g]) => g));
+        return [...new Set(groupIds)].filter((g) => known.has(g)).map((groupId) => ({ groupId, members: members.get(groupId) ?? [] }));
+      });
+    },
     async apply(directoryId, change, head) {
       wrap('update the directory snapshot', () => apply.immediate(directoryId, change, head));
     },
