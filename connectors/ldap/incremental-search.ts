@@ -67,14 +67,22 @@ export async function readServerState(client: Client, timeLimit: number): Promis
 export class TimestampTracker {
   newest: number | null = null;
   missing: string | null = null;
+  /** The newest plain UTC value (YYYYMMDDHHMMSSZ, as OpenLDAP writes them): such values order as strings, parsed once. */
+  private newestPlain = '';
   see(entry: DirectoryEntry): void {
     const raw = entry.attributes.get('modifytimestamp')?.[0];
-    const ms = typeof raw === 'string' ? parseGeneralizedTime(raw) : null;
-    if (ms === null) {
-      this.missing ??= entry.dn;
+    if (typeof raw === 'string' && raw.length === 15 && raw.charCodeAt(14) === 90 /* Z */) {
+      if (raw > this.newestPlain) {
+        this.newestPlain = raw;
+        this.note(parseGeneralizedTime(raw), entry.dn);
+      }
       return;
     }
-    if (this.newest === null || ms > this.newest) this.newest = ms;
+    this.note(typeof raw === 'string' ? parseGeneralizedTime(raw) : null, entry.dn);
+  }
+  private note(ms: number | null, dn: string): void {
+    if (ms === null) this.missing ??= dn;
+    else if (this.newest === null || ms > this.newest) this.newest = ms;
   }
 }
 

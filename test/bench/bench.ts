@@ -204,10 +204,10 @@ async function main(): Promise<void> {
       for (let pass = 0; pass < 3; pass++) {
         const f = process.hrtime.bigint();
         // The attributes dirbridge asks for (the openldap profile with a group search: no memberOf;
-        // cn for display names when displayName is absent).
+        // cn for display names when displayName is absent; a group's mail; modifyTimestamp for the change mark).
         for (const [base, filter, attrs] of [
-          ['ou=People,dc=example,dc=com', '(objectClass=inetOrgPerson)', ['entryUUID', 'uid', 'mail', 'displayName', 'cn', 'pwdAccountLockedTime']],
-          ['ou=Groups,dc=example,dc=com', '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', ['cn', 'member', 'uniqueMember', 'memberUid']],
+          ['ou=People,dc=example,dc=com', '(objectClass=inetOrgPerson)', ['entryUUID', 'uid', 'mail', 'displayName', 'cn', 'pwdAccountLockedTime', 'modifyTimestamp']],
+          ['ou=Groups,dc=example,dc=com', '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', ['cn', 'member', 'uniqueMember', 'memberUid', 'mail', 'modifyTimestamp']],
         ] as const) {
           execFileSync('ldapsearch', ['-x', '-LLL', '-H', slapd.ldapUrl, '-D', SVC_DN, '-w', SVC_PW, '-b', base, '-E', `pr=${PAGE}/noprompt`, filter, ...attrs], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 2 ** 30 });
         }

@@ -166,18 +166,18 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
     },
     async userKeys(directoryId) {
       return wrap('load snapshot user keys', () =>
-        (db.prepare("SELECT external_id, json_extract(user, '$[5]') FROM snapshot_user_rows WHERE directory_id = ?").raw().all(directoryId) as [string, string | null][]).map(([externalId, location]) => ({ externalId, location })),
+        // One JSON document for all rows: a hundred thousand rows cost one parse, not a driver call each.
+        (JSON.parse((db.prepare("SELECT json_group_array(json_array(external_id, json_extract(user, '$[5]'))) FROM snapshot_user_rows WHERE directory_id = ?").raw().get(directoryId) as [string])[0]) as [string, string | null][]).map(
+          ([externalId, location]) => ({ externalId, location }),
+        ),
       );
     },
     async groupMembers(directoryId, groupIds) {
       return wrap('load snapshot memberships', () => {
         const members = new Map<string, string[]>();
         inChunks([...new Set(groupIds)], (chunk, marks) => {
-          for (const [g, id] of db.prepare(`SELECT group_id, external_id FROM snapshot_members WHERE directory_id = ? AND group_id IN (${marks})`).raw().iterate(directoryId, ...chunk) as Iterable<[string, string]>) {
-            const list = members.get(g);
-            if (list === undefined) members.set(g, [id]);
-            else list.push(id);
-          }
+          const rows = db.prepare(`SELECT group_id, json_group_array(external_id) FROM snapshot_members WHERE directory_id = ? AND group_id IN (${marks}) GROUP BY group_id`).raw().all(directoryId, ...chunk) as [string, string][];
+          for (const [g, ids] of rows) members.set(g, JSON.parse(ids) as string[]);
           return [];
         });
         const known = new Set((db.prepare('SELECT group_id FROM snapshot_groups WHERE directory_id = ?').raw().all(directoryId) as [string][]).map(([g]) => g));
