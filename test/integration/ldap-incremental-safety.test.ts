@@ -31,7 +31,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function engine(options: { bindDn?: string; safety?: string } = {}) {
+function engine(options: { bindDn?: string; safety?: string; directory?: string } = {}) {
   const yaml = `store: { url: "file:${dir}/store.db" }
 directories:
   - id: corp
@@ -39,8 +39,8 @@ directories:
     url: ${slapd.ldapsUrl}
     tls: { caFile: ${slapd.caFile} }
     bind: { dn: "${options.bindDn ?? SVC_DN}", password: "${SVC_PW}" }
-    users: { baseDn: "${PEOPLE}" }
-    groups: { baseDn: "${GROUPS}" }
+    ${options.directory ?? `users: { baseDn: "${PEOPLE}" }
+    groups: { baseDn: "${GROUPS}" }`}
     pageSize: 10
 roles: { customer: { groups: [sd-customers] } }
 licensing: { licensedGroups: [jira-servicedesk-users] }
@@ -112,5 +112,15 @@ describe('LDAP incremental reads keep the safety rules', () => {
     expect(allowed.reads).toEqual([expect.objectContaining({ mode: 'incremental' })]);
     expect(allowed.plan.summary).toMatchObject({ deactivate: 3 });
     expect(allowed.outcome).toBe('success');
+  }, 60_000);
+
+  it('reads whole and says why when the search settings changed, or when memberships come from memberOf', async () => {
+    expect((await engine()({ mode: 'incremental' })).reads[0]?.note).toContain('full read: no stored snapshot and change mark yet');
+    expect((await engine()({ mode: 'incremental' })).reads[0]).toMatchObject({ mode: 'incremental', note: expect.stringMatching(/^\d+ changes$/) });
+    const filtered = engine({ directory: `users: { baseDn: "${PEOPLE}", filter: "(mail=*)" }\n    groups: { baseDn: "${GROUPS}" }` });
+    expect((await filtered({ mode: 'incremental' })).reads[0]?.note).toBe("full read: the directory's URL, search bases, filters or attribute mapping changed since the last read");
+    expect((await filtered({ mode: 'incremental' })).reads[0]?.mode).toBe('incremental');
+    const memberOf = await engine({ directory: `users: { baseDn: "${PEOPLE}" }` })({ mode: 'incremental' });
+    expect(memberOf.reads[0]?.note).toContain("no change mark for the next incremental run: memberships come from users' memberOf (no group search)");
   }, 60_000);
 });
