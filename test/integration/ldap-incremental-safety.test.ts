@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeChangeMark, encodeChangeMark } from '../../connectors/ldap/change-cursor.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { openConnector } from '../../src/engine/open-connector.js';
 import { runSync, type SyncOptions } from '../../src/engine/run-sync.js';
@@ -122,5 +123,26 @@ describe('LDAP incremental reads keep the safety rules', () => {
     expect((await filtered({ mode: 'incremental' })).reads[0]?.mode).toBe('incremental');
     const memberOf = await engine({ directory: `users: { baseDn: "${PEOPLE}" }` })({ mode: 'incremental' });
     expect(memberOf.reads[0]?.note).toContain("no change mark for the next incremental run: memberships come from users' memberOf (no group search)");
+  }, 60_000);
+
+  it('users new or moved without a change of their own (a renamed parent entry) are read by their DN from the ids-only pass', async () => {
+    const sync = engine();
+    expect((await sync({ mode: 'incremental' })).outcome).toBe('success');
+    // The stored mark moved past every change to come: only the ids-only pass can see them, as it sees
+    // the users of a renamed OU (whose own entries, and marks, do not change).
+    const head = await opened().incremental.head('corp');
+    const mark = decodeChangeMark(head?.cursor ?? '');
+    if (head === null || mark?.kind !== 'timestamp') throw new Error(`expected a timestamp mark, got ${head?.cursor}`);
+    await opened().incremental.apply('corp', { users: [], deletedUsers: [], groups: [], deletedGroups: [] }, { ...head, cursor: encodeChangeMark({ ...mark, mark: '29991231235959Z' }) });
+    slapd.modify(`dn: ${userDn(8)}\nchangetype: modrdn\nnewrdn: uid=user008-renamed\ndeleteoldrdn: 1\n`);
+    slapd.modify(`dn: ${userDn(9)}\nchangetype: modrdn\nnewrdn: uid=user009\ndeleteoldrdn: 1\nnewsuperior: ou=Partners,dc=example,dc=com\n`);
+    slapd.modify(`dn: uid=late,${PEOPLE}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: late\ncn: Late\nsn: Late\nmail: late@example.org\n`);
+    slapd.modify(`dn: cn=sd-customers,${GROUPS}\nchangetype: modify\nadd: member\nmember: uid=late,${PEOPLE}\n`); // a group change the mark hides too
+    const result = await sync({ mode: 'incremental' });
+    expect(result.reads).toEqual([expect.objectContaining({ mode: 'incremental' })]);
+    // user008 renamed: out of sd-customers, which names its old DN; user009 moved out of the base.
+    // "late" is read by its DN, and the server says which unchanged group names that DN (sd-customers).
+    expect(result.plan.summary).toMatchObject({ create: 1, deactivate: 2 });
+    expect((await sync({ dryRun: true })).plan.summary).toMatchObject({ create: 0, update: 0, deactivate: 0, reactivate: 0 });
   }, 60_000);
 });
