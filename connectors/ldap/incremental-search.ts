@@ -24,6 +24,8 @@ export interface LdapReader {
   /** Hash of the read settings, carried by the change mark. */
   readonly settings: string;
   readonly log: Logger;
+  /** Runs `fn` on a connection of its own (bound as the connector binds), closed after. */
+  withClient<T>(fn: (client: Client) => Promise<T>, signal?: AbortSignal): Promise<T>;
   search(client: Client, scope: Scope, filter: Filter, attributes: string[], pageSize: number, signal?: AbortSignal): AsyncGenerator<Entry[]>;
   /** A group entry with ranged member values read whole (Active Directory). */
   withRanges(client: Client, entry: Entry): Promise<DirectoryEntry>;
@@ -106,73 +108,41 @@ export async function readChanges(reader: LdapReader, client: Client, view: Stor
   });
   const since = changeFilter(cursor, server, reader.settings);
   if (since.kind === 'full') return { kind: 'full-sync-needed', reason: since.reason };
-  const groups = config.groups as Scope;
-  const marker = since.attribute;
-  const changedFilter = (selection: Filter): Filter => new AndFilter({ filters: [selection, new GreaterThanEqualsFilter({ attribute: marker, value: since.value })] });
-  const timestamps = new TimestampTracker();
 
-  // 1. What changed since the mark.
-  const builder = new SnapshotBuilder(reader.id, mapping, { memberOf: 'ignore' });
-  const readUsers = new Set<string>();
-  const addUser = (entry: DirectoryEntry): void => {
-    if (marker === 'modifyTimestamp') timestamps.see(entry);
-    const id = entryExternalId(entry, mapping);
-    if (id !== null && readUsers.has(id)) return;
-    try {
-      if (builder.addUser(entry) && id !== null) readUsers.add(id);
-    } catch (error) {
-      throw error instanceof EntryMappingError ? reader.mappingError(error) : error;
-    }
-  };
-  const userAttrs = [...reader.userAttributes, marker];
-  for await (const page of reader.search(client, config.users, changedFilter(reader.userFilter), userAttrs, config.pageSize, options.signal)) for (const e of page) addUser(reader.toEntry(e));
-  const changedGroups = new Map<string, GroupReferences>();
-  const addGroup = async (e: Entry): Promise<void> => {
-    const entry = await reader.withRanges(client, e);
-    if (marker === 'modifyTimestamp') timestamps.see(entry);
-    const g = groupReferences(entry, mapping);
-    changedGroups.set(g.id, g);
-  };
-  for await (const page of reader.search(client, groups, changedFilter(reader.groupFilter), [...reader.groupAttributes, marker], config.groupPageSize, options.signal)) for (const e of page) await addGroup(e);
+  // 1. The ids-only pass runs on its own connection while the change searches run on this one: the
+  // server evaluates their filters while this process decodes the ids. Either order is sound for a
+  // change made meanwhile: an entry the change search missed is found new or moved by the pass and
+  // read by its DN (3.); one the pass no longer finds is gone.
+  const stopIds = new AbortController();
+  const idsSignal = options.signal === undefined ? stopIds.signal : AbortSignal.any([options.signal, stopIds.signal]);
+  const idsRead = reader.withClient((second) => idsOnlyPass(reader, second, idsSignal), idsSignal);
+  idsRead.catch(() => undefined); // awaited below; a change search that fails first stops it
 
-  // 2. The ids-only pass: who is in scope now. It fails as a whole read fails, and says so.
-  const presentGroups = new Set<string>();
-  const idsStarted = Date.now();
-  const presentUsers = await inIdsPass(async () => {
-    const present = await idsPass(reader, client, options.signal);
-    for await (const page of reader.search(client, groups, reader.groupFilter, ['1.1'], config.pageSize, options.signal)) for (const e of page) presentGroups.add(normalizeDn(e.dn));
-    return present;
-  });
-  reader.log.info({ users: presentUsers.size, groups: presentGroups.size, changedUsers: readUsers.size, changedGroups: changedGroups.size, idsPassMs: Date.now() - idsStarted }, 'ids-only pass read');
+  // 2. What changed since the mark.
+  const changes = changeCollector(reader, client, since.attribute);
+  try {
+    const filter = (selection: Filter): Filter => new AndFilter({ filters: [selection, new GreaterThanEqualsFilter({ attribute: since.attribute, value: since.value })] });
+    for await (const page of reader.search(client, config.users, filter(reader.userFilter), changes.userAttributes, config.pageSize, options.signal)) for (const e of page) changes.addUser(e);
+    for await (const page of reader.search(client, config.groups as Scope, filter(reader.groupFilter), changes.groupAttributes, config.groupPageSize, options.signal)) for (const e of page) await changes.addGroup(e);
+  } catch (error) {
+    stopIds.abort(error);
+    throw error;
+  }
+  const { presentUsers, presentGroups, idsPassMs } = await idsRead;
+  reader.log.info({ users: presentUsers.size, groups: presentGroups.size, changedUsers: changes.readUsers.size, changedGroups: changes.groups.size, idsPassMs }, 'ids-only pass read');
 
   // 3. Entries new or moved that the change search did not return (a renamed parent entry changes no child's mark).
   const storedKeys = new Map((await view.userKeys()).map((k) => [k.externalId, k.location]));
-  const silent: string[] = [];
-  for (const [id, dn] of presentUsers) {
-    if (readUsers.has(id)) continue;
-    const location = storedKeys.get(id);
-    if (location === undefined || location === null || (location !== dn && normalizeDn(location) !== normalizeDn(dn))) silent.push(dn);
-  }
-  const storedGroupIds = new Set(view.groups.map((g) => g.id));
-  const silentGroups = [...presentGroups].filter((id) => !storedGroupIds.has(id) && !changedGroups.has(id));
-  if (silent.length + silentGroups.length > Math.max(MAX_SILENT_MOVES, presentUsers.size / 20)) {
-    return { kind: 'full-sync-needed', reason: `${silent.length} users and ${silentGroups.length} groups are new or moved without a change of their own (a renamed parent entry?): reading whole is quicker` };
-  }
-  for (const dn of silent) for (const e of await baseRead(reader, client, dn, reader.userFilter, userAttrs)) addUser(reader.toEntry(e));
-  for (const dn of silentGroups) for (const e of await baseRead(reader, client, dn, reader.groupFilter, [...reader.groupAttributes, marker])) await addGroup(e);
+  const tooMany = await readSilentEntries(reader, client, { changes, presentUsers, presentGroups, storedKeys, storedGroups: view.groups });
+  if (tooMany !== null) return { kind: 'full-sync-needed', reason: tooMany };
   options.signal?.throwIfAborted();
 
-  let changedUsers: readonly DirectoryUser[];
-  try {
-    changedUsers = builder.build().users;
-  } catch (error) {
-    throw error instanceof EntryMappingError ? reader.mappingError(error) : error;
-  }
+  // 4. The merge with the stored rows, and the next mark.
   const merged = await mergeChanges(
     {
       directoryId: reader.id,
-      changedUsers,
-      changedGroups: [...changedGroups.values()],
+      changedUsers: changes.users(),
+      changedGroups: [...changes.groups.values()],
       presentUsers,
       presentGroups,
       storedKeys,
@@ -182,11 +152,87 @@ export async function readChanges(reader: LdapReader, client: Client, view: Stor
     view,
   );
   if (merged.kind === 'full') return { kind: 'full-sync-needed', reason: merged.reason };
-  const next = nextMark(since.attribute === 'uSNChanged' ? server : null, reader.settings, cursor, timestamps, Date.now() - started);
+  const next = nextMark(since.attribute === 'uSNChanged' ? server : null, reader.settings, cursor, changes.timestamps, Date.now() - started);
   return {
     kind: 'changes',
     changes: { snapshot: merged.snapshot, rows: merged.rows, cursor: next, affectedUserIds: merged.affected, changes: merged.changes, userDelta: merged.userDelta, previousUsernames: merged.previousUsernames },
   };
+}
+
+/**
+ * Reads by DN the users the ids-only pass finds new or at another DN than stored, and the groups new
+ * to the stored snapshot, that the change search did not return. Returns why it reads whole instead
+ * when they are too many, else null.
+ */
+async function readSilentEntries(
+  reader: LdapReader,
+  client: Client,
+  input: { changes: ReturnType<typeof changeCollector>; presentUsers: ReadonlyMap<string, string>; presentGroups: ReadonlySet<string>; storedKeys: ReadonlyMap<string, string | null>; storedGroups: readonly { id: string }[] },
+): Promise<string | null> {
+  const { changes, presentUsers, presentGroups, storedKeys } = input;
+  const silent: string[] = [];
+  for (const [id, dn] of presentUsers) {
+    if (changes.readUsers.has(id)) continue;
+    const location = storedKeys.get(id);
+    if (location === undefined || location === null || (location !== dn && normalizeDn(location) !== normalizeDn(dn))) silent.push(dn);
+  }
+  const storedGroupIds = new Set(input.storedGroups.map((g) => g.id));
+  const silentGroups = [...presentGroups].filter((id) => !storedGroupIds.has(id) && !changes.groups.has(id));
+  if (silent.length + silentGroups.length > Math.max(MAX_SILENT_MOVES, presentUsers.size / 20)) {
+    return `${silent.length} users and ${silentGroups.length} groups are new or moved without a change of their own (a renamed parent entry?): reading whole is quicker`;
+  }
+  for (const dn of silent) for (const e of await baseRead(reader, client, dn, reader.userFilter, changes.userAttributes)) changes.addUser(e);
+  for (const dn of silentGroups) for (const e of await baseRead(reader, client, dn, reader.groupFilter, changes.groupAttributes)) await changes.addGroup(e);
+  return null;
+}
+
+/** Collects changed entries as a full read maps them: users through a snapshot builder, groups as their member references. */
+function changeCollector(reader: LdapReader, client: Client, marker: 'uSNChanged' | 'modifyTimestamp') {
+  const { mapping } = reader;
+  const builder = new SnapshotBuilder(reader.id, mapping, { memberOf: 'ignore' });
+  const timestamps = new TimestampTracker();
+  const readUsers = new Set<string>();
+  const groups = new Map<string, GroupReferences>();
+  const mapped = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      throw error instanceof EntryMappingError ? reader.mappingError(error) : error;
+    }
+  };
+  return {
+    timestamps,
+    readUsers,
+    groups,
+    userAttributes: [...reader.userAttributes, marker],
+    groupAttributes: [...reader.groupAttributes, marker],
+    addUser(e: Entry): void {
+      const entry = reader.toEntry(e);
+      if (marker === 'modifyTimestamp') timestamps.see(entry);
+      const id = entryExternalId(entry, mapping);
+      if (id !== null && readUsers.has(id)) return;
+      if (mapped(() => builder.addUser(entry)) && id !== null) readUsers.add(id);
+    },
+    async addGroup(e: Entry): Promise<void> {
+      const entry = await reader.withRanges(client, e);
+      if (marker === 'modifyTimestamp') timestamps.see(entry);
+      const g = groupReferences(entry, mapping);
+      groups.set(g.id, g);
+    },
+    users: (): readonly DirectoryUser[] => mapped(() => builder.build().users),
+  };
+}
+
+/** Who is in scope now: every user (id → DN) and every group (normalised DN). Fails as a whole read fails, and says so. */
+async function idsOnlyPass(reader: LdapReader, client: Client, signal: AbortSignal): Promise<{ presentUsers: Map<string, string>; presentGroups: Set<string>; idsPassMs: number }> {
+  const started = Date.now();
+  const presentGroups = new Set<string>();
+  const presentUsers = await inIdsPass(async () => {
+    const users = await idsPass(reader, client, signal);
+    for await (const page of reader.search(client, reader.config.groups as Scope, reader.groupFilter, ['1.1'], reader.config.pageSize, signal)) for (const e of page) presentGroups.add(normalizeDn(e.dn));
+    return users;
+  });
+  return { presentUsers, presentGroups, idsPassMs: Date.now() - started };
 }
 
 function nextMark(usnServer: ServerState | null, settings: string, cursor: string, timestamps: TimestampTracker, readMs: number): string {

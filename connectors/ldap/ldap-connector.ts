@@ -215,6 +215,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     groupFilter,
     settings,
     log,
+    withClient,
     search,
     withRanges: (client, entry) => withRanges(client, entry, mapping),
     toEntry: toDirectoryEntry,
