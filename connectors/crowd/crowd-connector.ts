@@ -121,6 +121,7 @@ export function openCrowdConnector(id: string, config: CrowdConfig, context: Con
   return {
     id,
     type: 'crowd',
+    cursorName: 'event token',
     async check() {
       const { users, groups } = await read({ firstPageOnly: true });
       return {

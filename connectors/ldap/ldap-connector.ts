@@ -3,8 +3,9 @@ import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type Entry, type Filter } from 'ldapts';
 import { DirbridgeError } from '../../src/errors.js';
+import { contentHash } from '../../src/core/content-hash.js';
 import type { DirectorySnapshot } from '../../src/core/model.js';
-import type { ConnectorContext, DirectoryConnector, FetchOptions } from '../../src/ports/directory-connector.js';
+import type { ConnectorContext, CursorResult, FetchOptions, IncrementalConnector, ReadOptions, StoredSnapshotView } from '../../src/ports/directory-connector.js';
 import { resolveConfigPath } from '../shared/paths.js';
 import { checkByReadingWhole, resolveMapping, type AttributeMapping } from '../shared/profiles.js';
 import { groupSelectionFilter, userSelectionFilter } from '../shared/selection.js';
@@ -12,6 +13,8 @@ import { EntryMappingError, SnapshotBuilder, type AttributeValue, type Directory
 import type { LdapConfig } from './config.js';
 import { ldapError } from './ldap-errors.js';
 import { readRangedValues } from './ranged-values.js';
+import { encodeChangeMark, timestampMark, usnMark, type ServerState } from './change-cursor.js';
+import { incrementalBlocker, readChanges, readServerState, TimestampTracker, type LdapReader } from './incremental-search.js';
 
 type Scope = LdapConfig['users'];
 
@@ -20,8 +23,11 @@ type Scope = LdapConfig['users'];
  * unpaged search, never a client size limit, which would make ldapts hide a truncated result) and
  * an explicit server time limit; maps entries page by page into the compact snapshot model. A size
  * or time limit, a referral in scope or a lost connection rejects the read as a whole.
+ *
+ * Incremental reads (incremental-search.ts): a full read also takes the directory's change mark (see
+ * change-cursor.ts), which `currentCursor` hands to the engine once the read is done.
  */
-export function openLdapConnector(id: string, config: LdapConfig, context: ConnectorContext): DirectoryConnector {
+export function openLdapConnector(id: string, config: LdapConfig, context: ConnectorContext): IncrementalConnector {
   const mapping = resolveMapping(config.profile, config.attributes);
   const log = context.logger.child({ directory: id });
   const binaryId = mapping.id.toLowerCase() === 'objectguid';
@@ -122,8 +128,40 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     }
   };
 
+  const blocker = incrementalBlocker(config, mapping);
+  const settings = contentHash(['ldap-read-v1', config.url, JSON.stringify(config.users), JSON.stringify(config.groups ?? null), JSON.stringify(mapping)]);
+  /** The change mark of the last full read by this connector (what `currentCursor` answers after it). */
+  let lastMark: CursorResult | null = null;
+
+  /** The rootDSE before a full read: the AD mark there, or the timestamps to collect. Never fails the read. */
+  const markBefore = async (client: Client): Promise<{ server: ServerState | null; reason: string | null }> => {
+    if (blocker !== null) return { server: null, reason: blocker };
+    try {
+      return { server: await readServerState(client, config.timeouts.searchTimeLimitSeconds), reason: null };
+    } catch (error) {
+      return { server: null, reason: `the rootDSE could not be read (${(error as Error).message})` };
+    }
+  };
+  const markAfter = (before: { server: ServerState | null; reason: string | null }, timestamps: TimestampTracker, readMs: number): CursorResult => {
+    if (before.server === null) return { cursor: null, reason: before.reason ?? 'no server state' };
+    const usn = usnMark(before.server, settings);
+    if (usn !== null) return { cursor: encodeChangeMark(usn) };
+    if (timestamps.missing !== null) return { cursor: null, reason: `${timestamps.missing} came without modifyTimestamp (may the bind account read operational attributes?)` };
+    const mark = timestampMark(timestamps.newest, readMs, null);
+    if (mark === null) return { cursor: null, reason: 'the read returned no entries to take a modifyTimestamp from' };
+    return { cursor: encodeChangeMark({ kind: 'timestamp', settings, mark }) };
+  };
+
   const readEntries = async (options: FetchOptions): Promise<SnapshotBuilder> =>
     withClient(async (client) => {
+      const started = Date.now();
+      const before = await markBefore(client);
+      const timestamps = new TimestampTracker();
+      const stamped = before.server !== null && before.server.usn === null;
+      const stamp = (entry: DirectoryEntry): DirectoryEntry => {
+        if (stamped) timestamps.see(entry);
+        return entry;
+      };
       const builder = new SnapshotBuilder(id, mapping, { memberOf: config.groups === undefined ? 'use' : 'ignore' });
       // Each search's filter already selects users or groups by objectClass: its entries are added as
       // such, and objectClass itself is not fetched (an inetOrgPerson carries four values of it).
@@ -136,17 +174,19 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
           throw error;
         }
       };
-      for await (const entries of search(client, config.users, userFilter, userAttributes, config.pageSize, options.signal)) {
-        for (const entry of entries) add('user', toDirectoryEntry(entry));
+      const marked = (attributes: string[]): string[] => (stamped ? [...attributes, 'modifyTimestamp'] : attributes);
+      for await (const entries of search(client, config.users, userFilter, marked(userAttributes), config.pageSize, options.signal)) {
+        for (const entry of entries) add('user', stamp(toDirectoryEntry(entry)));
         options.onProgress?.(builder.counts);
       }
       if (config.groups !== undefined) {
         log.info({ users: builder.counts.users }, 'users read, reading groups');
-        for await (const entries of search(client, config.groups, groupFilter, groupAttributes, config.groupPageSize, options.signal)) {
-          for (const entry of entries) add('group', await withRanges(client, entry, mapping));
+        for await (const entries of search(client, config.groups, groupFilter, marked(groupAttributes), config.groupPageSize, options.signal)) {
+          for (const entry of entries) add('group', stamp(await withRanges(client, entry, mapping)));
           options.onProgress?.(builder.counts);
         }
       }
+      lastMark = markAfter(before, timestamps, Date.now() - started);
       return builder;
     }, options.signal);
 
@@ -165,11 +205,35 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
     return { dn: mapped.dn, attributes: new Map([...mapped.attributes, ...ranged]) };
   };
 
+  const reader: LdapReader = {
+    id,
+    config,
+    mapping,
+    userAttributes,
+    groupAttributes,
+    userFilter,
+    groupFilter,
+    settings,
+    log,
+    withClient,
+    search,
+    withRanges: (client, entry) => withRanges(client, entry, mapping),
+    toEntry: toDirectoryEntry,
+    mappingError,
+  };
+
   return {
     id,
     type: 'ldap',
+    cursorName: 'change mark',
     check: checkByReadingWhole(read, mapping),
     fetchSnapshot: read,
+    async currentCursor(): Promise<CursorResult> {
+      return lastMark ?? { cursor: null, reason: blocker ?? 'the change mark is taken by a full read' };
+    },
+    async fetchChangesSince(stored: StoredSnapshotView, cursor: string, options: ReadOptions = {}) {
+      return withClient((client) => readChanges(reader, client, stored, cursor, options), options.signal);
+    },
     async close() {},
   };
 }

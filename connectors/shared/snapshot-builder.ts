@@ -378,3 +378,36 @@ function firstRdnValue(dn: string): string {
   const eq = rdn.indexOf('=');
   return (eq < 0 ? rdn : rdn.slice(eq + 1)).trim().replace(/\\(.)/g, '$1');
 }
+
+/** A user entry's stable id as the builder reads it (the DN itself with `id: dn`), or null when it has none. */
+export function entryExternalId(entry: DirectoryEntry, mapping: AttributeMapping): string | null {
+  return mapping.id.toLowerCase() === 'dn' ? tidyDn(entry.dn) : identity(entry, mapping.id.toLowerCase());
+}
+
+/** Whether an entry the user search returned is a user (the profile's objectCategory rule, as `addUser` applies it). */
+export function isUserEntry(entry: DirectoryEntry, mapping: AttributeMapping): boolean {
+  return mapping.userCategory === null || inCategory(entry, mapping.userCategory);
+}
+
+/** A group entry's identity, name and member references, as `addGroup` reads them: DNs normalised, memberUid names as read. */
+export interface GroupReferences {
+  readonly id: string;
+  readonly name: string;
+  readonly dns: readonly string[];
+  readonly uids: readonly string[];
+}
+
+export function groupReferences(entry: DirectoryEntry, mapping: AttributeMapping): GroupReferences {
+  const dns: string[] = [];
+  const uids: string[] = [];
+  for (const attribute of mapping.memberDnAttributes) {
+    for (const raw of values(entry, attribute.toLowerCase())) if (raw !== '') dns.push(normalizeDn(raw));
+  }
+  if (mapping.memberUidAttribute !== null) {
+    for (const raw of values(entry, mapping.memberUidAttribute.toLowerCase())) {
+      if (isDn(raw)) dns.push(normalizeDn(raw));
+      else if (raw !== '') uids.push(raw);
+    }
+  }
+  return { id: normalizeDn(entry.dn), name: first(entry, mapping.groupName.toLowerCase()) ?? firstRdnValue(entry.dn), dns, uids };
+}

@@ -121,7 +121,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
           .option('directory', { alias: 'd', type: 'string', array: true, describe: 'Only these directory ids' })
           .option('allow-deactivations', { type: 'number', describe: 'Accept up to N deactivations in this run (above the limit, or after a suspect read)' })
           .option('plan', { type: 'string', describe: 'Apply exactly this saved plan (from `dirbridge plan --out`)' })
-          .option('mode', { choices: ['full', 'incremental'] as const, describe: 'incremental: directories that can (Crowd) read only what changed since the last sync (default full)' })
+          .option('mode', { choices: ['full', 'incremental'] as const, describe: 'incremental: directories that can (Crowd, LDAP) read only what changed since the last sync (default full)' })
           .option('rebuild-store', { type: 'boolean', describe: 'The store lost customers (ERR_STORE_SUSPECT): recreate them from the directories anyway' })
           .conflicts('plan', ['dry-run', 'directory', 'allow-deactivations', 'mode', 'rebuild-store']),
       async (args) => {

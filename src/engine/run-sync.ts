@@ -48,7 +48,7 @@ export interface SyncOptions {
   readonly directoryIds?: readonly string[];
   readonly dryRun?: boolean;
   readonly allowDeactivations?: number;
-  /** `incremental`: directories that can read changes (Crowd) read only what changed since the last sync. */
+  /** `incremental`: directories that can read changes (Crowd, LDAP) read only what changed since the last sync. */
   readonly mode?: ReadMode;
   /** Accept a store that lost customers (ERR_STORE_SUSPECT) and recreate them from the directories. */
   readonly rebuildStore?: boolean;
@@ -238,7 +238,7 @@ export type SnapshotSave =
 
 /**
  * Reads each directory in turn; a failed read is reported, never turned into an empty snapshot.
- * A connector that can read changes (Crowd) is read from its stored cursor when `mode` is
+ * A connector that can read changes (Crowd, LDAP) is read from its stored cursor when `mode` is
  * incremental; when it cannot go on from there it says why, and the directory is read whole.
  * An aborted `deps.signal` is not a failed read: it ends the reading at once, rejecting with its reason.
  */
@@ -304,11 +304,11 @@ async function readWithCursor(
   if (dir.mode === 'incremental') {
     const store = deps.store.incremental;
     const head = await store.head(dir.id);
-    let reason = 'no stored snapshot and event token yet (a first sync, or Crowd gave no token last time)';
+    let reason = `no stored snapshot and ${connector.cursorName} yet (a first sync, or none could be had last time)`;
     if (head !== null && head.fingerprint !== dir.fingerprint) {
       reason = 'the config changed since the last read (customer or licensed groups, onLicensedMembership, directory order, allUsers or aggregateMemberships): every user is planned again';
     } else if (head !== null) {
-      const view: StoredSnapshotView = { groups: await store.groups(dir.id), users: (query) => store.users(dir.id, query) };
+      const view: StoredSnapshotView = { groups: await store.groups(dir.id), users: (query) => store.users(dir.id, query), userKeys: () => store.userKeys(dir.id), groupMembers: (ids) => store.groupMembers(dir.id, ids) };
       const result = await connector.fetchChangesSince(view, head.cursor, call);
       if (result.kind === 'changes') {
         const { changes } = result;
@@ -325,7 +325,7 @@ async function readWithCursor(
   log.info('reading directory');
   const snapshot = await connector.fetchSnapshot(options);
   const cursor = await cursorAfterRead(connector, before, log, options.signal);
-  if (cursor.cursor === null) note = [note, `no event token for the next incremental run: ${cursor.reason}`].filter((n) => n !== null).join('; ');
+  if (cursor.cursor === null) note = [note, `no ${connector.cursorName} for the next incremental run: ${cursor.reason}`].filter((n) => n !== null).join('; ');
   return { kind: 'full', snapshot, cursor: cursor.cursor, note };
 }
 
@@ -389,14 +389,14 @@ async function cursorAfterRead(connector: IncrementalConnector, before: CursorRe
     return { cursor: null, reason: (error as Error).message };
   });
   if (before.cursor !== null && after.cursor !== null && before.cursor !== after.cursor) {
-    log.info({ before: before.cursor, after: after.cursor }, 'possible changes during the full read; keeping the later event token');
+    log.info({ before: before.cursor, after: after.cursor }, `possible changes during the full read; keeping the later ${connector.cursorName}`);
   }
   if (after.cursor !== null) return after;
   if (before.cursor !== null) {
-    log.warn({ reason: after.reason }, 'no event token after the full read: keeping the one taken before it');
+    log.warn({ reason: after.reason }, `no ${connector.cursorName} after the full read: keeping the one taken before it`);
     return before;
   }
-  log.warn({ reason: after.reason }, 'no event token: the next incremental run will read the whole directory');
+  log.warn({ reason: after.reason }, `no ${connector.cursorName}: the next incremental run will read the whole directory`);
   return after;
 }
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { DirectorySnapshot, DirectoryUser, UnresolvedMembers } from '../core/model.js';
 import type { Logger } from '../logger.js';
-import type { SnapshotRowChange, StoredGroup, StoredUser, UserQuery } from './incremental-store.js';
+import type { SnapshotRowChange, StoredGroup, StoredGroupMembers, StoredUser, StoredUserKey, UserQuery } from './incremental-store.js';
 
 /**
  * The connector port. A connector reads one directory and reports users and groups with their *direct*
@@ -93,6 +93,10 @@ export interface UserProvisioner {
 export interface StoredSnapshotView {
   readonly groups: readonly StoredGroup[];
   users(query: UserQuery): Promise<StoredUser[]>;
+  /** Every stored user's id and location, without memberships (an LDAP ids-only pass is compared with it). */
+  userKeys(): Promise<StoredUserKey[]>;
+  /** The direct user members of these groups, as ids only. */
+  groupMembers(groupIds: readonly string[]): Promise<StoredGroupMembers[]>;
 }
 
 /** What an incremental read returns: the part of the directory the changes touch, as it is now, and the rows to store. */
@@ -119,12 +123,15 @@ export type ChangesResult = { readonly kind: 'changes'; readonly changes: Change
 export type CursorResult = { readonly cursor: string } | { readonly cursor: null; readonly reason: string };
 
 /**
- * Optional capability: reading only what changed since a cursor (Crowd's event tokens). The engine
+ * Optional capability: reading only what changed since a cursor (Crowd's event tokens, an LDAP
+ * server's change mark). The engine
  * keeps the last read, normalised, and the cursor in the store; whenever the connector cannot go on
  * from them (expired cursor, no incremental support, an inconsistent change stream) it answers
  * `full-sync-needed` with the reason, and the engine reads the directory whole.
  */
 export interface IncrementalConnector extends DirectoryConnector {
+  /** What the cursor is called in messages to the operator ("event token", "change mark"). */
+  readonly cursorName: string;
   /** The cursor to read changes from next time. Failing to get one is `cursor: null` with the reason, not an error. */
   currentCursor(options?: ReadOptions): Promise<CursorResult>;
   fetchChangesSince(stored: StoredSnapshotView, cursor: string, options?: ReadOptions): Promise<ChangesResult>;

@@ -23,6 +23,13 @@ export interface IncrementalStore {
    * (compared lower-cased) or a direct member of one of `memberOf` (group ids). Unknown ones are left out.
    */
   users(directoryId: string, query: UserQuery): Promise<StoredUser[]>;
+  /**
+   * Every stored user's id and location (an LDAP DN), nothing else: what an LDAP incremental read
+   * compares its ids-only pass with (who is gone, who moved). One row per user, without memberships.
+   */
+  userKeys(directoryId: string): Promise<StoredUserKey[]>;
+  /** The direct user members (ids) of each of these groups, without loading the users' rows; unknown groups are left out. */
+  groupMembers(directoryId: string, groupIds: readonly string[]): Promise<StoredGroupMembers[]>;
   /** Applies row changes (upserts and deletions) and moves the head on; see the class comment for crashes. */
   apply(directoryId: string, change: SnapshotRowChange, head: SnapshotHead): Promise<void>;
   /** Compact state of the customers with these keys in `directoryId`, or with one of these usernames in any directory (lower-cased compare). */
@@ -52,6 +59,16 @@ export interface StoredUser {
   readonly user: DirectoryUser;
   /** Direct groups, as `DirectoryGroup.id`s, sorted. */
   readonly groups: readonly string[];
+}
+
+export interface StoredUserKey {
+  readonly externalId: string;
+  readonly location: string | null;
+}
+
+export interface StoredGroupMembers {
+  readonly groupId: string;
+  readonly members: readonly string[];
 }
 
 export interface StoredGroup {

@@ -2,11 +2,12 @@
  * The benchmark: `npm run bench -- [--users N] [--groups G] [--source ldap,crowd] [--store sqlite,mongo] [--out FILE]`.
  * Generates a directory, loads it into a real slapd (slapadd, untimed) and into the Crowd fixture
  * server, and times the dirbridge CLI as a subprocess: first full sync, no-change resync, resync
- * after 1 % of users changed, and for Crowd the same 1 % change as an incremental sync; for each
+ * after 1 % of users changed, and the next 1 % change as an incremental sync; for each
  * store. Peak RSS and CPU come from /proc while the process runs. `mongo` is FerretDB on PostgreSQL
  * (`--mongo-backend sqlite` for its SQLite backend), or the MongoDB that MONGODB_URI names; the
  * server's CPU (FerretDB and every PostgreSQL process, or mongod) is read from /proc around each run. The floor is OpenLDAP's own
- * ldapsearch reading the same entries with paging. `--profile DIR` writes a V8 CPU profile of every
+ * ldapsearch reading the same entries with paging; the LDAP incremental run's ids-only pass has its own
+ * floor (ldapsearch reading the stable ids alone). `--profile DIR` writes a V8 CPU profile of every
  * dirbridge run into DIR (open it in Chrome DevTools, or summarise it with scripts/cpu-profile-top.mjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -110,6 +111,8 @@ interface Measure {
   /** The run log's own memory figures (MiB) when the snapshot was read and when the plan was made. */
   atRead: { rssMb: number; heapMb: number } | null;
   atPlan: { rssMb: number; heapMb: number } | null;
+  /** LDAP incremental: the ids-only pass (from the run log). */
+  idsSeconds: number | null;
   /** Customers written (from the run's output). */
   written: number;
   /** CPU the store's server processes used during the run (null: not on this machine, e.g. MONGODB_URI). */
@@ -168,6 +171,7 @@ async function dirbridge(config: string, cwd: string, extra: string[] = [], serv
     planSeconds: readEnd !== undefined && planned !== undefined ? (planned - readEnd) / 1000 : null,
     atRead: memory('directory read'),
     atPlan: memory('plan made'),
+    idsSeconds: ((line) => (line === undefined ? null : Number(/"idsPassMs":(\d+)/.exec(line)?.[1]) / 1000))(stderr.split('\n').find((l) => l.includes('"msg":"ids-only pass read"'))),
     written,
     serverCpuSeconds: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore,
     commands: relay === null ? null : { total: relay.dataCommands(), counts: relay.counts(), millis: relay.millis() },
@@ -257,6 +261,7 @@ async function main(): Promise<void> {
   /** Users the benchmark has deleted from the Crowd fixture (model indexes). */
   const crowdDeleted = new Set<number>();
   let floorSeconds: number | null = null;
+  let idsFloorSeconds: number | null = null;
   try {
     if (sources.includes('ldap')) {
       const t = Date.now();
@@ -267,10 +272,10 @@ async function main(): Promise<void> {
       for (let pass = 0; pass < 3; pass++) {
         const f = process.hrtime.bigint();
         // The attributes dirbridge asks for (the openldap profile with a group search: no memberOf;
-        // cn for display names when displayName is absent).
+        // cn for display names when displayName is absent; a group's mail; modifyTimestamp for the change mark).
         for (const [base, filter, attrs] of [
-          ['ou=People,dc=example,dc=com', '(objectClass=inetOrgPerson)', ['entryUUID', 'uid', 'mail', 'displayName', 'cn', 'pwdAccountLockedTime']],
-          ['ou=Groups,dc=example,dc=com', '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', ['cn', 'member', 'uniqueMember', 'memberUid']],
+          ['ou=People,dc=example,dc=com', '(objectClass=inetOrgPerson)', ['entryUUID', 'uid', 'mail', 'displayName', 'cn', 'pwdAccountLockedTime', 'modifyTimestamp']],
+          ['ou=Groups,dc=example,dc=com', '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', ['cn', 'member', 'uniqueMember', 'memberUid', 'mail', 'modifyTimestamp']],
         ] as const) {
           execFileSync('ldapsearch', ['-x', '-LLL', '-H', slapd.ldapUrl, '-D', SVC_DN, '-w', SVC_PW, '-b', base, '-E', `pr=${PAGE}/noprompt`, filter, ...attrs], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 2 ** 30 });
         }
@@ -278,6 +283,20 @@ async function main(): Promise<void> {
       }
       floorSeconds = Math.min(...passes);
       console.log(`floor: ldapsearch (paged ${PAGE}) reads users and groups in ${floorSeconds.toFixed(2)} s (best of ${passes.map((p) => p.toFixed(2)).join(', ')})`);
+      // The ids-only pass of an incremental read: the users' entryUUID alone, the groups' DNs alone.
+      const idsPasses: number[] = [];
+      for (let pass = 0; pass < 3; pass++) {
+        const f = process.hrtime.bigint();
+        for (const [base, filter, attrs] of [
+          ['ou=People,dc=example,dc=com', '(objectClass=inetOrgPerson)', ['entryUUID']],
+          ['ou=Groups,dc=example,dc=com', '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))', ['1.1']],
+        ] as const) {
+          execFileSync('ldapsearch', ['-x', '-LLL', '-H', slapd.ldapUrl, '-D', SVC_DN, '-w', SVC_PW, '-b', base, '-E', `pr=${PAGE}/noprompt`, filter, ...attrs], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 2 ** 30 });
+        }
+        idsPasses.push(Number(process.hrtime.bigint() - f) / 1e9);
+      }
+      idsFloorSeconds = Math.min(...idsPasses);
+      console.log(`ids-only floor: ldapsearch reads the users' entryUUID and the group DNs in ${idsFloorSeconds.toFixed(2)} s (best of ${idsPasses.map((p) => p.toFixed(2)).join(', ')})`);
     }
     for (const source of sources) {
       for (const store of stores) {
@@ -295,10 +314,9 @@ async function main(): Promise<void> {
         if (source === 'ldap') applyLdapChanges(slapd as Slapd, changeSet(11 + stores.indexOf(store) * 5));
         else applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(11 + stores.indexOf(store) * 5));
         record('1% changed, full', await dirbridge(configPath, dir, [], server));
-        if (source === 'crowd') {
-          applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(5000 + stores.indexOf(store) * 7));
-          record('incremental 1%', await dirbridge(configPath, dir, ['--mode', 'incremental'], server));
-        }
+        if (source === 'crowd') applyCrowdChanges(fixtures.crowd as CrowdFixture, changeSet(5000 + stores.indexOf(store) * 7));
+        else applyLdapChanges(slapd as Slapd, changeSet(5000 + stores.indexOf(store) * 7));
+        record('incremental 1%', await dirbridge(configPath, dir, ['--mode', 'incremental'], server));
       }
     }
     if (args['group-scaling'] && sources.includes('ldap')) {
@@ -337,7 +355,7 @@ async function main(): Promise<void> {
   console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (args.out !== undefined) {
     const versions = { node: process.version, dirbridge: (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version, slapd: execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? null, mongo: mongoVersions };
-    writeFileSync(args.out, `${JSON.stringify({ users: USERS, groups: model.groups.length, memberships, cores: cpus().length, versions, floorSeconds, rows }, null, 2)}\n`);
+    writeFileSync(args.out, `${JSON.stringify({ users: USERS, groups: model.groups.length, memberships, cores: cpus().length, versions, floorSeconds, idsFloorSeconds, rows }, null, 2)}\n`);
     console.log(`results written to ${args.out}`);
   }
 
@@ -352,12 +370,13 @@ async function main(): Promise<void> {
     // (none for a dry run on another store: it asked the server nothing).
     const serverWithout = without === undefined ? undefined : without.store === store ? (without.serverCpuSeconds as number | null) : 0;
     const serverMsPerWritten = m.serverCpuSeconds !== null && serverWithout !== undefined && serverWithout !== null && m.written > 0 ? Number((((m.serverCpuSeconds - serverWithout) * 1000) / m.written).toFixed(3)) : null;
-    const row = { source, store, scenario, ...m, cpuMsPerWritten, serverMsPerWritten, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: m.readSeconds !== null && floor !== null ? Number((m.readSeconds / floor).toFixed(2)) : null };
+    const idsVsFloor = m.idsSeconds !== null && idsFloorSeconds !== null && source === 'ldap' ? Number((m.idsSeconds / idsFloorSeconds).toFixed(2)) : null;
+    const row = { source, store, scenario, ...m, cpuMsPerWritten, serverMsPerWritten, usersPerSecond: Math.round(USERS / m.wallSeconds), readVsFloor: m.readSeconds !== null && m.readSeconds > 0 && floor !== null ? Number((m.readSeconds / floor).toFixed(2)) : null, idsVsFloor };
     rows.push(row);
     const seconds = (label: string, s: number | null): string => (s === null ? '' : `  ${label} ${s.toFixed(2)} s`);
     console.log(
       `${source.padEnd(6)} ${store.padEnd(7)} ${scenario.padEnd(18)} ${m.wallSeconds.toFixed(2).padStart(7)} s ${String(row.usersPerSecond).padStart(8)} users/s ${String(m.peakRssMb).padStart(5)} MB  cpu ${m.cpuSeconds.toFixed(1).padStart(5)} s` +
-        `${seconds('read', m.readSeconds)}${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}${seconds('groups', m.groupSeconds)}${seconds('plan', m.planSeconds)}` +
+        `${seconds('read', m.readSeconds)}${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}${seconds('ids-only', m.idsSeconds)}${idsVsFloor === null ? '' : ` (${idsVsFloor}× its floor)`}${seconds('groups', m.groupSeconds)}${seconds('plan', m.planSeconds)}` +
         `${m.serverCpuSeconds === null ? '' : `  server cpu ${m.serverCpuSeconds.toFixed(1)} s`}${m.commands === null ? '' : `  ${m.commands.total} commands (${slowest(m.commands)})`}` +
         `${cpuMsPerWritten === null ? '' : `  cpu/written ${cpuMsPerWritten} ms`}${serverMsPerWritten === null ? '' : `  server/written ${serverMsPerWritten} ms`}  ${m.summary}`,
     );

@@ -9,6 +9,12 @@ export function snapshotView(snapshot: DirectorySnapshot): StoredSnapshotView & 
   return {
     groups: rows.groups,
     queries,
+    async userKeys() {
+      return rows.users.map((r) => ({ externalId: r.user.externalId, location: r.user.location }));
+    },
+    async groupMembers(ids) {
+      return rows.groups.filter((g) => ids.includes(g.id)).map((g) => ({ groupId: g.id, members: rows.users.filter((r) => r.groups.includes(g.id)).map((r) => r.user.externalId) }));
+    },
     async users(query) {
       queries.push(query);
       const ids = new Set(query.ids ?? []);

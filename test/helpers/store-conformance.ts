@@ -305,6 +305,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(odd).not.toContain('k3');
         expect(ids(await inc.users('crowd', { memberOf: ['fresh'] }))).toEqual(['k-new']);
         expect((await inc.groups('crowd')).map((g) => `${g.id}:${g.children.join(',')}`).sort()).toEqual(['all:', 'fresh:', 'odd:']);
+        const keys = await inc.userKeys('crowd');
+        expect(keys).toHaveLength(2500);
+        expect(keys.find((k) => k.externalId === 'k-new')).toEqual({ externalId: 'k-new', location: user('k-new', 'Newbie').location });
+        expect(keys.some((k) => k.externalId === 'k3')).toBe(false);
+        expect(await inc.userKeys('other-directory')).toEqual([]);
+        const members = await inc.groupMembers('crowd', ['fresh', 'odd', 'empty', 'nowhere']);
+        expect(members.map((m) => ({ groupId: m.groupId, members: [...m.members].sort() })).sort((a, b) => a.groupId.localeCompare(b.groupId))).toEqual([
+          { groupId: 'fresh', members: ['k-new'] },
+          { groupId: 'odd', members: [...odd].sort() },
+        ]);
       });
 
       it('loads the compact state of the customers named by key or by username, and counts the active ones', async () => {

@@ -161,6 +161,26 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
         await load('groups', query.memberOf ?? []);
         return [...out.values()];
       }),
+    userKeys: (directoryId) =>
+      wrap('load snapshot user keys', async () =>
+        (await users.find({ directoryId: { $eq: directoryId } }, { projection: { _id: 0, externalId: 1, 'user.location': 1 } }).toArray()).map((d) => ({ externalId: d.externalId, location: d.user?.location ?? null })),
+      ),
+    groupMembers: (directoryId, groupIds) =>
+      wrap('load snapshot memberships', async () => {
+        const wanted = [...new Set(groupIds)];
+        const members = new Map<string, string[]>(wanted.map((g) => [g, []]));
+        for (let i = 0; i < wanted.length; i += IN_CHUNK) {
+          const chunk = wanted.slice(i, i + IN_CHUNK);
+          for (const d of await users.find({ directoryId: { $eq: directoryId }, groups: { $in: chunk } }, { projection: { _id: 0, externalId: 1, groups: 1 } }).toArray()) {
+            for (const g of d.groups) members.get(g)?.push(d.externalId);
+          }
+        }
+        const known = new Set<string>();
+        for (let i = 0; i < wanted.length; i += IN_CHUNK) {
+          for (const d of await groups.find({ directoryId: { $eq: directoryId }, groupId: { $in: wanted.slice(i, i + IN_CHUNK) } }, { projection: { _id: 0, groupId: 1 } }).toArray()) known.add(d.groupId);
+        }
+        return wanted.filter((g) => known.has(g)).map((groupId) => ({ groupId, members: members.get(groupId) ?? [] }));
+      }),
     apply: (directoryId, change, head) =>
       wrap('update the directory snapshot', async () => {
         await heads.deleteOne({ _id: directoryId });
