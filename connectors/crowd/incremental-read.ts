@@ -1,4 +1,5 @@
-import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
+import type { DirectoryGroup, DirectorySnapshot } from '../../src/core/model.js';
+import { compare, sameList, sameUser } from '../shared/row-compare.js';
 import type { SnapshotRowChange, StoredGroup, StoredUser } from '../../src/ports/incremental-store.js';
 import type { StoredSnapshotView } from '../../src/ports/directory-connector.js';
 import { applyEvents } from './apply-events.js';
@@ -120,16 +121,4 @@ export async function readEvents(directoryId: string, view: StoredSnapshotView, 
     userDelta: created - deletedUsers.length,
     previousUsernames: loaded.filter((row) => affected.has(row.user.externalId)).map((row) => row.user.username),
   };
-}
-
-function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
-  return a.externalId === b.externalId && a.username === b.username && a.email === b.email && a.displayName === b.displayName && a.disabled === b.disabled && a.location === b.location;
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

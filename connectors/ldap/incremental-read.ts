@@ -1,4 +1,5 @@
 import type { DirectoryGroup, DirectorySnapshot, DirectoryUser } from '../../src/core/model.js';
+import { compare, sameList, sameUser } from '../shared/row-compare.js';
 import type { StoredSnapshotView } from '../../src/ports/directory-connector.js';
 import type { SnapshotRowChange, StoredGroup, StoredUser } from '../../src/ports/incremental-store.js';
 import { normalizeDn, type GroupReferences } from '../shared/snapshot-builder.js';
@@ -221,16 +222,4 @@ function walkDown(start: readonly string[], stored: ReadonlyMap<string, StoredGr
     for (const c of now.get(id)?.children ?? []) queue.push(c);
   }
   return walked;
-}
-
-function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
-  return a.externalId === b.externalId && a.username === b.username && a.email === b.email && a.displayName === b.displayName && a.disabled === b.disabled && a.location === b.location;
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace, runCliAsync } from '../helpers/cli.js';
 import { APP_NAME, APP_PASSWORD, sampleCrowdDirectory, startCrowdFixture, type CrowdFixture, type FixtureGroup, type FixtureUser } from '../helpers/crowd-fixture.js';
+import { random } from '../helpers/random.js';
 
 /**
  * Incremental equals full: random change sets (creates, renames, e-mail changes, disabling, deletions,
@@ -20,17 +21,6 @@ roles: { customer: { groups: [${policy.customerGroups.join(', ')}] } }
 licensing: { licensedGroups: [jira-servicedesk-users], onLicensedMembership: ${policy.onLicensedMembership} }
 `;
 
-/** mulberry32: a small seeded PRNG. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PROTECTED_GROUPS = new Set(['helpdesk-customers', 'jira-servicedesk-users']);
 

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace, runCliAsync } from '../helpers/cli.js';
 import { EXAMPLE_USERS, exampleLdif, corpLdif, GROUPS, PEOPLE } from '../helpers/ldap-fixtures.js';
 import { startSlapd, SVC_DN, SVC_PW, type Slapd } from '../helpers/slapd.js';
+import { random } from '../helpers/random.js';
 
 /**
  * LDAP incremental equals full: random change sets are made in a real slapd (users added, changed,
@@ -26,17 +27,6 @@ roles: { customer: { groups: [${policy.customerGroups.join(', ')}] } }
 licensing: { licensedGroups: [jira-servicedesk-users], onLicensedMembership: ${policy.onLicensedMembership} }
 `;
 
-/** mulberry32: a small seeded PRNG. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Model {
   /** uid → DN of the users in ou=People. */
