@@ -3,18 +3,7 @@ import type { IncrementalStore } from './incremental-store.js';
 import type { ApplicationAccess } from './licence-source.js';
 import type { RecordDriver } from './record-driver.js';
 
-/**
- * The store port, shaped to the domain. Every adapter passes test/helpers/store-conformance.ts unchanged.
- *
- * - `loadCurrent` is compact (ids, username, content hash, state): never whole documents.
- * - `applyActions` is idempotent and needs no multi-document transaction: writes are upserts keyed by
- *   (directoryId, externalId), so repeating an apply, whole or after a crash half-way, converges.
- *   It refuses (ERR_STORE_INVARIANT) any customer carrying a licensed group, before writing anything
- *   of that call; the adapters also refuse such a write at the storage layer, whoever makes it.
- * - With `fence`, every write command (each chunk of a batch) is refused (ERR_LEASE_LOST) once a
- *   lease's token has moved on: a writer stops at its first write after its lease moved on.
- * - `revision` grows with every applied batch; saved plans compare it to detect a changed store.
- */
+/** Who started a run: `cli`, `schedule` (serve's cron), `api` (POST /runs) or `console:USERNAME`. */
 export type RunTrigger = 'cli' | 'schedule' | 'api' | `console:${string}`;
 
 export interface LoadCurrentOptions {
@@ -27,6 +16,19 @@ export interface LoadCurrentOptions {
   readonly readUsers?: (directoryId: string, externalId: string) => { readonly externalId: string; readonly username: string } | undefined;
 }
 
+/**
+ * The store port, shaped to the domain. Every adapter passes test/helpers/store-conformance.ts unchanged.
+ *
+ * - `loadCurrent` is compact (ids, username, content hash, state): never whole documents.
+ * - `applyActions` is idempotent and needs no multi-document transaction: writes are upserts keyed by
+ *   (directoryId, externalId), so repeating an apply, whole or after a crash half-way, converges.
+ *   It refuses (ERR_STORE_INVARIANT) any customer carrying a licensed group, before writing anything
+ *   of that call; the adapters also refuse such a write at the storage layer, whoever makes it.
+ * - With `fence`, every write command (each chunk of a batch) is refused (ERR_LEASE_LOST) once a
+ *   lease's token has moved on: a writer stops at its first write after its lease moved on.
+ * - `revision` grows with every applied batch and every customer write outside a sync (invitations,
+ *   signups, migrations); saved and held plans compare it to detect a changed store.
+ */
 export interface SyncStore {
   readonly kind: 'sqlite' | 'mongodb';
   /** Where the data lives, for people (never with credentials). */
@@ -131,10 +133,7 @@ export interface RunRecord {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly outcome: RunOutcome;
-  /**
-   * Who ran it: host, process id, trigger: `cli`, `schedule` (serve's cron), `api` (POST /runs), or
-   * `console:USERNAME` (a run started, or a held plan approved, in the admin console).
-   */
+  /** Who ran it: host, process id, trigger (a held plan approved in the console is its approver's run). */
   readonly actor: { readonly host: string; readonly pid: number; readonly trigger: RunTrigger };
   readonly directories: SyncPlan['directories'];
   readonly summary: SyncPlan['summary'] | null;
