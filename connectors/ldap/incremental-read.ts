@@ -9,14 +9,17 @@ export interface ServerChanges {
   readonly directoryId: string;
   /** Users changed since the mark (and those the ids-only pass found new or moved), as a full read maps them; all present. */
   readonly changedUsers: readonly DirectoryUser[];
-  /** Groups changed since the mark (and those new to the stored snapshot); all present. */
-  readonly changedGroups: readonly GroupReferences[];
+  /**
+   * Groups changed since the mark (and those new to the stored snapshot); all present. Taken once:
+   * their member DN lists (millions of strings when most groups changed) are let go once resolved.
+   */
+  readonly takeChangedGroups: () => GroupReferences[];
   /** The ids-only pass over the users: every user in scope now, id → DN. */
   readonly presentUsers: ReadonlyMap<string, string>;
   /** The ids-only pass over the groups: every group in scope now (normalised DNs). */
   readonly presentGroups: ReadonlySet<string>;
-  /** The stored users' ids and DNs. */
-  readonly storedKeys: ReadonlyMap<string, string | null>;
+  /** How many users are stored, the stored users the ids-only pass no longer finds, and the stored DNs of the changed users. */
+  readonly stored: StoredUserFacts;
   /** True when groups may name members by memberUid, whose values are usernames (the connector reads whole otherwise): a rename can change memberships. */
   readonly memberUidNames: boolean;
   /**
@@ -25,7 +28,19 @@ export interface ServerChanges {
    * groups that did not change may already reference.
    */
   readonly referencing: (users: readonly DirectoryUser[], groupIds: readonly string[]) => Promise<ReadonlyMap<string, ReadonlySet<string>>>;
+  readonly onPhaseEnd?: (phase: string) => void;
 }
+
+/** What the stored users' ids and DNs say about this read (see `compareStoredKeys` in incremental-search.ts). */
+export interface StoredUserFacts {
+  readonly count: number;
+  readonly deleted: readonly string[];
+  /** Changed user id → its stored DN (null: stored without one); absent: not stored. */
+  readonly locations: ReadonlyMap<string, string | null>;
+}
+
+/** Changed groups whose stored member ids are compared at a time: bounded memory at a million memberships. */
+const MEMBER_BATCH = 50;
 
 export type MergeResult =
   | {
@@ -54,36 +69,32 @@ export type MergeResult =
  * whose name or children changed (or that was created or deleted).
  */
 export async function mergeChanges(input: ServerChanges, view: StoredSnapshotView): Promise<MergeResult> {
-  const { presentUsers, presentGroups, storedKeys } = input;
+  const { presentUsers, presentGroups, stored: storedUsers } = input;
   const storedGroups = new Map(view.groups.map((g) => [g.id, g]));
-  const changedGroups = new Map(input.changedGroups.filter((g) => presentGroups.has(g.id)).map((g) => [g.id, g]));
   const deletedGroups = view.groups.filter((g) => !presentGroups.has(g.id)).map((g) => g.id);
-  const unchangedGroup = (id: string): boolean => storedGroups.has(id) && presentGroups.has(id) && !changedGroups.has(id);
   const changedUsers = new Map(input.changedUsers.filter((u) => presentUsers.has(u.externalId)).map((u) => [u.externalId, u]));
-  const deletedUsers = [...storedKeys.keys()].filter((id) => !presentUsers.has(id));
+  const deletedUsers = storedUsers.deleted;
 
-  // 1. The changed groups' members, resolved as a full read resolves them.
-  const resolved = await resolveChangedGroups(input, changedGroups, changedUsers, view);
+  // 1. The changed groups' members, resolved as a full read resolves them; their DN lists are let go.
+  const resolved = await resolveChangedGroups(input, input.takeChangedGroups().filter((g) => presentGroups.has(g.id)), changedUsers, view);
   if ('reason' in resolved) return { kind: 'full', reason: resolved.reason };
+  const changedGroups = resolved.groups;
+  const unchangedGroup = (id: string): boolean => storedGroups.has(id) && presentGroups.has(id) && !changedGroups.has(id);
+  input.onPhaseEnd?.('changed groups resolved');
 
   // 2. The stored rows the changes touch: changed and deleted users, users who joined or left a
-  // changed group (found from its stored member ids, not its members' rows), members of deleted groups.
-  const moved = new Set<string>();
-  const stored = await view.groupMembers([...changedGroups.keys()].filter((id) => storedGroups.has(id)));
-  const was = new Map(stored.map((m) => [m.groupId, new Set(m.members)]));
-  for (const id of changedGroups.keys()) {
-    const now = resolved.usersOf.get(id) ?? new Set<string>();
-    const then = was.get(id) ?? new Set<string>();
-    for (const u of now) if (!then.has(u)) moved.add(u);
-    for (const u of then) if (!now.has(u)) moved.add(u);
-  }
+  // changed group (found from its stored member ids, a batch of groups at a time, not its members'
+  // rows), members of deleted groups.
+  const moved = await movedMembers(resolved.usersOf, [...changedGroups.keys()], storedGroups, view);
+  input.onPhaseEnd?.('memberships compared');
   const loaded = await view.users({ ids: [...changedUsers.keys(), ...deletedUsers, ...moved], memberOf: deletedGroups });
   const before = new Map(loaded.map((row) => [row.user.externalId, row]));
+  const groupsOf = directGroups(resolved.usersOf, new Set([...changedUsers.keys(), ...before.keys()]));
 
   // 3. Users new at their DN or name: their memberships in unchanged groups are asked of the server.
   const relocated = [...changedUsers.values()].filter((u) => {
     const old = before.get(u.externalId);
-    const location = storedKeys.get(u.externalId);
+    const location = storedUsers.locations.get(u.externalId);
     if (old === undefined || location === undefined || location === null || u.location === null) return true;
     if (normalizeDn(location) !== normalizeDn(u.location)) return true;
     return input.memberUidNames && old.user.username.toLowerCase() !== u.username.toLowerCase();
@@ -98,7 +109,7 @@ export async function mergeChanges(input: ServerChanges, view: StoredSnapshotVie
     if (user === undefined || !presentUsers.has(id)) return null;
     const kept = relocatedIds.has(id) ? [...(referencing.get(id) ?? [])] : (before.get(id)?.groups ?? []);
     const groups = new Set(kept.filter(unchangedGroup));
-    for (const g of resolved.groupsOf.get(id) ?? []) groups.add(g);
+    for (const g of groupsOf.get(id) ?? []) groups.add(g);
     return { user, groups: [...groups].sort(compare) };
   };
   const rows = new Map<string, StoredUser>();
@@ -129,7 +140,9 @@ export async function mergeChanges(input: ServerChanges, view: StoredSnapshotVie
   const affected = new Set<string>([...userRows.map((r) => r.user.externalId), ...deletedUsers]);
   const walked = walkDown([...groupRows.map((g) => g.id), ...deletedGroups], storedGroups, finalGroups);
   if (walked.size > 0) {
-    for (const row of await view.users({ memberOf: [...walked] })) {
+    const under = await view.users({ memberOf: [...walked] });
+    for (const [id, list] of directGroups(resolved.usersOf, new Set(under.map((row) => row.user.externalId).filter((id) => !groupsOf.has(id))))) groupsOf.set(id, list);
+    for (const row of under) {
       if (!before.has(row.user.externalId)) before.set(row.user.externalId, row);
       if (!rows.has(row.user.externalId) && presentUsers.has(row.user.externalId)) rows.set(row.user.externalId, rowOf(row.user.externalId) ?? row);
       affected.add(row.user.externalId);
@@ -145,15 +158,15 @@ export async function mergeChanges(input: ServerChanges, view: StoredSnapshotVie
     snapshot: { directoryId: input.directoryId, users: planned.map((r) => r.user), groups },
     rows: { users: userRows, deletedUsers, groups: groupRows, deletedGroups },
     affected,
-    userDelta: presentUsers.size - storedKeys.size,
+    userDelta: presentUsers.size - storedUsers.count,
     previousUsernames: [...affected].flatMap((id) => before.get(id)?.user.username ?? []),
     changes: userRows.length + deletedUsers.length + groupRows.length + deletedGroups.length,
   };
 }
 
 interface Resolved {
-  /** User id → changed groups it is a direct member of. */
-  readonly groupsOf: Map<string, string[]>;
+  /** The changed groups present now, by id. */
+  readonly groups: Map<string, { readonly id: string; readonly name: string }>;
   /** Changed group id → the users it names. */
   readonly usersOf: Map<string, Set<string>>;
   readonly children: Map<string, string[]>;
@@ -165,15 +178,15 @@ interface Resolved {
  * with that username (stored, or as changed). Two users with one name: which one a full read picks
  * depends on its read order, so the directory is read whole.
  */
-async function resolveChangedGroups(input: ServerChanges, changed: ReadonlyMap<string, GroupReferences>, changedUsers: ReadonlyMap<string, DirectoryUser>, view: StoredSnapshotView): Promise<Resolved | { reason: string }> {
-  const groupsOf = new Map<string, string[]>();
+async function resolveChangedGroups(input: ServerChanges, changed: readonly GroupReferences[], changedUsers: ReadonlyMap<string, DirectoryUser>, view: StoredSnapshotView): Promise<Resolved | { reason: string }> {
+  const groups = new Map(changed.map((g) => [g.id, { id: g.id, name: g.name }]));
   const usersOf = new Map<string, Set<string>>();
   const children = new Map<string, string[]>();
-  if (changed.size === 0) return { groupsOf, usersOf, children };
+  if (changed.length === 0) return { groups, usersOf, children };
   const userByDn = new Map<string, string>();
   for (const [id, dn] of input.presentUsers) userByDn.set(normalizeDn(dn), id);
   const names = new Set<string>();
-  for (const g of changed.values()) for (const uid of g.uids) names.add(uid.toLowerCase());
+  for (const g of changed) for (const uid of g.uids) names.add(uid.toLowerCase());
   const byName = new Map<string, Set<string>>();
   if (names.size > 0) {
     const add = (name: string, id: string): void => {
@@ -184,7 +197,7 @@ async function resolveChangedGroups(input: ServerChanges, changed: ReadonlyMap<s
     for (const u of changedUsers.values()) add(u.username.toLowerCase(), u.externalId);
     for (const [name, ids] of byName) if (ids.size > 1) return { reason: `${ids.size} users share the name ${name} that a memberUid value names: which one a full read picks depends on its order` };
   }
-  for (const g of changed.values()) {
+  for (const g of changed) {
     const users = new Set<string>();
     const groups = new Set<string>();
     for (const dn of g.dns) {
@@ -193,15 +206,48 @@ async function resolveChangedGroups(input: ServerChanges, changed: ReadonlyMap<s
       else if (input.presentGroups.has(dn)) groups.add(dn);
     }
     for (const uid of g.uids) for (const user of byName.get(uid.toLowerCase()) ?? []) users.add(user);
-    for (const user of users) {
-      const list = groupsOf.get(user);
-      if (list === undefined) groupsOf.set(user, [g.id]);
-      else list.push(g.id);
-    }
     usersOf.set(g.id, users);
     children.set(g.id, [...groups]);
   }
-  return { groupsOf, usersOf, children };
+  return { groups, usersOf, children };
+}
+
+/** Users who joined or left a changed group: its resolved members against its stored member ids (none for a group new to the store). */
+export async function movedMembers(
+  usersOf: ReadonlyMap<string, ReadonlySet<string>>,
+  changed: readonly string[],
+  storedGroups: ReadonlyMap<string, unknown>,
+  view: Pick<StoredSnapshotView, 'groupMembers'>,
+  batchSize = MEMBER_BATCH,
+): Promise<Set<string>> {
+  const moved = new Set<string>();
+  for (let i = 0; i < changed.length; i += batchSize) {
+    const batch = changed.slice(i, i + batchSize);
+    const stored = await view.groupMembers(batch.filter((id) => storedGroups.has(id)));
+    const was = new Map(stored.map((m) => [m.groupId, m.members]));
+    for (const id of batch) {
+      const now = usersOf.get(id) ?? new Set<string>();
+      const then = new Set(was.get(id) ?? []);
+      for (const u of now) if (!then.has(u)) moved.add(u);
+      for (const u of then) if (!now.has(u)) moved.add(u);
+    }
+  }
+  return moved;
+}
+
+/** The changed groups each of `ids` is a direct member of (only for them: at a million members the whole index would be large). */
+function directGroups(usersOf: ReadonlyMap<string, ReadonlySet<string>>, ids: ReadonlySet<string>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (ids.size === 0) return out;
+  for (const [groupId, users] of usersOf) {
+    for (const user of users) {
+      if (!ids.has(user)) continue;
+      const list = out.get(user);
+      if (list === undefined) out.set(user, [groupId]);
+      else list.push(groupId);
+    }
+  }
+  return out;
 }
 
 function addChild(groups: Map<string, StoredGroup>, parent: string, child: string, unchanged: (id: string) => boolean): void {

@@ -7,7 +7,7 @@ import type { AttributeMapping } from '../shared/profiles.js';
 import { EntryMappingError, entryExternalId, groupReferences, isUserEntry, normalizeDn, SnapshotBuilder, type DirectoryEntry, type GroupReferences } from '../shared/snapshot-builder.js';
 import { changeFilter, decodeChangeMark, encodeChangeMark, parseGeneralizedTime, timestampMark, type ChangeMark, type ServerState } from './change-cursor.js';
 import type { LdapConfig } from './config.js';
-import { mergeChanges } from './incremental-read.js';
+import { mergeChanges, type StoredUserFacts } from './incremental-read.js';
 import { ldapError } from './ldap-errors.js';
 
 type Scope = LdapConfig['users'];
@@ -130,24 +130,30 @@ export async function readChanges(reader: LdapReader, client: Client, view: Stor
   }
   const { presentUsers, presentGroups, idsPassMs } = await idsRead;
   reader.log.info({ users: presentUsers.size, groups: presentGroups.size, changedUsers: changes.readUsers.size, changedGroups: changes.groups.size, idsPassMs }, 'ids-only pass read');
+  options.onPhaseEnd?.('changes and ids-only pass read');
 
   // 3. Entries new or moved that the change search did not return (a renamed parent entry changes no child's mark).
-  const storedKeys = new Map((await view.userKeys()).map((k) => [k.externalId, k.location]));
-  const tooMany = await readSilentEntries(reader, client, { changes, presentUsers, presentGroups, storedKeys, storedGroups: view.groups });
-  if (tooMany !== null) return { kind: 'full-sync-needed', reason: tooMany };
+  const stored = await compareStoredKeys(reader, client, view, { changes, presentUsers, presentGroups });
+  if ('reason' in stored) return { kind: 'full-sync-needed', reason: stored.reason };
   options.signal?.throwIfAborted();
+  options.onPhaseEnd?.('stored keys compared');
 
   // 4. The merge with the stored rows, and the next mark.
   const merged = await mergeChanges(
     {
       directoryId: reader.id,
       changedUsers: changes.users(),
-      changedGroups: [...changes.groups.values()],
+      takeChangedGroups: () => {
+        const groups = [...changes.groups.values()];
+        changes.groups.clear();
+        return groups;
+      },
       presentUsers,
       presentGroups,
-      storedKeys,
+      stored,
       memberUidNames: mapping.memberUidAttribute !== null,
       referencing: (users, groupIds) => referencingGroups(reader, client, users, groupIds, options.signal),
+      ...(options.onPhaseEnd === undefined ? {} : { onPhaseEnd: options.onPhaseEnd }),
     },
     view,
   );
@@ -157,6 +163,30 @@ export async function readChanges(reader: LdapReader, client: Client, view: Stor
     kind: 'changes',
     changes: { snapshot: merged.snapshot, rows: merged.rows, cursor: next, affectedUserIds: merged.affected, changes: merged.changes, userDelta: merged.userDelta, previousUsernames: merged.previousUsernames },
   };
+}
+
+/**
+ * The stored users' ids and DNs against the ids-only pass: the users gone, the entries new or moved
+ * without a change of their own (read here), and the stored DNs of the changed users. The stored keys
+ * (a million ids and DNs) are let go on return.
+ */
+async function compareStoredKeys(
+  reader: LdapReader,
+  client: Client,
+  view: StoredSnapshotView,
+  input: { changes: ReturnType<typeof changeCollector>; presentUsers: ReadonlyMap<string, string>; presentGroups: ReadonlySet<string> },
+): Promise<StoredUserFacts | { reason: string }> {
+  const storedKeys = new Map((await view.userKeys()).map((k) => [k.externalId, k.location]));
+  const tooMany = await readSilentEntries(reader, client, { ...input, storedKeys, storedGroups: view.groups });
+  if (tooMany !== null) return { reason: tooMany };
+  const deleted: string[] = [];
+  for (const id of storedKeys.keys()) if (!input.presentUsers.has(id)) deleted.push(id);
+  const locations = new Map<string, string | null>();
+  for (const id of input.changes.readUsers) {
+    const location = storedKeys.get(id);
+    if (location !== undefined) locations.set(id, location);
+  }
+  return { count: storedKeys.size, deleted, locations };
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   type DirectoryConnector,
   type FetchOptions,
   type IncrementalConnector,
+  type ReadOptions,
   type StoredSnapshotView,
 } from '../ports/directory-connector.js';
 import { appliedOutcome, withheldError } from './run-outcome.js';
@@ -25,6 +26,7 @@ import { damageWarnings, withWarnings } from './store-damage.js';
 import { findStoreLoss, lastAppliedRun, storeLossError } from './store-loss.js';
 import { licensingSummary, licensingViolations, resolveLicensing, withLicensing, type Licensing, type LicensingSummary } from './licensing.js';
 import type { LicenceSource } from '../ports/licence-source.js';
+import { collectAtPhaseBoundary } from './phase-memory.js';
 
 export interface EngineDeps {
   readonly loaded: LoadedConfig;
@@ -106,6 +108,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     const { plan, storeRevision, storedBefore } = await planAgainstStore(deps, { dirs, read, options, log, record, policy, licensing });
 
     const base = { runId, plan, failures, storeRevision, reads: read.reads, licensing: licensingSummary(licensing) };
+    collectAtPhaseBoundary(log, 'plan made');
     if (plan.violations.length > 0) {
       await record({ outcome: 'rejected', plan, written: 0, verification: 'not-run', error: { code: 'ERR_PLAN_REJECTED', message: plan.violations.map((v) => v.message).join('; ') } });
       if (options.dryRun !== true) await (await import('./held-plans.js')).holdRejectedPlan(deps, { runId, plan, storeRevision, now: clock().toISOString() });
@@ -116,7 +119,9 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
       return { ...base, outcome: 'dry-run', written: 0 };
     }
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, storedBefore, licensedGroups: licensing.licensedGroups });
+    collectAtPhaseBoundary(log, 'plan applied');
     await saveSnapshots(deps.store, read.toSave, policyFingerprint(policy));
+    collectAtPhaseBoundary(log, 'snapshots saved');
     const complete = new Set(plan.directories.filter((d) => d.status === 'complete').map((d) => d.directoryId));
     const isScoped = (id: string): boolean => read.scoped[id] !== undefined;
     await afterSync(deps, {
@@ -168,6 +173,7 @@ async function planAgainstStore(
   ctx: { dirs: readonly DirectoryConfig[]; read: ReadResult; options: SyncOptions; log: Logger; record: Recorder; policy: SyncPolicy; licensing: Licensing },
 ): Promise<{ plan: SyncPlan; storeRevision: number; storedBefore: ReadonlyMap<string, number> }> {
   const { read, options, log, record, policy } = ctx;
+  collectAtPhaseBoundary(log, 'directories read');
   const [loaded, states, storeRevision, runs] = await Promise.all([
     loadCustomers(deps.store, read, policy.directories.length, ctx.dirs.map((d) => d.id)),
     deps.store.getDirectoryStates(),
@@ -186,6 +192,7 @@ async function planAgainstStore(
   const lastTrustedCounts: Record<string, number> = {};
   for (const [id, state] of Object.entries(states)) if (state.lastTrustedUsers !== undefined) lastTrustedCounts[id] = state.lastTrustedUsers;
   const damaged = damageWarnings(current);
+  collectAtPhaseBoundary(log, 'customers loaded');
   for (const w of damaged) log.warn({ directory: w.directoryId, count: w.count, examples: w.examples }, w.message);
   const planned = planSync({
     policy,
@@ -251,7 +258,8 @@ export async function readSnapshots(deps: EngineDeps, dirs: readonly DirectoryCo
     const dirLog = log.child({ directory: dir.id });
     const connector = await deps.openConnector(dir);
     const onProgress = ({ users, groups }: { users: number; groups: number }): void => deps.onProgress?.(`${dir.id}: ${users} users, ${groups} groups read`);
-    const options: FetchOptions = { onProgress, ...(signal === undefined ? {} : { signal }) };
+    const onPhaseEnd = (phase: string): void => collectAtPhaseBoundary(dirLog, phase);
+    const options: FetchOptions = { onProgress, onPhaseEnd, ...(signal === undefined ? {} : { signal }) };
     try {
       const read = isIncremental(connector) ? await readWithCursor(deps, connector, { id: dir.id, mode, fingerprint }, options, dirLog) : await readWhole(connector, options, dirLog);
       result.snapshots.push(read.snapshot);
@@ -299,7 +307,7 @@ async function readWithCursor(
   options: FetchOptions,
   log: Logger,
 ): Promise<CursorRead> {
-  const call = options.signal === undefined ? {} : { signal: options.signal };
+  const call: ReadOptions = { ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.onPhaseEnd === undefined ? {} : { onPhaseEnd: options.onPhaseEnd }) };
   let note: string | null = null;
   if (dir.mode === 'incremental') {
     const store = deps.store.incremental;

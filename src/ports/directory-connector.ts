@@ -30,6 +30,11 @@ export interface DirectoryConnector {
 /** Per call. An aborted signal (a run being stopped) ends the read at once, rejecting with its reason. */
 export interface ReadOptions {
   readonly signal?: AbortSignal;
+  /**
+   * Called where a step of a large read ends and what it built is no longer needed (the engine
+   * collects garbage there when the heap is large: see src/engine/phase-memory.ts).
+   */
+  readonly onPhaseEnd?: (phase: string) => void;
 }
 
 export interface FetchOptions extends ReadOptions {
