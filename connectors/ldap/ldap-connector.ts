@@ -181,7 +181,6 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
       }
       if (config.groups !== undefined) {
         log.info({ users: builder.counts.users }, 'users read, reading groups');
-        options.onPhaseEnd?.('users read');
         for await (const entries of search(client, config.groups, groupFilter, marked(groupAttributes), config.groupPageSize, options.signal)) {
           for (const entry of entries) add('group', stamp(await withRanges(client, entry, mapping)));
           options.onProgress?.(builder.counts);

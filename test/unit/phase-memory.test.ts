@@ -27,6 +27,13 @@ describe('a collection at a phase boundary', () => {
     expect(before - after).toBeGreaterThan(50);
   });
 
+  it('does nothing right after a collection left nothing to free', () => {
+    const { logger, lines } = capture();
+    collectAtPhaseBoundary(logger, 'first', 0);
+    collectAtPhaseBoundary(logger, 'second', 0);
+    expect(lines().map((l) => l['boundary'])).not.toContain('second');
+  });
+
   it('does nothing while the heap is below the threshold', () => {
     const { logger, lines } = capture();
     collectAtPhaseBoundary(logger, 'small heap', Number.MAX_SAFE_INTEGER);
