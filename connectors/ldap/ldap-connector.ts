@@ -12,6 +12,7 @@ import { groupSelectionFilter, userSelectionFilter } from '../shared/selection.j
 import { EntryMappingError, SnapshotBuilder, type AttributeValue, type DirectoryEntry } from '../shared/snapshot-builder.js';
 import type { LdapConfig } from './config.js';
 import { ldapError } from './ldap-errors.js';
+import { frameWholeMessages } from './message-framing.js';
 import { readRangedValues } from './ranged-values.js';
 import { encodeChangeMark, timestampMark, usnMark, type ServerState } from './change-cursor.js';
 import { incrementalBlocker, readChanges, readServerState, TimestampTracker, type LdapReader } from './incremental-search.js';
@@ -50,6 +51,7 @@ export function openLdapConnector(id: string, config: LdapConfig, context: Conne
       timeout: config.timeouts.operationSeconds * 1000,
       strictDN: false,
     });
+    frameWholeMessages(client);
     // An abort closes the connection, so a page in flight ends now rather than after operationSeconds.
     const onAbort = (): void => void client.unbind().catch(() => undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
