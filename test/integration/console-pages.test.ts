@@ -90,6 +90,22 @@ console:
     expect(cliShown).toContain(link); // the CLI prints it too: it is the customer's, not a secret
   });
 
+  it('refuses a display name given with several addresses (nothing invited, the form kept), and gives it to a single address', async () => {
+    const both = 'pat.one@partner.example\npat.two@partner.example';
+    const refused = await post('/console/customers/invite', { addresses: both, name: 'Pat Example' });
+    expect(refused.status).toBe(422);
+    expect(plain(refused.text)).toContain('A display name goes with a single address, and 2 addresses were given: nothing was invited.');
+    expect(refused.text).toContain('pat.one@partner.example\npat.two@partner.example</textarea>');
+    expect(refused.text).toContain('value="Pat Example"');
+    for (const address of ['pat.one@partner.example', 'pat.two@partner.example']) expect((await cli(['customers', 'show', address])).status).not.toBe(0);
+    expect(plain((await get('/console/customers/invite')).text)).toContain('Display name (only when inviting a single address)');
+
+    const one = await post('/console/customers/invite', { addresses: 'pat.one@partner.example', name: 'Pat Example' });
+    expect(one.status).toBe(200);
+    const shown = JSON.parse((await cli(['customers', 'show', 'pat.one@partner.example', '--json'])).stdout) as { customer: { displayName: string | null } }[];
+    expect(shown[0]?.customer.displayName).toBe('Pat Example');
+  });
+
   it('shows the member references a directory test could not resolve, as directories test prints them', async () => {
     const tested = plain((await post('/console/directories/sample/test', {})).text);
     expect(tested).toContain('Member references that match no user or group read (1 group):');
