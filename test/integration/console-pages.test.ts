@@ -106,6 +106,17 @@ console:
     expect(shown[0]?.customer.displayName).toBe('Pat Example');
   });
 
+  it('confirms a resent invitation on the customer\'s page, as the other actions do', async () => {
+    const invited = await post('/console/customers/invite', { addresses: 'resend.me@partner.example' });
+    const key = /href="\/console\/customers\/(pc-[0-9a-f]+)"/.exec(invited.text)?.[1] ?? '';
+    expect(plain((await get(`/console/customers/${key}`)).text)).not.toContain('again');
+    const resent = await post(`/console/customers/${key}/resend`, {});
+    expect(resent.status).toBe(200);
+    expect(resent.text).toContain('<h1>Customer resend.me@partner.example</h1>');
+    expect(plain(/<p class="flash ok" role="status">[\s\S]*?<\/p>/.exec(resent.text)?.[0] ?? '')).toBe('The invitation was issued again: no mailer is set up (invitations.smtp), so send the customer the link below.');
+    expect(plain(resent.text)).toContain('Invitation link for another mailer (2 attempts)');
+  });
+
   it('shows the member references a directory test could not resolve, as directories test prints them', async () => {
     const tested = plain((await post('/console/directories/sample/test', {})).text);
     expect(tested).toContain('Member references that match no user or group read (1 group):');

@@ -53,7 +53,8 @@ function registerCustomerActions(app: FastifyInstance, kit: ConsoleKit): void {
     const result = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/invite.js')).resendInvitations(c, { who: [key] }));
     const first = result.results[0];
     if (first?.outcome === 'refused') throw new DirbridgeError(first.code, first.message);
-    return reply.redirect(`/console/customers/${encoded(key)}`, 303);
+    const done = first?.outcome === 'invited' ? `resent-${first.delivery}` : 'resent-link';
+    return reply.redirect(`/console/customers/${encoded(key)}?done=${done}`, 303);
   });
 
   app.get('/console/customers/:key/migrate', get, async (request, reply) => {

@@ -67,7 +67,7 @@ function registerCustomerPages(app: FastifyInstance, kit: ConsoleKit): void {
     // Only a directory's account has a place in the directories to explain; invited and signed-up customers do not.
     const account = details.find((d) => deps.loaded.config.directories.some((dir) => dir.id === d.customer.directoryId))?.customer;
     const explain = wantExplain && account !== undefined ? await explainLive(deps, account.username) : null;
-    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, explainable: account !== undefined, admin: isAdmin(kit, request) });
+    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, explainable: account !== undefined, admin: isAdmin(kit, request), flash: flashOf(request) });
   });
 }
 
@@ -132,6 +132,9 @@ const FLASHES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
   approved: { kind: 'ok', text: 'The plan was approved and applied.' },
   discarded: { kind: 'ok', text: 'The plan was discarded.' },
   stale: { kind: 'error', text: 'The store changed since the plan was made: it was not applied. The next sync makes a new plan.' },
+  'resent-sent': { kind: 'ok', text: 'The invitation was e-mailed again.' },
+  'resent-unsent': { kind: 'error', text: 'The invitation could not be e-mailed again; the mail server\'s answer is under Invitation below. Try again later.' },
+  'resent-link': { kind: 'ok', text: 'The invitation was issued again: no mailer is set up (invitations.smtp), so send the customer the link below.' },
 };
 
 function flashOf(request: FastifyRequest): { kind: 'ok' | 'error'; text: string } | null {
