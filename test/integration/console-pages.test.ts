@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/service/console/password.js';
 import { defaultConfig, editLdif, makeWorkspace, removeEntry, runCliAsync } from '../helpers/cli.js';
 import { serve, type Served } from '../helpers/serve.js';
 
@@ -10,6 +11,7 @@ import { serve, type Served } from '../helpers/serve.js';
 const COOKIE_SECRET = 'cookie-secret-S3NTINEL-a41f09c2e87d3b56f0a9';
 const GHOST = 'member: uid=ghost.user,ou=Gone,dc=example,dc=com';
 const AS_ANN = { 'X-Remote-User': 'ann' };
+const PAM_PASSWORD = 'pam-signs-in-often-5521';
 
 interface Page {
   readonly status: number;
@@ -45,6 +47,19 @@ describe('the admin console pages (plain HTTP, trusted header)', () => {
     if (response.status === 303 && location !== null) return get(location);
     return { status: response.status, text: await response.text() };
   };
+  /** The sign-in form, filled and posted as a browser would (its CSRF token and cookie). */
+  const signIn = async (username: string, password: string): Promise<Page> => {
+    const form = await fetch(`${url}/console/login`);
+    const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+    const response = await fetch(`${url}/console/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username, password, _csrf: token }),
+    });
+    return { status: response.status, text: await response.text() };
+  };
   const runs = async (): Promise<{ runId: string; outcome: string; actor: { trigger: string } }[]> => JSON.parse((await cli(['runs', '--json', '--limit', '100'])).stdout) as never;
   const planStatus = async (id: string): Promise<string> => /<dt>Status<\/dt><dd>([a-z]+)/.exec((await get(`/console/plans/${id}`)).text)?.[1] ?? '?';
 
@@ -55,7 +70,7 @@ describe('the admin console pages (plain HTTP, trusted header)', () => {
 safety: { maxDeactivations: { count: 3, percent: 10 } }
 service: { host: 127.0.0.1 }
 console:
-  users: [{ username: ann, role: admin }]
+  users: [{ username: ann, role: admin }, { username: pam, role: auditor, passwordHash: "${await hashPassword(PAM_PASSWORD)}" }]
   cookieSecret: "\${env:COOKIE_SECRET}"
   loginRateLimit: { attempts: 2, perSeconds: 600 }
   trustedHeader: { name: X-Remote-User, proxies: [127.0.0.1] }
@@ -205,19 +220,22 @@ console:
     expect(plain((await get('/console/')).text)).toContain('0 plans held for approval');
   });
 
-  it('says "1 customer", serves an icon, keeps its log JSON, and sends a signed-out user who is rate-limited to the sign-in page', async () => {
+  it('says "1 customer", serves an icon and keeps its log JSON', async () => {
     expect((await get('/console/')).text).toContain('<link rel="icon" href="data:,">'); // no request for /favicon.ico
     const one = plain((await get('/console/customers?search=between.hold.and.approval')).text);
     expect(one).toContain('1 customer ');
     expect(one).not.toContain('1 customers');
     const nonJson = served.output().split('\n').filter((line) => line.trim() !== '' && !line.startsWith('{'));
     expect(nonJson).toEqual([]);
-    let limited: Page = { status: 0, text: '' };
-    for (let i = 0; i < 3; i++) {
-      const response = await fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'username=x&password=y' });
-      limited = { status: response.status, text: await response.text() };
-    }
+  });
+
+  it('counts only failed sign-ins toward the limit (a correct password never uses it up), and sends a rate-limited user to the sign-in page', async () => {
+    for (let i = 0; i < 3; i++) expect((await signIn('pam', PAM_PASSWORD)).status, `sign-in ${i + 1}`).toBe(303); // the limit is 2 attempts
+    expect((await signIn('pam', 'not-her-password')).status).toBe(401);
+    expect((await signIn('nobody', 'whatever')).status).toBe(401);
+    const limited = await signIn('pam', PAM_PASSWORD); // two failures from this address: even a correct password waits for the window
     expect(limited.status).toBe(429);
+    expect(limited.text).toContain('Too many failed sign-in attempts from your address');
     expect(limited.text).toContain('href="/console/login"');
     expect(limited.text).not.toContain('Back to the dashboard');
   });
