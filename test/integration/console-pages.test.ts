@@ -132,6 +132,22 @@ console:
     expect(plain(resent.text)).toContain('Invitation link for another mailer (2 attempts)');
   });
 
+  it('sends a page number past the last to the last page, keeping the filters', async () => {
+    const first = plain((await get('/console/customers?sort=open-requests')).text);
+    const pages = Number(/customers, page 1 of (\d+)/.exec(first)?.[1]);
+    expect(pages).toBeGreaterThan(1);
+    const beyond = await get(`/console/customers?sort=open-requests&page=${pages + 1}`);
+    expect(beyond.status).toBe(302);
+    const last = await fetch(`${url}/console/customers?sort=open-requests&page=${pages + 1}`, { headers: AS_ANN });
+    expect(new URL(last.url).search).toBe(`?sort=open-requests&page=${pages}`);
+    const text = await last.text();
+    expect(plain(text)).toContain(`page ${pages} of ${pages}`);
+    expect(text).not.toContain('No customer matches.');
+    const none = await fetch(`${url}/console/customers?search=no-such-customer-anywhere&page=4`, { headers: AS_ANN });
+    expect(new URL(none.url).search).toBe('?search=no-such-customer-anywhere&page=1');
+    expect(plain(await none.text())).toContain('No customer matches.');
+  });
+
   it('shows the member references a directory test could not resolve, as directories test prints them', async () => {
     const tested = plain((await post('/console/directories/sample/test', {})).text);
     expect(tested).toContain('Member references that match no user or group read (1 group):');

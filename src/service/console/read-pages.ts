@@ -46,6 +46,8 @@ function registerCustomerPages(app: FastifyInstance, kit: ConsoleKit): void {
     const page = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).listCustomers(c, query));
     const pages = Math.max(1, Math.ceil(page.total / page.pageSize));
     const link = (n: number): string => `/console/customers?${new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([k, v]) => v !== undefined && v !== '' && k !== 'page')), page: String(n) } as Record<string, string>).toString()}`;
+    // A page past the last (a bookmark, a list that shrank, an edited address) goes to the last page, filters kept.
+    if (page.page > pages) return reply.redirect(link(pages), 302);
     const origins = ['invited', 'signup', ...deps.loaded.config.directories.map((d) => d.id)];
     return kit.render(request, reply, '@customers', {
       title: 'Customers',
