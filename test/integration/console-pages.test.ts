@@ -236,6 +236,32 @@ console:
     expect(plain((await get('/console/')).text)).toContain('0 plans held for approval');
   });
 
+  it('words a plan by what became of it: would change while held, changed once approved, would have changed when discarded, stale or superseded', async () => {
+    editLdif(ws.ldif, (t) => ['mateo.lambert', 'vik.lambert', 'chloe.lambert', 'priya.adler'].reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
+    const rejected = JSON.parse((await cli(['sync', '--json'])).stdout) as { runId: string; outcome: string };
+    expect(rejected.outcome).toBe('rejected');
+    const held = (await get(`/console/plans/${rejected.runId}`)).text;
+    expect(plain(/<dt>[^<]*<\/dt><dd>\d+ created/.exec(held)?.[0] ?? '')).toBe('Would change 0 created');
+    expect(held).toContain('<h2>Customers it would deactivate</h2>');
+    expect((await post(`/console/plans/${rejected.runId}/discard`, {})).status).toBe(200);
+    const list = (await get('/console/plans')).text;
+    const plans = [...list.matchAll(/<th scope="row"><a href="\/console\/plans\/([^"]+)">[^<]*<\/a><\/th><td>[^<]*<\/td><td>([a-z]+)<\/td>/g)].map((m) => [m[1] as string, m[2] as string] as const);
+    expect(new Set(plans.map(([, status]) => status))).toEqual(new Set(['approved', 'stale', 'superseded', 'discarded']));
+    const wording: Record<string, [string, string]> = {
+      approved: ['Changed', 'Customers it deactivated'],
+      discarded: ['Would have changed (discarded, not applied)', 'Customers it would have deactivated'],
+      stale: ['Would have changed (not applied: the store had changed since)', 'Customers it would have deactivated'],
+      superseded: ['Would have changed (not applied: superseded)', 'Customers it would have deactivated'],
+    };
+    for (const [id, status] of plans) {
+      const page = (await get(`/console/plans/${id}`)).text;
+      const [label, heading] = wording[status] ?? ['?', '?'];
+      expect(plain(/<dt>[^<]*<\/dt><dd>\d+ created/.exec(page)?.[0] ?? ''), `${status} ${id}`).toBe(`${label} ${/<dd>(\d+) created/.exec(page)?.[1] ?? ''} created`);
+      expect(page, `${status} ${id}`).toContain(`<h2>${heading}</h2>`);
+      expect(page, `${status} ${id}`).not.toContain('Would change');
+    }
+  });
+
   it('says "1 customer", serves an icon and keeps its log JSON', async () => {
     expect((await get('/console/')).text).toContain('<link rel="icon" href="data:,">'); // no request for /favicon.ico
     const one = plain((await get('/console/customers?search=between.hold.and.approval')).text);

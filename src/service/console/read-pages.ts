@@ -7,6 +7,7 @@ import type { CustomerListQuery } from '../../engine/customers/list.js';
 import { getHeldPlan, listHeldPlans } from '../../engine/held-plans.js';
 import { DirbridgeError } from '../../errors.js';
 import type { ConsoleKit } from './console-app.js';
+import { planWording } from './views/runs.js';
 
 /** The pages every signed-in user may read: dashboard, customers, runs, held plans, seat audit, directories. */
 export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
@@ -98,7 +99,7 @@ function registerRunPages(app: FastifyInstance, kit: ConsoleKit): void {
   app.get('/console/plans/:id', pre, async (request, reply) => {
     const { id } = request.params as { id: string };
     const found = await getHeldPlan(deps, id);
-    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, deactivations: found.deactivations, admin: isAdmin(kit, request), flash: flashOf(request) });
+    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, wording: planWording(found.held), deactivations: found.deactivations, admin: isAdmin(kit, request), flash: flashOf(request) });
   });
 }
 
