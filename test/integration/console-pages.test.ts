@@ -105,6 +105,20 @@ console:
     expect(cliShown).toContain(link); // the CLI prints it too: it is the customer's, not a secret
   });
 
+  it("gives the audit CSV's origins rows their own columns (the customer's key, address and origin), the same from the console and audit seats --csv", async () => {
+    const response = await fetch(`${url}/console/audit.csv`, { headers: AS_ANN });
+    const csv = await response.text();
+    expect(csv).toBe((await cli(['audit', 'seats', '--csv', '--fail-on', 'never'])).stdout);
+    const [header, ...rows] = csv.trim().split('\n').map((line) => line.split(','));
+    expect(header).toEqual(['view', 'status', 'directory', 'username', 'externalId', 'customerGroups', 'licensedGroups', 'outcome', 'customerKey', 'email', 'origin']);
+    const origins = rows.filter((r) => r[0] === 'origins').map((r) => Object.fromEntries((header ?? []).map((name, i) => [name, r[i]])));
+    const key = /^pc-[0-9a-f]+$/;
+    expect(origins).toEqual([
+      { view: 'origins', status: 'leak', directory: 'sample', username: 'alice.agent', externalId: '', customerGroups: '', licensedGroups: 'jira-servicedesk-users', outcome: 'portal-only', customerKey: expect.stringMatching(key), email: 'alice.agent@example.com', origin: 'invited' },
+    ]);
+    for (const row of rows) expect(row, row.join(',')).toHaveLength(header?.length ?? 0);
+  });
+
   it('refuses a display name given with several addresses (nothing invited, the form kept), and gives it to a single address', async () => {
     const both = 'pat.one@partner.example\npat.two@partner.example';
     const refused = await post('/console/customers/invite', { addresses: both, name: 'Pat Example' });
