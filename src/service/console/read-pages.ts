@@ -110,7 +110,9 @@ function registerAuditPages(app: FastifyInstance, kit: ConsoleKit): void {
   app.get('/console/audit', pre, async (request, reply) => {
     const [audit, series] = await Promise.all([auditSeats(deps), runSeries(deps, 100)]);
     const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.licenceViolations, p.safetyRejections] }));
-    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers, seat leaks, licence violations and safety rejections per run', xLabel: 'Run started', series: ['Customers', ...SERIES], rows });
+    // Customers count in hundreds or thousands, findings in units: each gets its own axis.
+    const columns = ['Customers', ...SERIES.map((name) => ({ name, axis: 'right' }))];
+    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers (left axis), seat leaks, licence violations and safety rejections (right axis) per run', xLabel: 'Run started', series: columns, leftAxis: 'Customers', rightAxis: 'Findings per run', rows });
     return kit.render(request, reply, '@audit', { title: 'Seat audit', section: 'audit', audit, chart });
   });
   app.get('/console/audit.csv', pre, async (_request, reply) => {
