@@ -23,12 +23,12 @@ document.addEventListener('DOMContentLoaded', function () {
     var rows = Array.prototype.slice.call(table.querySelectorAll('tbody tr'));
     var labels = rows.map(function (tr) { return tr.querySelector('th').textContent; });
     var datasets = heads.slice(1).map(function (th, i) {
-      return { label: th.textContent, yAxisID: th.getAttribute('data-axis') || 'y', data: rows.map(function (tr) { return Number(tr.querySelectorAll('td')[i].textContent); }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], tension: 0.2 };
+      return { label: th.textContent, yAxisID: th.getAttribute('data-axis') || 'y', data: rows.map(function (tr) { return Number(tr.querySelectorAll('td')[i].textContent); }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], tension: th.getAttribute('data-axis') ? 0 : 0.2 };
     });
     var title = function (text) { return text ? { display: true, text: text } : { display: false }; };
     var scales = { y: { beginAtZero: true, position: 'left', ticks: { precision: 0 }, title: title(table.getAttribute('data-y-title')) } };
     if (datasets.some(function (d) { return d.yAxisID === 'y1'; })) {
-      scales.y1 = { beginAtZero: true, position: 'right', ticks: { precision: 0 }, grid: { drawOnChartArea: false }, title: title(table.getAttribute('data-y1-title')) };
+      scales.y1 = { beginAtZero: true, position: 'right', grace: 1, ticks: { precision: 0 }, grid: { drawOnChartArea: false }, title: title(table.getAttribute('data-y1-title')) };
     }
     var canvas = document.createElement('canvas');
     canvas.setAttribute('role', 'img');
