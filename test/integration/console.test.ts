@@ -236,6 +236,12 @@ describe('the admin console in headless Chromium', () => {
     expect((await page.locator('table.data tbody tr th').allTextContents()).sort()).toEqual([...gone].sort());
     for (const row of rows) expect(row).toContain('missing-from-directory');
     await shot(page, 'plan');
+    // The README's picture (docs/console-held-plan.png is a copy of this file): the top of the page at 1280 × 815, scaled to 880 × 560.
+    const readme = await browser.newContext({ storageState: await admin.context.storageState(), viewport: { width: 1280, height: 815 }, deviceScaleFactor: 880 / 1280 });
+    const readmePage = await readme.newPage();
+    await readmePage.goto(page.url());
+    await readmePage.screenshot({ path: join(SCREENSHOTS, 'readme-held-plan.png') });
+    await readme.close();
     // The auditor sees the plan but no buttons.
     await auditor.page.goto(page.url());
     expect(await auditor.page.getByRole('button', { name: 'Approve and apply' }).count()).toBe(0);
