@@ -148,17 +148,24 @@ function formatJiraView(jira: JiraAuditView, mark: (s: string) => string): strin
   return lines;
 }
 
+/**
+ * `audit seats --csv` (and the console's download, the same bytes): one row per finding. The first eight
+ * columns describe a directory user or a directory customer; an `origins` row (an invited or signed-up
+ * customer whose address a licensed directory user has) names the licensed user in them and the customer
+ * in the last three, `customerKey`, `email` and `origin`, which other rows leave empty.
+ */
 export function auditCsv(audit: SeatAudit): string {
-  const rows = [['view', 'status', 'directory', 'username', 'externalId', 'customerGroups', 'licensedGroups', 'outcome']];
-  for (const l of audit.plan.seatLeaks) rows.push(['directories', audit.plan.status, l.directoryId, l.username, l.externalId, l.customerGroups.join(';'), l.licensedGroups.join(';'), l.outcome]);
-  for (const c of audit.store.licensedCustomers) rows.push(['store', audit.store.status, c.directoryId, c.username, c.externalId, c.groups.join(';'), '', 'stored']);
-  for (const l of audit.origins.leaks) rows.push(['origins', audit.origins.status, l.licensedUser.directoryId, l.licensedUser.username, l.key, l.origin, l.licensedUser.licensedGroups.join(';'), 'portal-only']);
+  const rows = [['view', 'status', 'directory', 'username', 'externalId', 'customerGroups', 'licensedGroups', 'outcome', 'customerKey', 'email', 'origin']];
+  const none = ['', '', ''];
+  for (const l of audit.plan.seatLeaks) rows.push(['directories', audit.plan.status, l.directoryId, l.username, l.externalId, l.customerGroups.join(';'), l.licensedGroups.join(';'), l.outcome, ...none]);
+  for (const c of audit.store.licensedCustomers) rows.push(['store', audit.store.status, c.directoryId, c.username, c.externalId, c.groups.join(';'), '', 'stored', ...none]);
+  for (const l of audit.origins.leaks) rows.push(['origins', audit.origins.status, l.licensedUser.directoryId, l.licensedUser.username, '', '', l.licensedUser.licensedGroups.join(';'), 'portal-only', l.key, l.email, l.origin]);
   for (const app of audit.jira?.applications ?? []) {
-    for (const c of app.customers ?? []) rows.push(['jira', audit.jira?.status ?? '', c.directoryId, c.username, c.externalId, app.key, c.via.join(';'), 'counted']);
+    for (const c of app.customers ?? []) rows.push(['jira', audit.jira?.status ?? '', c.directoryId, c.username, c.externalId, app.key, c.via.join(';'), 'counted', ...none]);
     const s = app.seats;
-    rows.push(['jira-seats', audit.jira?.status ?? '', '', '', '', app.key, app.groups.join(';'), s.hasUnlimitedSeats ? 'seats=unlimited' : `seats=${s.numberOfSeats ?? ''};used=${s.userCount ?? ''};remaining=${s.remainingSeats ?? ''}`]);
+    rows.push(['jira-seats', audit.jira?.status ?? '', '', '', '', app.key, app.groups.join(';'), s.hasUnlimitedSeats ? 'seats=unlimited' : `seats=${s.numberOfSeats ?? ''};used=${s.userCount ?? ''};remaining=${s.remainingSeats ?? ''}`, ...none]);
   }
-  rows.push(['summary', audit.status, '', '', '', '', '', audit.stale === true ? 'stale' : '']);
+  rows.push(['summary', audit.status, '', '', '', '', '', audit.stale === true ? 'stale' : '', ...none]);
   return rows.map((r) => r.map(csvCell).join(',')).join('\n');
 }
 

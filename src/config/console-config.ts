@@ -35,7 +35,7 @@ export const consoleSchema = z
         perSeconds: z.int().min(1).default(60),
       })
       .prefault({})
-      .describe('Sign-in attempts allowed per client address in each window; more answer 429.'),
+      .describe('Failed sign-in attempts allowed per client address in each window (a successful sign-in is not counted); past them every sign-in from that address answers 429 until the window ends.'),
     trustedHeader: z
       .strictObject({
         name: z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name, e.g. X-Remote-User').describe('The header the proxy sets to the authenticated username.'),

@@ -135,7 +135,7 @@ describe('dirbridge CLI (subprocess)', () => {
     expect(json.plan.source).toBe('live');
     expect(json.plan.seatLeaks.map((l) => l.username)).toEqual(['carol.agent']);
     const csv = ws.cli('audit', 'seats', '--csv').stdout.trim().split('\n');
-    expect(csv[0]).toBe('view,status,directory,username,externalId,customerGroups,licensedGroups,outcome');
+    expect(csv[0]).toBe('view,status,directory,username,externalId,customerGroups,licensedGroups,outcome,customerKey,email,origin');
     expect(csv).toHaveLength(3);
   });
 

@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/service/console/password.js';
 import { defaultConfig, editLdif, makeWorkspace, removeEntry, runCliAsync } from '../helpers/cli.js';
 import { serve, type Served } from '../helpers/serve.js';
 
@@ -10,6 +11,7 @@ import { serve, type Served } from '../helpers/serve.js';
 const COOKIE_SECRET = 'cookie-secret-S3NTINEL-a41f09c2e87d3b56f0a9';
 const GHOST = 'member: uid=ghost.user,ou=Gone,dc=example,dc=com';
 const AS_ANN = { 'X-Remote-User': 'ann' };
+const PAM_PASSWORD = 'pam-signs-in-often-5521';
 
 interface Page {
   readonly status: number;
@@ -45,6 +47,19 @@ describe('the admin console pages (plain HTTP, trusted header)', () => {
     if (response.status === 303 && location !== null) return get(location);
     return { status: response.status, text: await response.text() };
   };
+  /** The sign-in form, filled and posted as a browser would (its CSRF token and cookie). */
+  const signIn = async (username: string, password: string): Promise<Page> => {
+    const form = await fetch(`${url}/console/login`);
+    const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+    const response = await fetch(`${url}/console/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username, password, _csrf: token }),
+    });
+    return { status: response.status, text: await response.text() };
+  };
   const runs = async (): Promise<{ runId: string; outcome: string; actor: { trigger: string } }[]> => JSON.parse((await cli(['runs', '--json', '--limit', '100'])).stdout) as never;
   const planStatus = async (id: string): Promise<string> => /<dt>Status<\/dt><dd>([a-z]+)/.exec((await get(`/console/plans/${id}`)).text)?.[1] ?? '?';
 
@@ -55,7 +70,7 @@ describe('the admin console pages (plain HTTP, trusted header)', () => {
 safety: { maxDeactivations: { count: 3, percent: 10 } }
 service: { host: 127.0.0.1 }
 console:
-  users: [{ username: ann, role: admin }]
+  users: [{ username: ann, role: admin }, { username: pam, role: auditor, passwordHash: "${await hashPassword(PAM_PASSWORD)}" }]
   cookieSecret: "\${env:COOKIE_SECRET}"
   loginRateLimit: { attempts: 2, perSeconds: 600 }
   trustedHeader: { name: X-Remote-User, proxies: [127.0.0.1] }
@@ -88,6 +103,63 @@ console:
     expect(customer.text).toContain(`href="${link}"`);
     const cliShown = (await cli(['customers', 'show', key])).stdout;
     expect(cliShown).toContain(link); // the CLI prints it too: it is the customer's, not a secret
+  });
+
+  it("gives the audit CSV's origins rows their own columns (the customer's key, address and origin), the same from the console and audit seats --csv", async () => {
+    const response = await fetch(`${url}/console/audit.csv`, { headers: AS_ANN });
+    const csv = await response.text();
+    expect(csv).toBe((await cli(['audit', 'seats', '--csv', '--fail-on', 'never'])).stdout);
+    const [header, ...rows] = csv.trim().split('\n').map((line) => line.split(','));
+    expect(header).toEqual(['view', 'status', 'directory', 'username', 'externalId', 'customerGroups', 'licensedGroups', 'outcome', 'customerKey', 'email', 'origin']);
+    const origins = rows.filter((r) => r[0] === 'origins').map((r) => Object.fromEntries((header ?? []).map((name, i) => [name, r[i]])));
+    const key = /^pc-[0-9a-f]+$/;
+    expect(origins).toEqual([
+      { view: 'origins', status: 'leak', directory: 'sample', username: 'alice.agent', externalId: '', customerGroups: '', licensedGroups: 'jira-servicedesk-users', outcome: 'portal-only', customerKey: expect.stringMatching(key), email: 'alice.agent@example.com', origin: 'invited' },
+    ]);
+    for (const row of rows) expect(row, row.join(',')).toHaveLength(header?.length ?? 0);
+  });
+
+  it('refuses a display name given with several addresses (nothing invited, the form kept), and gives it to a single address', async () => {
+    const both = 'pat.one@partner.example\npat.two@partner.example';
+    const refused = await post('/console/customers/invite', { addresses: both, name: 'Pat Example' });
+    expect(refused.status).toBe(422);
+    expect(plain(refused.text)).toContain('A display name goes with a single address, and 2 addresses were given: nothing was invited.');
+    expect(refused.text).toContain('pat.one@partner.example\npat.two@partner.example</textarea>');
+    expect(refused.text).toContain('value="Pat Example"');
+    for (const address of ['pat.one@partner.example', 'pat.two@partner.example']) expect((await cli(['customers', 'show', address])).status).not.toBe(0);
+    expect(plain((await get('/console/customers/invite')).text)).toContain('Display name (only when inviting a single address)');
+
+    const one = await post('/console/customers/invite', { addresses: 'pat.one@partner.example', name: 'Pat Example' });
+    expect(one.status).toBe(200);
+    const shown = JSON.parse((await cli(['customers', 'show', 'pat.one@partner.example', '--json'])).stdout) as { customer: { displayName: string | null } }[];
+    expect(shown[0]?.customer.displayName).toBe('Pat Example');
+  });
+
+  it('confirms a resent invitation on the customer\'s page, as the other actions do', async () => {
+    const invited = await post('/console/customers/invite', { addresses: 'resend.me@partner.example' });
+    const key = /href="\/console\/customers\/(pc-[0-9a-f]+)"/.exec(invited.text)?.[1] ?? '';
+    expect(plain((await get(`/console/customers/${key}`)).text)).not.toContain('again');
+    const resent = await post(`/console/customers/${key}/resend`, {});
+    expect(resent.status).toBe(200);
+    expect(resent.text).toContain('<h1>Customer resend.me@partner.example</h1>');
+    expect(plain(/<p class="flash ok" role="status">[\s\S]*?<\/p>/.exec(resent.text)?.[0] ?? '')).toBe('The invitation was issued again: no mailer is set up (invitations.smtp), so send the customer the link below.');
+    expect(plain(resent.text)).toContain('Invitation link for another mailer (2 attempts)');
+  });
+
+  it('sends a page number past the last to the last page, keeping the filters', async () => {
+    const first = plain((await get('/console/customers?sort=open-requests')).text);
+    const pages = Number(/customers, page 1 of (\d+)/.exec(first)?.[1]);
+    expect(pages).toBeGreaterThan(1);
+    const beyond = await get(`/console/customers?sort=open-requests&page=${pages + 1}`);
+    expect(beyond.status).toBe(302);
+    const last = await fetch(`${url}/console/customers?sort=open-requests&page=${pages + 1}`, { headers: AS_ANN });
+    expect(new URL(last.url).search).toBe(`?sort=open-requests&page=${pages}`);
+    const text = await last.text();
+    expect(plain(text)).toContain(`page ${pages} of ${pages}`);
+    expect(text).not.toContain('No customer matches.');
+    const none = await fetch(`${url}/console/customers?search=no-such-customer-anywhere&page=4`, { headers: AS_ANN });
+    expect(new URL(none.url).search).toBe('?search=no-such-customer-anywhere&page=1');
+    expect(plain(await none.text())).toContain('No customer matches.');
   });
 
   it('shows the member references a directory test could not resolve, as directories test prints them', async () => {
@@ -178,19 +250,48 @@ console:
     expect(plain((await get('/console/')).text)).toContain('0 plans held for approval');
   });
 
-  it('says "1 customer", serves an icon, keeps its log JSON, and sends a signed-out user who is rate-limited to the sign-in page', async () => {
+  it('words a plan by what became of it: would change while held, changed once approved, would have changed when discarded, stale or superseded', async () => {
+    editLdif(ws.ldif, (t) => ['mateo.lambert', 'vik.lambert', 'chloe.lambert', 'priya.adler'].reduce((text, uid) => removeEntry(text, `uid=${uid},`), t));
+    const rejected = JSON.parse((await cli(['sync', '--json'])).stdout) as { runId: string; outcome: string };
+    expect(rejected.outcome).toBe('rejected');
+    const held = (await get(`/console/plans/${rejected.runId}`)).text;
+    expect(plain(/<dt>[^<]*<\/dt><dd>\d+ created/.exec(held)?.[0] ?? '')).toBe('Would change 0 created');
+    expect(held).toContain('<h2>Customers it would deactivate</h2>');
+    expect((await post(`/console/plans/${rejected.runId}/discard`, {})).status).toBe(200);
+    const list = (await get('/console/plans')).text;
+    const plans = [...list.matchAll(/<th scope="row"><a href="\/console\/plans\/([^"]+)">[^<]*<\/a><\/th><td>[^<]*<\/td><td>([a-z]+)<\/td>/g)].map((m) => [m[1] as string, m[2] as string] as const);
+    expect(new Set(plans.map(([, status]) => status))).toEqual(new Set(['approved', 'stale', 'superseded', 'discarded']));
+    const wording: Record<string, [string, string]> = {
+      approved: ['Changed', 'Customers it deactivated'],
+      discarded: ['Would have changed (discarded, not applied)', 'Customers it would have deactivated'],
+      stale: ['Would have changed (not applied: the store had changed since)', 'Customers it would have deactivated'],
+      superseded: ['Would have changed (not applied: superseded)', 'Customers it would have deactivated'],
+    };
+    for (const [id, status] of plans) {
+      const page = (await get(`/console/plans/${id}`)).text;
+      const [label, heading] = wording[status] ?? ['?', '?'];
+      expect(plain(/<dt>[^<]*<\/dt><dd>\d+ created/.exec(page)?.[0] ?? ''), `${status} ${id}`).toBe(`${label} ${/<dd>(\d+) created/.exec(page)?.[1] ?? ''} created`);
+      expect(page, `${status} ${id}`).toContain(`<h2>${heading}</h2>`);
+      expect(page, `${status} ${id}`).not.toContain('Would change');
+    }
+  });
+
+  it('says "1 customer", serves an icon and keeps its log JSON', async () => {
     expect((await get('/console/')).text).toContain('<link rel="icon" href="data:,">'); // no request for /favicon.ico
     const one = plain((await get('/console/customers?search=between.hold.and.approval')).text);
     expect(one).toContain('1 customer ');
     expect(one).not.toContain('1 customers');
     const nonJson = served.output().split('\n').filter((line) => line.trim() !== '' && !line.startsWith('{'));
     expect(nonJson).toEqual([]);
-    let limited: Page = { status: 0, text: '' };
-    for (let i = 0; i < 3; i++) {
-      const response = await fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'username=x&password=y' });
-      limited = { status: response.status, text: await response.text() };
-    }
+  });
+
+  it('counts only failed sign-ins toward the limit (a correct password never uses it up), and sends a rate-limited user to the sign-in page', async () => {
+    for (let i = 0; i < 3; i++) expect((await signIn('pam', PAM_PASSWORD)).status, `sign-in ${i + 1}`).toBe(303); // the limit is 2 attempts
+    expect((await signIn('pam', 'not-her-password')).status).toBe(401);
+    expect((await signIn('nobody', 'whatever')).status).toBe(401);
+    const limited = await signIn('pam', PAM_PASSWORD); // two failures from this address: even a correct password waits for the window
     expect(limited.status).toBe(429);
+    expect(limited.text).toContain('Too many failed sign-in attempts from your address');
     expect(limited.text).toContain('href="/console/login"');
     expect(limited.text).not.toContain('Back to the dashboard');
   });

@@ -122,7 +122,7 @@ console:
     // ann has no password: the sign-in form cannot be used for her.
   });
 
-  it('limits sign-in attempts per client address (429 past loginRateLimit.attempts)', async () => {
+  it('limits failed sign-in attempts per client address (429 past loginRateLimit.attempts, for a correct password too)', async () => {
     const login = await fetch(`${url}/console/login`);
     const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     const token = /name="_csrf" value="([^"]+)"/.exec(await login.text())?.[1] ?? '';
@@ -131,7 +131,7 @@ console:
     for (let i = 0; i < 3; i++) expect((await attempt('wrong-password')).status).toBe(401);
     const limited = await attempt(PASSWORD);
     expect(limited.status).toBe(429);
-    expect(await limited.text()).toContain('Too many sign-in attempts');
+    expect(await limited.text()).toContain('Too many failed sign-in attempts');
   });
 });
 

@@ -236,6 +236,12 @@ describe('the admin console in headless Chromium', () => {
     expect((await page.locator('table.data tbody tr th').allTextContents()).sort()).toEqual([...gone].sort());
     for (const row of rows) expect(row).toContain('missing-from-directory');
     await shot(page, 'plan');
+    // The README's picture (docs/console-held-plan.png is a copy of this file): the top of the page at 1280 × 815, scaled to 880 × 560.
+    const readme = await browser.newContext({ storageState: await admin.context.storageState(), viewport: { width: 1280, height: 815 }, deviceScaleFactor: 880 / 1280 });
+    const readmePage = await readme.newPage();
+    await readmePage.goto(page.url());
+    await readmePage.screenshot({ path: join(SCREENSHOTS, 'readme-held-plan.png') });
+    await readme.close();
     // The auditor sees the plan but no buttons.
     await auditor.page.goto(page.url());
     expect(await auditor.page.getByRole('button', { name: 'Approve and apply' }).count()).toBe(0);
@@ -290,7 +296,18 @@ describe('the admin console in headless Chromium', () => {
   it('downloads the seat audit as CSV and JSON, matching audit seats --csv and --json', async () => {
     const { page } = admin;
     await page.goto(`${url}/console/audit`);
-    await page.waitForSelector('#audit-history', { state: 'attached' });
+    await page.waitForSelector('[data-chart-for="audit-history"] canvas');
+    // Customers (hundreds) on the left axis, the per-run findings (a handful) on their own axis on the right.
+    const axes = await page.evaluate(`(() => {
+      const chart = window.Chart.getChart(document.querySelector('[data-chart-for="audit-history"] canvas'));
+      const scale = (id) => chart.scales[id] ? { position: chart.scales[id].position, title: chart.options.scales[id].title.text } : null;
+      return { datasets: chart.data.datasets.map((d) => [d.label, d.yAxisID]), y: scale('y'), y1: scale('y1') };
+    })()`);
+    expect(axes).toEqual({
+      datasets: [['Customers', 'y'], ['Seat leaks', 'y1'], ['Licence violations', 'y1'], ['Rejected by a safety rule', 'y1']],
+      y: { position: 'left', title: 'Customers' },
+      y1: { position: 'right', title: 'Findings per run' },
+    });
     await shot(page, 'audit');
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV' }).click()]);
     const downloaded = readFileSync(await csv.path(), 'utf8');

@@ -302,8 +302,8 @@ describe('Jira as the licence truth, through the CLI', () => {
     expect(report.jira.applications[1]?.seats).toEqual({ numberOfSeats: 25, remainingSeats: 21, userCount: 4, hasUnlimitedSeats: false });
 
     const csv = (await cli('audit', 'seats', '--csv')).stdout.trim().split('\n');
-    expect(csv).toContain('jira,leak,corp,cust-dev,00000000-0000-4000-8000-000000000002,jira-software,jira-software-users,counted');
-    expect(csv).toContain('jira-seats,leak,,,,jira-software,jira-software-users;jira-administrators,seats=25;used=4;remaining=21');
+    expect(csv).toContain('jira,leak,corp,cust-dev,00000000-0000-4000-8000-000000000002,jira-software,jira-software-users,counted,,,');
+    expect(csv).toContain('jira-seats,leak,,,,jira-software,jira-software-users;jira-administrators,seats=25;used=4;remaining=21,,,');
     const text = await cli('audit', 'seats');
     expect(text.stdout).toContain('5. jira         LEAK  3 active customer(s) counted as application users');
     expect(text.stdout).toContain('cust-dev (corp) via jira-software-users');

@@ -37,7 +37,12 @@ function registerCustomerActions(app: FastifyInstance, kit: ConsoleKit): void {
     const name = field(request, 'name').trim();
     if (addresses.length === 0) throw new DirbridgeError('ERR_USAGE', 'name at least one address to invite');
     if (addresses.length > 1000) throw new DirbridgeError('ERR_USAGE', 'at most 1000 addresses at once');
-    const result = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/invite.js')).inviteCustomers(c, { addresses, ...(name === '' || addresses.length > 1 ? {} : { name }) }));
+    // A name given with several addresses belongs to none of them: refuse the form rather than drop the name or copy it to each.
+    if (name !== '' && addresses.length > 1) {
+      const flash = { kind: 'error' as const, text: `A display name goes with a single address, and ${addresses.length} addresses were given: nothing was invited. Clear the name to invite them all, or invite the named person on their own.` };
+      return kit.render(request, reply, '@invite', { title: 'Invite customers', section: 'customers', addresses: text, name, results: null, flash }, 422);
+    }
+    const result = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/invite.js')).inviteCustomers(c, { addresses, ...(name === '' ? {} : { name }) }));
     const refused = result.results.filter((r) => r.outcome === 'refused').length;
     const flash = refused > 0 ? { kind: 'error' as const, text: `${refused} of ${plural(result.results.length, 'address', 'addresses')} ${refused === 1 ? 'was' : 'were'} refused; see below.` } : { kind: 'ok' as const, text: `${plural(result.results.length, 'address', 'addresses')} handled.` };
     return kit.render(request, reply, '@invite', { title: 'Invite customers', section: 'customers', addresses: text, name, results: result.results, flash }, refused === result.results.length ? 422 : 200);
@@ -48,7 +53,8 @@ function registerCustomerActions(app: FastifyInstance, kit: ConsoleKit): void {
     const result = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/invite.js')).resendInvitations(c, { who: [key] }));
     const first = result.results[0];
     if (first?.outcome === 'refused') throw new DirbridgeError(first.code, first.message);
-    return reply.redirect(`/console/customers/${encoded(key)}`, 303);
+    const done = first?.outcome === 'invited' ? `resent-${first.delivery}` : 'resent-link';
+    return reply.redirect(`/console/customers/${encoded(key)}?done=${done}`, 303);
   });
 
   app.get('/console/customers/:key/migrate', get, async (request, reply) => {

@@ -9,7 +9,8 @@ export function chartJsPath(): string {
 
 /**
  * Progressive enhancement: a table marked data-chart becomes a Chart.js chart drawn above it; the
- * table stays (folded into a details element) for screen readers and for copying numbers.
+ * table stays (folded into a details element) for screen readers and for copying numbers. A column
+ * marked data-axis="y1" is drawn against a second y-axis on the right.
  */
 export const CONSOLE_JS = `'use strict';
 document.addEventListener('DOMContentLoaded', function () {
@@ -18,17 +19,22 @@ document.addEventListener('DOMContentLoaded', function () {
   document.querySelectorAll('table[data-chart]').forEach(function (table) {
     var holder = document.querySelector('[data-chart-for="' + table.id + '"]');
     if (!holder) return;
-    var heads = Array.prototype.map.call(table.querySelectorAll('thead th'), function (th) { return th.textContent; });
+    var heads = Array.prototype.slice.call(table.querySelectorAll('thead th'));
     var rows = Array.prototype.slice.call(table.querySelectorAll('tbody tr'));
     var labels = rows.map(function (tr) { return tr.querySelector('th').textContent; });
-    var datasets = heads.slice(1).map(function (name, i) {
-      return { label: name, data: rows.map(function (tr) { return Number(tr.querySelectorAll('td')[i].textContent); }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], tension: 0.2 };
+    var datasets = heads.slice(1).map(function (th, i) {
+      return { label: th.textContent, yAxisID: th.getAttribute('data-axis') || 'y', data: rows.map(function (tr) { return Number(tr.querySelectorAll('td')[i].textContent); }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], tension: th.getAttribute('data-axis') ? 0 : 0.2 };
     });
+    var title = function (text) { return text ? { display: true, text: text } : { display: false }; };
+    var scales = { y: { beginAtZero: true, position: 'left', ticks: { precision: 0 }, title: title(table.getAttribute('data-y-title')) } };
+    if (datasets.some(function (d) { return d.yAxisID === 'y1'; })) {
+      scales.y1 = { beginAtZero: true, position: 'right', grace: 1, ticks: { precision: 0 }, grid: { drawOnChartArea: false }, title: title(table.getAttribute('data-y1-title')) };
+    }
     var canvas = document.createElement('canvas');
     canvas.setAttribute('role', 'img');
     canvas.setAttribute('aria-label', table.querySelector('caption').textContent);
     holder.appendChild(canvas);
-    new window.Chart(canvas, { type: table.getAttribute('data-chart'), data: { labels: labels, datasets: datasets }, options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } } });
+    new window.Chart(canvas, { type: table.getAttribute('data-chart'), data: { labels: labels, datasets: datasets }, options: { animation: false, maintainAspectRatio: false, scales: scales } });
     var details = document.createElement('details');
     var summary = document.createElement('summary');
     summary.textContent = 'Show the numbers';

@@ -14,6 +14,7 @@ import { CONSOLE_PATH, cookieOptions, createAuth, type Auth, type ConsoleUser } 
 import { registerAdminPages } from './admin-pages.js';
 import { verifyPassword, wastePasswordCheck } from './password.js';
 import { registerReadPages } from './read-pages.js';
+import { createSignInLimit } from './sign-in-limit.js';
 import { AUDIT, DIRECTORIES, LEAK_TABLE } from './views/audit.js';
 import { CUSTOMER, CUSTOMERS, INVITE, MIGRATE } from './views/customers.js';
 import { CHART, ERROR, LAYOUT, LOGIN, forConsole, plural } from './views/layout.js';
@@ -70,8 +71,8 @@ export interface PageData {
 /**
  * The admin console (`/console/` on `dirbridge serve`): server-rendered pages over the engine, on
  * fastify (mounted inside serve's node:http server through serverFactory), with signed cookies
- * (@fastify/cookie), CSRF tokens on every form (@fastify/csrf-protection), a sign-in rate limit
- * (@fastify/rate-limit) and eta templates. Every page is scrubbed of known secrets before it leaves.
+ * (@fastify/cookie), CSRF tokens on every form (@fastify/csrf-protection), a limit on failed sign-ins
+ * (@fastify/rate-limit's store) and eta templates. Every page is scrubbed of known secrets before it leaves.
  */
 export async function createConsole(deps: EngineDeps, config: ConsoleConfig, options: ConsoleOptions): Promise<Console> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -110,7 +111,7 @@ export async function createConsole(deps: EngineDeps, config: ConsoleConfig, opt
   };
 }
 
-/** Signed cookies, HTML form bodies, CSRF tokens against a signed cookie secret, the sign-in rate limit. */
+/** Signed cookies, HTML form bodies, CSRF tokens against a signed cookie secret, the store of the failed sign-in limit. */
 async function registerPlugins(app: FastifyInstance, cookieSecret: string): Promise<void> {
   await app.register(cookie, { secret: cookieSecret });
   await app.register(formbody);
@@ -163,7 +164,7 @@ function registerSecurity(app: FastifyInstance, auth: Auth): void {
   });
 }
 
-/** Errors as pages: a refused form token or role 403, too many sign-ins 429, engine errors by their code. */
+/** Errors as pages: a refused form token or role 403, engine errors by their code. */
 function registerErrors(app: FastifyInstance, deps: EngineDeps, { render }: ReturnType<typeof renderer>): void {
   app.setErrorHandler(async (error, request, reply) => {
     const e = error as Error & { statusCode?: number; code?: string };
@@ -171,7 +172,6 @@ function registerErrors(app: FastifyInstance, deps: EngineDeps, { render }: Retu
       deps.logger.warn({ route: request.url, user: request.consoleUser?.username }, 'console: form refused: missing or invalid CSRF token');
       return render(request, reply, '@error', { title: 'Form expired', section: '', message: 'This form has expired or did not come from the console. Open the page again and resubmit.' }, 403);
     }
-    if (e.statusCode === 429) return render(request, reply, '@error', { title: 'Too many attempts', section: '', message: 'Too many sign-in attempts from your address. Wait a minute, then try again.' }, 429);
     const status = isDirbridgeError(error) ? (STATUS[error.code] ?? 500) : (e.statusCode ?? 500);
     const message = isDirbridgeError(error) ? `${error.code}: ${error.message}` : status < 500 ? e.message : 'An unexpected error; it is in the log.';
     if (status >= 500) deps.logger.error({ route: request.url, err: deps.loaded.secrets.scrub(e.message) }, 'console page failed');
@@ -235,20 +235,23 @@ function registerSignIn(app: FastifyInstance, auth: Auth, config: ConsoleConfig,
     if (request.consoleUser !== null) return reply.redirect(next);
     return render(request, reply, '@login', { title: 'Sign in', section: '', next, username: '' });
   });
+  const limit = createSignInLimit(app, config.loginRateLimit);
   app.post(
     '/console/login',
-    {
-      config: { rateLimit: { max: config.loginRateLimit.attempts, timeWindow: config.loginRateLimit.perSeconds * 1000 } },
-      preHandler: (request, reply, done) => app.csrfProtection(request, reply, done),
-    },
+    { preHandler: (request, reply, done) => app.csrfProtection(request, reply, done) },
     async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
       const username = typeof body['username'] === 'string' ? body['username'].trim() : '';
       const password = typeof body['password'] === 'string' ? body['password'] : '';
       const next = safeNext(body['next']);
       const user = auth.lookup(username);
-      const ok = user?.passwordHash === undefined ? (await wastePasswordCheck(password), false) : await verifyPassword(password, user.passwordHash);
-      if (!ok || user === null) {
+      const attempt = await limit(request, async () => (user?.passwordHash === undefined ? (await wastePasswordCheck(password), false) : verifyPassword(password, user.passwordHash)));
+      if (attempt.blocked) {
+        request.log.warn({ user: username.slice(0, 100) }, 'console: sign-in refused: too many failed attempts from this address');
+        void reply.header('Retry-After', String(attempt.retryAfterSeconds));
+        return render(request, reply, '@error', { title: 'Too many attempts', section: '', message: `Too many failed sign-in attempts from your address. Try again in ${plural(attempt.retryAfterSeconds, 'second')}.` }, 429);
+      }
+      if (!attempt.ok || user === null) {
         request.log.warn({ user: username.slice(0, 100) }, 'console: sign-in refused');
         return render(request, reply, '@login', { title: 'Sign in', section: '', next, username, flash: { kind: 'error', text: 'Unknown username or wrong password.' } }, 401);
       }

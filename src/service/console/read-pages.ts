@@ -7,6 +7,7 @@ import type { CustomerListQuery } from '../../engine/customers/list.js';
 import { getHeldPlan, listHeldPlans } from '../../engine/held-plans.js';
 import { DirbridgeError } from '../../errors.js';
 import type { ConsoleKit } from './console-app.js';
+import { planWording } from './views/runs.js';
 
 /** The pages every signed-in user may read: dashboard, customers, runs, held plans, seat audit, directories. */
 export function registerReadPages(app: FastifyInstance, kit: ConsoleKit): void {
@@ -46,6 +47,8 @@ function registerCustomerPages(app: FastifyInstance, kit: ConsoleKit): void {
     const page = await withCustomers(kit, request, async (c) => (await import('../../engine/customers/list.js')).listCustomers(c, query));
     const pages = Math.max(1, Math.ceil(page.total / page.pageSize));
     const link = (n: number): string => `/console/customers?${new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([k, v]) => v !== undefined && v !== '' && k !== 'page')), page: String(n) } as Record<string, string>).toString()}`;
+    // A page past the last (a bookmark, a list that shrank, an edited address) goes to the last page, filters kept.
+    if (page.page > pages) return reply.redirect(link(pages), 302);
     const origins = ['invited', 'signup', ...deps.loaded.config.directories.map((d) => d.id)];
     return kit.render(request, reply, '@customers', {
       title: 'Customers',
@@ -67,7 +70,7 @@ function registerCustomerPages(app: FastifyInstance, kit: ConsoleKit): void {
     // Only a directory's account has a place in the directories to explain; invited and signed-up customers do not.
     const account = details.find((d) => deps.loaded.config.directories.some((dir) => dir.id === d.customer.directoryId))?.customer;
     const explain = wantExplain && account !== undefined ? await explainLive(deps, account.username) : null;
-    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, explainable: account !== undefined, admin: isAdmin(kit, request) });
+    return kit.render(request, reply, '@customer', { title: `Customer ${details[0]?.customer.username ?? key}`, section: 'customers', details, explain, explainable: account !== undefined, admin: isAdmin(kit, request), flash: flashOf(request) });
   });
 }
 
@@ -96,7 +99,7 @@ function registerRunPages(app: FastifyInstance, kit: ConsoleKit): void {
   app.get('/console/plans/:id', pre, async (request, reply) => {
     const { id } = request.params as { id: string };
     const found = await getHeldPlan(deps, id);
-    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, deactivations: found.deactivations, admin: isAdmin(kit, request), flash: flashOf(request) });
+    return kit.render(request, reply, '@plan', { title: `Held plan ${id}`, section: 'plans', held: found.held, wording: planWording(found.held), deactivations: found.deactivations, admin: isAdmin(kit, request), flash: flashOf(request) });
   });
 }
 
@@ -107,7 +110,9 @@ function registerAuditPages(app: FastifyInstance, kit: ConsoleKit): void {
   app.get('/console/audit', pre, async (request, reply) => {
     const [audit, series] = await Promise.all([auditSeats(deps), runSeries(deps, 100)]);
     const rows = series.map((p) => ({ label: p.at.slice(0, 16).replace('T', ' '), values: [p.customers, p.leaks, p.licenceViolations, p.safetyRejections] }));
-    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers, seat leaks, licence violations and safety rejections per run', xLabel: 'Run started', series: ['Customers', ...SERIES], rows });
+    // Customers count in hundreds or thousands, findings in units: each gets its own axis.
+    const columns = ['Customers', ...SERIES.map((name) => ({ name, axis: 'right' }))];
+    const chart = kit.fragment('@chart', { id: 'audit-history', kind: 'line', caption: 'Customers (left axis), seat leaks, licence violations and safety rejections (right axis) per run', xLabel: 'Run started', series: columns, leftAxis: 'Customers', rightAxis: 'Findings per run', rows });
     return kit.render(request, reply, '@audit', { title: 'Seat audit', section: 'audit', audit, chart });
   });
   app.get('/console/audit.csv', pre, async (_request, reply) => {
@@ -132,6 +137,9 @@ const FLASHES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
   approved: { kind: 'ok', text: 'The plan was approved and applied.' },
   discarded: { kind: 'ok', text: 'The plan was discarded.' },
   stale: { kind: 'error', text: 'The store changed since the plan was made: it was not applied. The next sync makes a new plan.' },
+  'resent-sent': { kind: 'ok', text: 'The invitation was e-mailed again.' },
+  'resent-unsent': { kind: 'error', text: 'The invitation could not be e-mailed again; the mail server\'s answer is under Invitation below. Try again later.' },
+  'resent-link': { kind: 'ok', text: 'The invitation was issued again: no mailer is set up (invitations.smtp), so send the customer the link below.' },
 };
 
 function flashOf(request: FastifyRequest): { kind: 'ok' | 'error'; text: string } | null {

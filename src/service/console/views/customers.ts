@@ -104,7 +104,7 @@ export const INVITE = String.raw`<% layout('@layout') %>
 <form method="post" action="/console/customers/invite" class="card">
   <input type="hidden" name="_csrf" value="<%= it.csrf %>">
   <p><label for="addresses">E-mail addresses (one per line)</label><textarea id="addresses" name="addresses" rows="5" required><%= it.addresses %></textarea></p>
-  <p><label for="name">Display name (with a single address)</label><input id="name" name="name" value="<%= it.name %>"></p>
+  <p><label for="name">Display name (only when inviting a single address)</label><input id="name" name="name" value="<%= it.name %>"></p>
   <p><button type="submit">Invite</button></p>
 </form>
 <% if (it.results) { %>

@@ -71,13 +71,17 @@ export const ERROR = String.raw`<% layout('@layout') %>
 <p><% if (it.user) { %><a href="/console/">Back to the dashboard</a><% } else { %><a href="/console/login">Sign in</a><% } %></p>
 `;
 
-/** A table of numbers that console.js turns into a chart (the table stays, for readers without JavaScript). */
+/**
+ * A table of numbers that console.js turns into a chart (the table stays, for readers without JavaScript).
+ * A series given as `{ name, axis: 'right' }` is drawn against a second y-axis on the right (titled
+ * `rightAxis`), so that counts of very different sizes each stay readable; `leftAxis` titles the other.
+ */
 export const CHART = String.raw`<figure class="chart">
   <figcaption><%= it.caption %></figcaption>
   <div class="chart-canvas" data-chart-for="<%= it.id %>"></div>
-  <table id="<%= it.id %>" data-chart="<%= it.kind %>">
+  <table id="<%= it.id %>" data-chart="<%= it.kind %>"<% if (it.leftAxis) { %> data-y-title="<%= it.leftAxis %>"<% } %><% if (it.rightAxis) { %> data-y1-title="<%= it.rightAxis %>"<% } %>>
     <caption class="visually-hidden"><%= it.caption %> (data)</caption>
-    <thead><tr><th scope="col"><%= it.xLabel %></th><% for (const s of it.series) { %><th scope="col"><%= s %></th><% } %></tr></thead>
+    <thead><tr><th scope="col"><%= it.xLabel %></th><% for (const s of it.series) { %><% if (typeof s === 'string') { %><th scope="col"><%= s %></th><% } else { %><th scope="col"<% if (s.axis === 'right') { %> data-axis="y1"<% } %>><%= s.name %></th><% } %><% } %></tr></thead>
     <tbody>
     <% for (const row of it.rows) { %><tr><th scope="row"><%= row.label %></th><% for (const v of row.values) { %><td><%= v %></td><% } %></tr><% } %>
     </tbody>

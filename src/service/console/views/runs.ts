@@ -1,3 +1,27 @@
+import type { HeldPlan } from '../../../engine/held-plans.js';
+
+/**
+ * How a held plan's page words its changes: what it would do while it waits, what it did once approved,
+ * what it would have done once discarded, stale or superseded (nothing of it was applied).
+ */
+export function planWording(held: Pick<HeldPlan, 'status' | 'outcome'>): { readonly changes: string; readonly deactivations: string } {
+  const notApplied = (why: string) => ({ changes: `Would have changed (${why})`, deactivations: 'Customers it would have deactivated' });
+  switch (held.status) {
+    case 'held':
+      return { changes: 'Would change', deactivations: 'Customers it would deactivate' };
+    case 'approved':
+      if (held.outcome === 'applying') return { changes: 'Changing (being applied now)', deactivations: 'Customers it is deactivating' };
+      if (held.outcome === 'success') return { changes: 'Changed', deactivations: 'Customers it deactivated' };
+      return { changes: `Approved to change (its run ended ${held.outcome ?? 'unknown'}: the run's page shows what was written)`, deactivations: 'Customers it was approved to deactivate' };
+    case 'discarded':
+      return notApplied('discarded, not applied');
+    case 'stale':
+      return notApplied('not applied: the store had changed since');
+    case 'superseded':
+      return notApplied('not applied: superseded');
+  }
+}
+
 export const DASHBOARD = String.raw`<% layout('@layout') %>
 <div class="tiles">
   <p class="tile"><span class="big"><%= it.activeCustomers %></span> active <%= it.activeCustomers === 1 ? 'customer' : 'customers' %></p>
@@ -89,7 +113,7 @@ export const PLAN = String.raw`<% layout('@layout') %>
   <% if (h.outcome) { %><dt>Outcome</dt><dd><%= h.outcome %><% if (h.appliedRunId) { %> (<a href="/console/runs/<%= encodeURIComponent(h.appliedRunId) %>"><%= h.appliedRunId %></a>)<% } %></dd><% } %>
   <dt>Made</dt><dd><%= h.createdAt %> by run <a href="/console/runs/<%= encodeURIComponent(h.id) %>"><%= h.id %></a>, store revision <%= h.storeRevision %></dd>
   <dt>Held because</dt><dd><ul><% for (const r of h.reasons) { %><li><%= it.forConsole(r) %></li><% } %></ul></dd>
-  <dt>Would change</dt><dd><%= s.create %> created, <%= s.update %> updated, <%= s.reactivate %> reactivated, <%= s.deactivate %> deactivated</dd>
+  <dt><%= it.wording.changes %></dt><dd><%= s.create %> created, <%= s.update %> updated, <%= s.reactivate %> reactivated, <%= s.deactivate %> deactivated</dd>
 </dl>
 <% if (h.status === 'held') { %><p>Review the deactivations below, then approve this plan to apply them exactly as listed<% if (!it.admin) { %> (an admin approves it)<% } %>, or discard it.</p><% } %>
 <% if (it.admin && h.status === 'held') { %>
@@ -105,7 +129,7 @@ export const PLAN = String.raw`<% layout('@layout') %>
   </form>
 </div>
 <% } %>
-<h2>Customers it would deactivate</h2>
+<h2><%= it.wording.deactivations %></h2>
 <table class="data">
   <caption><%= it.plural(it.deactivations.length, 'deactivation') %></caption>
   <thead><tr><th scope="col">Username</th><th scope="col">Directory</th><th scope="col">Why</th></tr></thead>
