@@ -21,7 +21,11 @@ export function frameWholeMessages(client: Client): void {
   parser.read = wholeMessageReader(parser.read.bind(parser));
 }
 
-/** A chunk reader that passes `read` only whole BER messages (or, from a stream that is not BER, everything at once: the parser reports it). */
+/**
+ * A chunk reader that passes `read` one whole BER message at a time (or, from a stream that is not
+ * BER, everything at once: the parser reports it). One at a time, because ldapts's parser reads a
+ * second message in its buffer by calling its `read` again, which is this reader once installed.
+ */
 export function wholeMessageReader(read: (data: Buffer, details: unknown) => void): (data: Buffer, details: unknown) => void {
   let chunks: Buffer[] = [];
   let size = 0;
@@ -33,13 +37,18 @@ export function wholeMessageReader(read: (data: Buffer, details: unknown) => voi
     need ??= messageLength(headerBytes(chunks));
     if (need === null || size < need) return;
     const all = chunks.length === 1 ? data : Buffer.concat(chunks, size);
-    const end = wholeMessagesEnd(all);
+    const ends = messageEnds(all);
+    const end = ends.at(-1) ?? 0;
     // The part of a message that follows is copied, so the large buffer is not kept for it.
     const rest = end === all.length ? null : Buffer.from(all.subarray(end));
     chunks = rest === null ? [] : [rest];
     size = rest?.length ?? 0;
     need = rest === null ? null : messageLength(rest);
-    read(end === all.length ? all : all.subarray(0, end), details);
+    let start = 0;
+    for (const e of ends) {
+      read(start === 0 && e === all.length ? all : all.subarray(start, e), details);
+      start = e;
+    }
   };
 }
 
@@ -71,14 +80,19 @@ function headerBytes(chunks: readonly Buffer[]): Buffer {
   return Buffer.concat(chunks).subarray(0, HEADER);
 }
 
-/** Where the last whole message of `all` ends (all of it when it is not BER). */
-function wholeMessagesEnd(all: Buffer): number {
+/** Where each whole message of `all` ends (the rest at once when it is not BER). */
+function messageEnds(all: Buffer): number[] {
+  const ends: number[] = [];
   let offset = 0;
   while (offset < all.length) {
     const length = messageLength(all.subarray(offset, offset + HEADER));
-    if (length === 0) return all.length;
+    if (length === 0) {
+      ends.push(all.length);
+      break;
+    }
     if (length === null || offset + length > all.length) break;
     offset += length;
+    ends.push(offset);
   }
-  return offset;
+  return ends;
 }

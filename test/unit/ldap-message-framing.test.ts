@@ -86,3 +86,43 @@ describe('framing an ldapts client', () => {
     expect(() => frameWholeMessages({} as never)).toThrow(/ldapts changed/);
   });
 });
+
+/** A BER tag-length-value. */
+function tlv(tag: number, content: Buffer): Buffer {
+  const bytes: number[] = [];
+  for (let rest = content.length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
+  return Buffer.concat([Buffer.from(content.length < 0x80 ? [tag, content.length] : [tag, 0x80 | bytes.length, ...bytes]), content]);
+}
+
+/** An LDAP SearchResultEntry: message id, DN and one attribute with its values. */
+function searchEntry(id: number, dn: string, attribute: string, values: readonly string[]): Buffer {
+  const text = (s: string): Buffer => tlv(0x04, Buffer.from(s));
+  const attributes = tlv(0x30, tlv(0x30, Buffer.concat([text(attribute), tlv(0x31, Buffer.concat(values.map(text)))])));
+  return tlv(0x30, Buffer.concat([tlv(0x02, Buffer.from([id])), tlv(0x64, Buffer.concat([text(dn), attributes]))]));
+}
+
+describe("ldapts's own parser behind the framing", () => {
+  it('parses every entry of a stream cut anywhere, in order, large and small entries mixed', async () => {
+    const { Client } = await import('ldapts');
+    const entries = [1, 2, 3, 4, 5, 6].map((id) => ({ id, dn: `cn=group${id},ou=Groups,dc=example,dc=com`, members: Array.from({ length: id % 2 === 0 ? 3000 : 2 }, (_, k) => `uid=u${id}-${k},ou=People,dc=example,dc=com`) }));
+    const stream = Buffer.concat(entries.map((e) => searchEntry(e.id, e.dn, 'member', e.members)));
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 60 }), (cuts) => {
+        const client = new Client({ url: 'ldap://127.0.0.1:1' });
+        frameWholeMessages(client);
+        const parser = (client as unknown as { messageParser: { read(d: Buffer, m: Map<string, unknown>): void; on(e: string, f: (x: unknown) => void): void } }).messageParser;
+        const seen: { id: number; dn: string; members: unknown }[] = [];
+        parser.on('error', (error) => {
+          throw error;
+        });
+        parser.on('message', (m) => {
+          const message = m as { messageId: number; name: string; attributes: { type: string; values: string[] }[] };
+          seen.push({ id: message.messageId, dn: message.name, members: message.attributes[0]?.values });
+        });
+        for (const chunk of split(stream, cuts)) parser.read(chunk, new Map());
+        expect(seen).toEqual(entries.map((e) => ({ id: e.id, dn: e.dn, members: e.members })));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
