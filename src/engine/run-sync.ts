@@ -4,7 +4,7 @@ import { LOCAL_DIRECTORY } from '../core/customer-key.js';
 import { customerKey, type CurrentCustomer, type DirectorySnapshot, type DirectoryUser, type SyncPlan, type SyncPolicy } from '../core/model.js';
 import { planSync, type ScopedRead } from '../core/plan-sync.js';
 import { policyFingerprint } from '../core/policy-fingerprint.js';
-import type { SnapshotRowChange } from '../ports/incremental-store.js';
+import type { SnapshotRowChange, SnapshotWrites } from '../ports/incremental-store.js';
 import { policyFromConfig, type LoadedConfig } from '../config/load-config.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import { DirbridgeError, isDirbridgeError } from '../errors.js';
@@ -120,7 +120,7 @@ export async function runSync(deps: EngineDeps, options: SyncOptions = {}): Prom
     }
     const { outcome, written } = await applyAndVerify(deps, { runId, plan, leases, record, partial: failures.length > 0, storedBefore, licensedGroups: licensing.licensedGroups });
     collectAtPhaseBoundary(log, 'plan applied');
-    await saveSnapshots(deps.store, read.toSave, policyFingerprint(policy));
+    await saveSnapshots(deps.store, read.toSave, policyFingerprint(policy), log);
     collectAtPhaseBoundary(log, 'snapshots saved');
     const complete = new Set(plan.directories.filter((d) => d.status === 'complete').map((d) => d.directoryId));
     const isScoped = (id: string): boolean => read.scoped[id] !== undefined;
@@ -375,13 +375,20 @@ function readUsersOf(snapshots: readonly DirectorySnapshot[]): NonNullable<LoadC
 }
 
 /** Keeps each read for the next incremental run, under the policy it was planned with. */
-async function saveSnapshots(store: SyncStore, saves: readonly SnapshotSave[], fingerprint: string): Promise<void> {
+async function saveSnapshots(store: SyncStore, saves: readonly SnapshotSave[], fingerprint: string, log: Logger): Promise<void> {
   for (const save of saves) {
+    const started = performance.now();
+    let rows: SnapshotWrites;
     if (save.kind === 'whole') {
-      await store.incremental.replace(save.directoryId, save.snapshot, { cursor: save.cursor, fingerprint, users: save.snapshot.users.length, groups: save.snapshot.groups.length });
+      rows = await store.incremental.replace(save.directoryId, save.snapshot, { cursor: save.cursor, fingerprint, users: save.snapshot.users.length, groups: save.snapshot.groups.length });
     } else {
       await store.incremental.apply(save.directoryId, save.rows, { cursor: save.cursor, fingerprint, users: save.users, groups: save.snapshot.groups.length });
+      const { users, deletedUsers, groups, deletedGroups } = save.rows;
+      rows = { users: { written: users.length, deleted: deletedUsers.length }, groups: { written: groups.length, deleted: deletedGroups.length }, memberships: { written: 0, deleted: 0 } };
     }
+    const written = rows.users.written + rows.groups.written + rows.memberships.written;
+    const deleted = rows.users.deleted + rows.groups.deleted + rows.memberships.deleted;
+    log.child({ directory: save.directoryId }).info({ kind: save.kind, written, deleted, saveMs: Math.round(performance.now() - started), rows, ...memoryFields() }, 'snapshot saved');
   }
 }
 

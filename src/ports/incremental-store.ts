@@ -14,8 +14,8 @@ import type { CurrentCustomer, DirectorySnapshot, DirectoryUser } from '../core/
 export interface IncrementalStore {
   /** The head of a directory's stored snapshot, or null (never saved, or a save was interrupted). */
   head(directoryId: string): Promise<SnapshotHead | null>;
-  /** Replaces the whole stored snapshot of a directory (after a full read). */
-  replace(directoryId: string, snapshot: DirectorySnapshot, head: SnapshotHead): Promise<void>;
+  /** Replaces the whole stored snapshot of a directory (after a full read); says how many rows it wrote. */
+  replace(directoryId: string, snapshot: DirectorySnapshot, head: SnapshotHead): Promise<SnapshotWrites>;
   /** Every group of the stored snapshot: id, name and direct child groups (no members). */
   groups(directoryId: string): Promise<StoredGroup[]>;
   /**
@@ -76,6 +76,19 @@ export interface StoredGroup {
   readonly name: string;
   /** Direct child groups, as ids, sorted. */
   readonly children: readonly string[];
+}
+
+/** Rows a save wrote (inserted or rewritten) and deleted, by kind; the head is not counted. */
+export interface SnapshotWrites {
+  readonly users: RowWrites;
+  readonly groups: RowWrites;
+  /** Membership rows, where a store keeps them apart (one that keeps a user's groups in its row counts them there). */
+  readonly memberships: RowWrites;
+}
+
+export interface RowWrites {
+  readonly written: number;
+  readonly deleted: number;
 }
 
 export interface SnapshotRowChange {

@@ -113,6 +113,8 @@ interface Measure {
   atPlan: { rssMb: number; heapMb: number } | null;
   /** LDAP incremental: the ids-only pass (from the run log). */
   idsSeconds: number | null;
+  /** The snapshot save after a full read (from the run log): its time and the rows it wrote and deleted. */
+  save: { seconds: number; written: number; deleted: number } | null;
   /** Customers written (from the run's output). */
   written: number;
   /** CPU the store's server processes used during the run (null: not on this machine, e.g. MONGODB_URI). */
@@ -171,6 +173,9 @@ async function dirbridge(config: string, cwd: string, extra: string[] = [], serv
     planSeconds: readEnd !== undefined && planned !== undefined ? (planned - readEnd) / 1000 : null,
     atRead: memory('directory read'),
     atPlan: memory('plan made'),
+    save: ((line) => (line === undefined ? null : { seconds: Number(/"saveMs":(\d+)/.exec(line)?.[1]) / 1000, written: Number(/"kind":"\w+","written":(\d+)/.exec(line)?.[1]), deleted: Number(/"deleted":(\d+)/.exec(line)?.[1]) }))(
+      stderr.split('\n').find((l) => l.includes('"msg":"snapshot saved"')),
+    ),
     idsSeconds: ((line) => (line === undefined ? null : Number(/"idsPassMs":(\d+)/.exec(line)?.[1]) / 1000))(stderr.split('\n').find((l) => l.includes('"msg":"ids-only pass read"'))),
     written,
     serverCpuSeconds: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore,
@@ -376,7 +381,7 @@ async function main(): Promise<void> {
     const seconds = (label: string, s: number | null): string => (s === null ? '' : `  ${label} ${s.toFixed(2)} s`);
     console.log(
       `${source.padEnd(6)} ${store.padEnd(7)} ${scenario.padEnd(18)} ${m.wallSeconds.toFixed(2).padStart(7)} s ${String(row.usersPerSecond).padStart(8)} users/s ${String(m.peakRssMb).padStart(5)} MB  cpu ${m.cpuSeconds.toFixed(1).padStart(5)} s` +
-        `${seconds('read', m.readSeconds)}${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}${seconds('ids-only', m.idsSeconds)}${idsVsFloor === null ? '' : ` (${idsVsFloor}× its floor)`}${seconds('groups', m.groupSeconds)}${seconds('plan', m.planSeconds)}` +
+        `${seconds('read', m.readSeconds)}${row.readVsFloor === null ? '' : ` (${row.readVsFloor}× floor)`}${seconds('ids-only', m.idsSeconds)}${idsVsFloor === null ? '' : ` (${idsVsFloor}× its floor)`}${seconds('groups', m.groupSeconds)}${seconds('plan', m.planSeconds)}${m.save === null ? '' : `  save ${m.save.seconds.toFixed(2)} s (${m.save.written} rows written, ${m.save.deleted} deleted)`}` +
         `${m.serverCpuSeconds === null ? '' : `  server cpu ${m.serverCpuSeconds.toFixed(1)} s`}${m.commands === null ? '' : `  ${m.commands.total} commands (${slowest(m.commands)})`}` +
         `${cpuMsPerWritten === null ? '' : `  cpu/written ${cpuMsPerWritten} ms`}${serverMsPerWritten === null ? '' : `  server/written ${serverMsPerWritten} ms`}  ${m.summary}`,
     );

@@ -102,10 +102,11 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
   });
   const groupDoc = (directoryId: string, g: StoredGroup): GroupDoc => ({ _id: `${directoryId}/${g.id}`, directoryId, groupId: g.id, name: g.name, children: [...g.children], part: rowPart(g.id) });
   /** Every row of a directory, a part at a time; then any row stored before rows had parts (last: only those are left to match). */
-  const removeAll = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, directoryId: string): Promise<void> => {
+  const removeAll = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, directoryId: string): Promise<number> => {
     const rows = collection as unknown as mongo.Collection<{ _id: string; directoryId: string; part?: number }>;
-    for (let part = 0; part < PARTS; part++) await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $eq: part } });
-    await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $exists: false } });
+    let deleted = 0;
+    for (let part = 0; part < PARTS; part++) deleted += (await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $eq: part } })).deletedCount;
+    return deleted + (await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $exists: false } })).deletedCount;
   };
   const remove = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, ids: readonly string[]): Promise<void> => {
     for (let i = 0; i < ids.length; i += IN_CHUNK) await (collection as unknown as mongo.Collection<{ _id: string }>).deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } });
@@ -127,8 +128,8 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     replace: (directoryId, snapshot, head) =>
       wrap('save a directory snapshot', async () => {
         await heads.deleteOne({ _id: directoryId });
-        await removeAll(users, directoryId);
-        await removeAll(groups, directoryId);
+        const deletedUsers = await removeAll(users, directoryId);
+        const deletedGroups = await removeAll(groups, directoryId);
         const direct = new Map<string, string[]>();
         for (const g of snapshot.groups) {
           for (const u of g.memberUserIds) {
@@ -144,6 +145,7 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
           await users.insertMany(docs, { ordered: false });
         }
         await heads.replaceOne({ _id: directoryId }, { ...head }, { upsert: true });
+        return { users: { written: snapshot.users.length, deleted: deletedUsers }, groups: { written: groupDocs.length, deleted: deletedGroups }, memberships: { written: 0, deleted: 0 } };
       }),
     groups: (directoryId) =>
       wrap('load snapshot groups', async () => (await groups.find({ directoryId: { $eq: directoryId } }, { batchSize: READ_BATCH }).toArray()).map((d) => ({ id: d.groupId, name: d.name, children: d.children }))),

@@ -1,7 +1,7 @@
 import type Database from 'libsql';
 import type { CurrentCustomer, DirectorySnapshot, DirectoryUser } from '../../core/model.js';
 import { checkedCurrent } from '../customer-integrity.js';
-import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
+import type { IncrementalStore, SnapshotHead, SnapshotWrites, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
 
 export const INCREMENTAL_SCHEMA = `
 CREATE TABLE IF NOT EXISTS snapshot_heads (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -65,20 +65,26 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
   const replace = db.transaction((directoryId: string, snapshot: DirectorySnapshot, head: SnapshotHead) => {
     dropHead.run(directoryId);
     db.exec('DROP INDEX IF EXISTS snapshot_user_rows_name; DROP INDEX IF EXISTS snapshot_members_user;');
-    for (const table of ['snapshot_user_rows', 'snapshot_groups', 'snapshot_members']) db.prepare(`DELETE FROM ${table} WHERE directory_id = ?`).run(directoryId);
+    const deleted = ['snapshot_user_rows', 'snapshot_groups', 'snapshot_members'].map((table) => db.prepare(`DELETE FROM ${table} WHERE directory_id = ?`).run(directoryId).changes);
+    const written = { users: 0, groups: 0, memberships: 0 };
     // Rows go in as JSON arrays unpacked by json_each: one statement per 500 users and per 2,000 members
     // of a group, not one per row (the per-call cost of the driver is most of the time at a million rows).
     for (const g of [...snapshot.groups].sort((a, b) => compare(a.id, b.id))) {
-      putGroup.run(directoryId, g.id, g.name, JSON.stringify([...new Set(g.memberGroupIds)].sort(compare)));
+      written.groups += putGroup.run(directoryId, g.id, g.name, JSON.stringify([...new Set(g.memberGroupIds)].sort(compare))).changes;
       const members = [...g.memberUserIds].sort(); // the default sort: UTF-16 order, as compare()
-      for (let i = 0; i < members.length; i += MEMBERS_PER_STATEMENT) putMembers.run(directoryId, g.id, JSON.stringify(members.slice(i, i + MEMBERS_PER_STATEMENT)));
+      for (let i = 0; i < members.length; i += MEMBERS_PER_STATEMENT) written.memberships += putMembers.run(directoryId, g.id, JSON.stringify(members.slice(i, i + MEMBERS_PER_STATEMENT))).changes;
     }
     const users = [...snapshot.users].sort((a, b) => compare(a.externalId, b.externalId));
     for (let i = 0; i < users.length; i += USERS_PER_STATEMENT) {
-      putUsers.run(directoryId, JSON.stringify(users.slice(i, i + USERS_PER_STATEMENT).map((u) => [u.externalId, u.username.toLowerCase(), userTuple(u)])));
+      written.users += putUsers.run(directoryId, JSON.stringify(users.slice(i, i + USERS_PER_STATEMENT).map((u) => [u.externalId, u.username.toLowerCase(), userTuple(u)]))).changes;
     }
     db.exec(SECONDARY_INDEXES);
     putHead.run(directoryId, JSON.stringify(head));
+    return {
+      users: { written: written.users, deleted: deleted[0] ?? 0 },
+      groups: { written: written.groups, deleted: deleted[1] ?? 0 },
+      memberships: { written: written.memberships, deleted: deleted[2] ?? 0 },
+    } satisfies SnapshotWrites;
   });
 
   const apply = db.transaction((directoryId: string, change: Parameters<IncrementalStore['apply']>[1], head: SnapshotHead) => {
@@ -120,12 +126,12 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
       });
     },
     async replace(directoryId, snapshot, head) {
-      wrap('save a directory snapshot', () => {
+      return wrap('save a directory snapshot', () => {
         // libsql keeps temporary data in memory by default: the index builds would hold every key
         // (hundreds of MB at a million users). On file, next to the page cache, for this write only.
         db.exec('PRAGMA temp_store = FILE');
         try {
-          replace.immediate(directoryId, snapshot, head);
+          return replace.immediate(directoryId, snapshot, head);
         } finally {
           db.exec('PRAGMA temp_store = DEFAULT');
         }
