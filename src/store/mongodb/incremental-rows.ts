@@ -1,65 +1,20 @@
 import type { Connection, mongo } from 'mongoose';
-import type { CurrentCustomer, DirectoryUser } from '../../core/model.js';
+import type { CurrentCustomer } from '../../core/model.js';
 import { checkedCurrent } from '../customer-integrity.js';
-import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
-
-interface UserDoc {
-  _id: string;
-  directoryId: string;
-  externalId: string;
-  usernameLc: string;
-  user: DirectoryUser;
-  groups: string[];
-  /** The row's part (rowPart): a whole snapshot is deleted a part at a time. */
-  part: number;
-}
-
-interface GroupDoc {
-  _id: string;
-  directoryId: string;
-  groupId: string;
-  name: string;
-  children: string[];
-  part: number;
-}
-
-interface HeadDoc extends SnapshotHead {
-  _id: string;
-}
-
-const INSERT_BATCH = 1000;
-const IN_CHUNK = 1000;
-/** Documents per reply of a read: a chunk's answer comes in its first reply, with no getMore after it. */
-const READ_BATCH = 5000;
-
-/**
- * Rows of a directory are spread over PARTS parts by a hash of their id, and a whole snapshot is
- * deleted part by part. FerretDB 1.x on PostgreSQL deletes what a deleteMany matched in one SQL
- * statement naming every document, and PostgreSQL takes at most 65,535 parameters: one deleteMany of
- * a directory's 100,000 rows fails there. 32 parts keep each delete under that up to about two
- * million users in one directory.
- */
-const PARTS = 32;
-
-/** FNV-1a of the id, modulo PARTS: stable across runs and processes. */
-export function rowPart(id: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    hash ^= id.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % PARTS;
-}
+import type { IncrementalStore, StoredUser } from '../../ports/incremental-store.js';
+import { createMongoSnapshotReplace, groupDoc, IN_CHUNK, INSERT_BATCH, READ_BATCH, remove, userDoc, type GroupDoc, type HeadDoc, type UserDoc } from './snapshot-replace.js';
 
 type Wrap = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
 /**
- * MongoDB's normalised snapshot: `snapshot_users` (a document per user with its direct groups, indexed
- * by directory + lower-cased name and, multikey, by directory + group: the members of a group),
- * `snapshot_groups` (a document per group with its children) and `snapshot_heads`. No transactions:
- * the head goes first and comes back last (see IncrementalStore). So a changed row is rewritten as a
- * delete by `$in` and an insert, a thousand rows a command each way, rather than a replace statement
- * per row: a run that stops between the two leaves no head, and the next run reads the directory whole.
+ * MongoDB's normalised snapshot: `snapshot_users` (a document per user with its direct groups and a
+ * digest of both, indexed by directory + lower-cased name and, multikey, by directory + group: the
+ * members of a group), `snapshot_groups` (a document per group with its children) and
+ * `snapshot_heads`. No transactions: the head goes first and comes back last (see IncrementalStore).
+ * So a changed row is rewritten as a delete by `$in` and an insert, a thousand rows a command each
+ * way, rather than a replace statement per row: a run that stops between the two leaves no head, and
+ * the next run reads the directory whole. A whole snapshot is saved as the rows that changed
+ * (snapshot-replace.ts).
  */
 export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, licensed: ReadonlySet<string>): Promise<IncrementalStore> {
   const db = conn.db;
@@ -91,32 +46,13 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     await users.createIndex({ directoryId: 1, part: 1 }, { name: 'by_part' });
   });
 
-  const userDoc = (directoryId: string, row: StoredUser): UserDoc => ({
-    _id: `${directoryId}/${row.user.externalId}`,
-    directoryId,
-    externalId: row.user.externalId,
-    usernameLc: row.user.username.toLowerCase(),
-    user: { ...row.user },
-    groups: [...row.groups],
-    part: rowPart(row.user.externalId),
-  });
-  const groupDoc = (directoryId: string, g: StoredGroup): GroupDoc => ({ _id: `${directoryId}/${g.id}`, directoryId, groupId: g.id, name: g.name, children: [...g.children], part: rowPart(g.id) });
-  /** Every row of a directory, a part at a time; then any row stored before rows had parts (last: only those are left to match). */
-  const removeAll = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, directoryId: string): Promise<number> => {
-    const rows = collection as unknown as mongo.Collection<{ _id: string; directoryId: string; part?: number }>;
-    let deleted = 0;
-    for (let part = 0; part < PARTS; part++) deleted += (await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $eq: part } })).deletedCount;
-    return deleted + (await rows.deleteMany({ directoryId: { $eq: directoryId }, part: { $exists: false } })).deletedCount;
-  };
-  const remove = async (collection: mongo.Collection<UserDoc> | mongo.Collection<GroupDoc>, ids: readonly string[]): Promise<void> => {
-    for (let i = 0; i < ids.length; i += IN_CHUNK) await (collection as unknown as mongo.Collection<{ _id: string }>).deleteMany({ _id: { $in: ids.slice(i, i + IN_CHUNK) } });
-  };
   /** Rows written whole: the old ones deleted by id, the new ones inserted (only under a removed head). */
   const rewrite = async <T extends { _id: string }>(collection: mongo.Collection<T>, rows: readonly T[]): Promise<void> => {
     const docs = [...new Map(rows.map((d) => [d._id, d])).values()];
     await remove(collection as unknown as mongo.Collection<UserDoc>, docs.map((d) => d._id));
     for (let i = 0; i < docs.length; i += INSERT_BATCH) await collection.insertMany(docs.slice(i, i + INSERT_BATCH) as mongo.OptionalUnlessRequiredId<T>[], { ordered: false });
   };
+  const replace = createMongoSnapshotReplace({ users, groups, heads });
   const toRow = (d: UserDoc): StoredUser => ({ user: { externalId: d.user.externalId, username: d.user.username, email: d.user.email ?? null, displayName: d.user.displayName ?? null, disabled: d.user.disabled === true, location: d.user.location ?? null }, groups: d.groups });
 
   return {
@@ -125,28 +61,7 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
         const doc = await heads.findOne({ _id: directoryId });
         return doc === null ? null : { cursor: doc.cursor, fingerprint: doc.fingerprint, users: doc.users, groups: doc.groups };
       }),
-    replace: (directoryId, snapshot, head) =>
-      wrap('save a directory snapshot', async () => {
-        await heads.deleteOne({ _id: directoryId });
-        const deletedUsers = await removeAll(users, directoryId);
-        const deletedGroups = await removeAll(groups, directoryId);
-        const direct = new Map<string, string[]>();
-        for (const g of snapshot.groups) {
-          for (const u of g.memberUserIds) {
-            const list = direct.get(u);
-            if (list === undefined) direct.set(u, [g.id]);
-            else list.push(g.id);
-          }
-        }
-        const groupDocs = snapshot.groups.map((g) => groupDoc(directoryId, { id: g.id, name: g.name, children: [...new Set(g.memberGroupIds)].sort(compare) }));
-        for (let i = 0; i < groupDocs.length; i += INSERT_BATCH) await groups.insertMany(groupDocs.slice(i, i + INSERT_BATCH), { ordered: false });
-        for (let i = 0; i < snapshot.users.length; i += INSERT_BATCH) {
-          const docs = snapshot.users.slice(i, i + INSERT_BATCH).map((user) => userDoc(directoryId, { user, groups: [...new Set(direct.get(user.externalId) ?? [])].sort(compare) }));
-          await users.insertMany(docs, { ordered: false });
-        }
-        await heads.replaceOne({ _id: directoryId }, { ...head }, { upsert: true });
-        return { users: { written: snapshot.users.length, deleted: deletedUsers }, groups: { written: groupDocs.length, deleted: deletedGroups }, memberships: { written: 0, deleted: 0 } };
-      }),
+    replace: (directoryId, snapshot, head) => wrap('save a directory snapshot', async () => replace(directoryId, snapshot, head)),
     groups: (directoryId) =>
       wrap('load snapshot groups', async () => (await groups.find({ directoryId: { $eq: directoryId } }, { batchSize: READ_BATCH }).toArray()).map((d) => ({ id: d.groupId, name: d.name, children: d.children }))),
     users: (directoryId, query) =>
@@ -213,8 +128,4 @@ export async function createMongoIncrementalStore(conn: Connection, wrap: Wrap, 
     countStored: (directoryId) => wrap('count customers', async () => customers.countDocuments({ directoryId: { $eq: directoryId } })),
     countActive: (exceptDirectory) => wrap('count customers', async () => customers.countDocuments({ active: { $eq: true }, directoryId: { $ne: exceptDirectory } })),
   };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,56 +1,54 @@
 import type Database from 'libsql';
-import type { CurrentCustomer, DirectorySnapshot, DirectoryUser } from '../../core/model.js';
+import type { CurrentCustomer, DirectoryUser } from '../../core/model.js';
 import { checkedCurrent } from '../customer-integrity.js';
-import type { IncrementalStore, SnapshotHead, SnapshotWrites, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
+import type { IncrementalStore, SnapshotHead, StoredGroup, StoredUser } from '../../ports/incremental-store.js';
+import { createSqliteSnapshotReplace, SECONDARY_INDEXES, userFromTuple, userTuple, type UserTuple } from './snapshot-replace.js';
 
 export const INCREMENTAL_SCHEMA = `
 CREATE TABLE IF NOT EXISTS snapshot_heads (directory_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot_user_rows (directory_id TEXT NOT NULL, external_id TEXT NOT NULL, username_lc TEXT NOT NULL, user TEXT NOT NULL,
   PRIMARY KEY (directory_id, external_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS snapshot_groups (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, name TEXT NOT NULL, children TEXT NOT NULL, PRIMARY KEY (directory_id, group_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_groups (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, name TEXT NOT NULL, children TEXT NOT NULL, members_hash TEXT,
+  PRIMARY KEY (directory_id, group_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshot_members (directory_id TEXT NOT NULL, group_id TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (directory_id, group_id, external_id)) WITHOUT ROWID;
 `;
 
-/** The secondary indexes, dropped while a whole snapshot is loaded and built again after it (a sort instead of a million random inserts). */
-const SECONDARY_INDEXES = `
-CREATE INDEX IF NOT EXISTS snapshot_user_rows_name ON snapshot_user_rows (directory_id, username_lc);
-CREATE INDEX IF NOT EXISTS snapshot_members_user ON snapshot_members (directory_id, external_id, group_id);
-`;
-
 const IN_CHUNK = 500;
+
 /**
- * Rows per statement when a whole snapshot is written. Small enough that each statement's JSON text
- * (about 150 bytes a user, 40 a membership) stays under V8's large-object size (128 KiB): larger
- * strings are made straight in the old generation, and at a million users their garbage (some
- * 270 MB per save) grew the heap until the next full collection.
+ * Columns added since the tables were first made: added in place to an older store (an O(1) schema
+ * change in SQLite). Its rows have none: a group row without `members_hash` has its member rows
+ * compared one by one at the next full save, which then fills it.
  */
-const USERS_PER_STATEMENT = 500;
-const MEMBERS_PER_STATEMENT = 2000;
+function migrate(db: Database.Database): void {
+  const columns = new Set((db.prepare('PRAGMA table_info(snapshot_groups)').all() as { name: string }[]).map((c) => c.name));
+  if (!columns.has('members_hash')) db.exec('ALTER TABLE snapshot_groups ADD COLUMN members_hash TEXT');
+}
 
 type Wrap = <T>(what: string, fn: () => T) => T;
 
 /**
  * The embedded store's normalised snapshot: `snapshot_user_rows` (a row per user), `snapshot_groups` (a
- * row per group with its children as JSON), `snapshot_members` (a row per direct membership, indexed
- * both ways: a user's direct groups, a group's members) and `snapshot_heads`. A user's direct groups
- * live in the membership rows only, so a whole snapshot is written as read (groups with their members),
- * never inverted in memory. Each write is one transaction.
+ * row per group with its children as JSON and a digest of its member list), `snapshot_members` (a row
+ * per direct membership, indexed both ways: a user's direct groups, a group's members) and
+ * `snapshot_heads`. A user's direct groups live in the membership rows only, so a whole snapshot is
+ * written as read (groups with their members), never inverted in memory, and only where it differs
+ * from the stored rows (snapshot-replace.ts). Each write is one transaction: a save that fails leaves
+ * the rows and head as they were.
  */
 export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, licensed: ReadonlySet<string>): IncrementalStore {
   db.exec(INCREMENTAL_SCHEMA);
+  migrate(db);
   db.exec(SECONDARY_INDEXES);
   const putHead = db.prepare('INSERT INTO snapshot_heads (directory_id, doc) VALUES (?, ?) ON CONFLICT (directory_id) DO UPDATE SET doc = excluded.doc');
   const dropHead = db.prepare('DELETE FROM snapshot_heads WHERE directory_id = ?');
   const putUser = db.prepare('INSERT OR REPLACE INTO snapshot_user_rows (directory_id, external_id, username_lc, user) VALUES (?, ?, ?, ?)');
   const dropUser = db.prepare('DELETE FROM snapshot_user_rows WHERE directory_id = ? AND external_id = ?');
-  const putGroup = db.prepare('INSERT OR REPLACE INTO snapshot_groups (directory_id, group_id, name, children) VALUES (?, ?, ?, ?)');
+  const putGroup = db.prepare('INSERT INTO snapshot_groups (directory_id, group_id, name, children) VALUES (?, ?, ?, ?) ON CONFLICT (directory_id, group_id) DO UPDATE SET name = excluded.name, children = excluded.children');
+  const forgetMembersHash = db.prepare('UPDATE snapshot_groups SET members_hash = NULL WHERE directory_id = ? AND group_id = ?');
   const dropGroup = db.prepare('DELETE FROM snapshot_groups WHERE directory_id = ? AND group_id = ?');
   const putMember = db.prepare('INSERT OR IGNORE INTO snapshot_members (directory_id, group_id, external_id) VALUES (?, ?, ?)');
   const dropMember = db.prepare('DELETE FROM snapshot_members WHERE directory_id = ? AND group_id = ? AND external_id = ?');
-  const putMembers = db.prepare('INSERT OR IGNORE INTO snapshot_members (directory_id, group_id, external_id) SELECT ?1, ?2, value FROM json_each(?3)');
-  const putUsers = db.prepare(
-    "INSERT OR REPLACE INTO snapshot_user_rows (directory_id, external_id, username_lc, user) SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?2)",
-  );
   const dropGroupMembers = db.prepare('DELETE FROM snapshot_members WHERE directory_id = ? AND group_id = ?');
   const groupsOfUser = db.prepare('SELECT group_id FROM snapshot_members INDEXED BY snapshot_members_user WHERE directory_id = ? AND external_id = ?').raw();
 
@@ -59,52 +57,37 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
     putUser.run(directoryId, user.externalId, user.username.toLowerCase(), JSON.stringify(userTuple(user)));
   };
 
-  // A whole snapshot (a million users, three million memberships) is loaded in primary-key order with
-  // the secondary indexes dropped and built again afterwards: B-tree appends and one sort, instead of
-  // random inserts into trees far larger than the page cache (ten times slower).
-  const replace = db.transaction((directoryId: string, snapshot: DirectorySnapshot, head: SnapshotHead) => {
-    dropHead.run(directoryId);
-    db.exec('DROP INDEX IF EXISTS snapshot_user_rows_name; DROP INDEX IF EXISTS snapshot_members_user;');
-    const deleted = ['snapshot_user_rows', 'snapshot_groups', 'snapshot_members'].map((table) => db.prepare(`DELETE FROM ${table} WHERE directory_id = ?`).run(directoryId).changes);
-    const written = { users: 0, groups: 0, memberships: 0 };
-    // Rows go in as JSON arrays unpacked by json_each: one statement per 500 users and per 2,000 members
-    // of a group, not one per row (the per-call cost of the driver is most of the time at a million rows).
-    for (const g of [...snapshot.groups].sort((a, b) => compare(a.id, b.id))) {
-      written.groups += putGroup.run(directoryId, g.id, g.name, JSON.stringify([...new Set(g.memberGroupIds)].sort(compare))).changes;
-      const members = [...g.memberUserIds].sort(); // the default sort: UTF-16 order, as compare()
-      for (let i = 0; i < members.length; i += MEMBERS_PER_STATEMENT) written.memberships += putMembers.run(directoryId, g.id, JSON.stringify(members.slice(i, i + MEMBERS_PER_STATEMENT))).changes;
-    }
-    const users = [...snapshot.users].sort((a, b) => compare(a.externalId, b.externalId));
-    for (let i = 0; i < users.length; i += USERS_PER_STATEMENT) {
-      written.users += putUsers.run(directoryId, JSON.stringify(users.slice(i, i + USERS_PER_STATEMENT).map((u) => [u.externalId, u.username.toLowerCase(), userTuple(u)]))).changes;
-    }
-    db.exec(SECONDARY_INDEXES);
-    putHead.run(directoryId, JSON.stringify(head));
-    return {
-      users: { written: written.users, deleted: deleted[0] ?? 0 },
-      groups: { written: written.groups, deleted: deleted[1] ?? 0 },
-      memberships: { written: written.memberships, deleted: deleted[2] ?? 0 },
-    } satisfies SnapshotWrites;
-  });
+  const replace = db.transaction(createSqliteSnapshotReplace(db));
 
+  // A group whose member rows change loses its members digest: the next full save compares them one by one.
   const apply = db.transaction((directoryId: string, change: Parameters<IncrementalStore['apply']>[1], head: SnapshotHead) => {
     dropHead.run(directoryId);
+    const touched = new Set<string>();
+    const drop = (g: string, id: string): void => {
+      dropMember.run(directoryId, g, id);
+      touched.add(g);
+    };
     for (const id of change.deletedUsers) {
-      for (const g of userGroups(directoryId, id)) dropMember.run(directoryId, g, id);
+      for (const g of userGroups(directoryId, id)) drop(g, id);
       dropUser.run(directoryId, id);
     }
     for (const row of change.users) {
       const id = row.user.externalId;
       const before = new Set(userGroups(directoryId, id));
       const after = new Set(row.groups);
-      for (const g of before) if (!after.has(g)) dropMember.run(directoryId, g, id);
-      for (const g of after) if (!before.has(g)) putMember.run(directoryId, g, id);
+      for (const g of before) if (!after.has(g)) drop(g, id);
+      for (const g of after) {
+        if (before.has(g)) continue;
+        putMember.run(directoryId, g, id);
+        touched.add(g);
+      }
       writeUser(directoryId, row.user);
     }
     for (const id of change.deletedGroups) {
       dropGroup.run(directoryId, id);
       dropGroupMembers.run(directoryId, id);
     }
+    for (const g of touched) forgetMembersHash.run(directoryId, g);
     for (const g of change.groups) putGroup.run(directoryId, g.id, g.name, JSON.stringify(g.children));
     putHead.run(directoryId, JSON.stringify(head));
   });
@@ -225,17 +208,6 @@ export function createSqliteIncrementalStore(db: Database.Database, wrap: Wrap, 
       return wrap('count customers', () => (db.prepare('SELECT count(*) FROM customers WHERE active = 1 AND directory_id <> ?').raw().get(exceptDirectory) as [number])[0]);
     },
   };
-}
-
-/** A user row's fields, positionally (a million rows: no key names repeated in each). */
-export type UserTuple = [string, string, string | null, string | null, 0 | 1, string | null];
-
-export function userTuple(u: DirectoryUser): UserTuple {
-  return [u.externalId, u.username, u.email, u.displayName, u.disabled ? 1 : 0, u.location];
-}
-
-export function userFromTuple(t: UserTuple): DirectoryUser {
-  return { externalId: t[0], username: t[1], email: t[2], displayName: t[3], disabled: t[4] === 1, location: t[5] };
 }
 
 function compare(a: string, b: string): number {
