@@ -1,5 +1,6 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import mongoose from 'mongoose';
 
 /**
  * A loopback relay in front of a MongoDB-wire server that counts the commands clients send, by name,
@@ -18,6 +19,12 @@ export interface CommandCounter {
   counts(): Record<string, number>;
   /** Their total. */
   dataCommands(): number;
+  /**
+   * Write statements seen since the last reset, by command and collection (`insert snapshot_users`: the
+   * documents inserted, `update …`: the update statements, `delete …`: the delete statements), read from
+   * the commands' bodies and document sequences.
+   */
+  writes(): Record<string, number>;
   /** Milliseconds from each data command sent to its answer received, summed by name (where the time goes; never asserted). */
   millis(): Record<string, number>;
   reset(): void;
@@ -32,6 +39,7 @@ const OP_QUERY = 2004;
 
 export async function startCommandCounter(target: { host: string; port: number }): Promise<CommandCounter> {
   let counts = new Map<string, number>();
+  let writes = new Map<string, number>();
   let millis = new Map<string, number>();
   const inFlight = new Map<number, { name: string; at: number }>();
   const sockets = new Set<Socket>();
@@ -54,6 +62,8 @@ export async function startCommandCounter(target: { host: string; port: number }
         if (pending.length < length) break;
         const name = commandName(pending.subarray(0, length));
         counts.set(name, (counts.get(name) ?? 0) + 1);
+        const statements = writeStatements(pending.subarray(0, length));
+        if (statements !== null) writes.set(statements.key, (writes.get(statements.key) ?? 0) + statements.count);
         inFlight.set(pending.readInt32LE(4), { name, at: performance.now() });
         pending = pending.subarray(length);
       }
@@ -84,9 +94,11 @@ export async function startCommandCounter(target: { host: string; port: number }
     port,
     counts: snapshot,
     dataCommands: () => [...counts].reduce((n, [name, count]) => (CONTROL.has(name) ? n : n + count), 0),
+    writes: () => Object.fromEntries([...writes].sort(([a], [b]) => (a < b ? -1 : 1))),
     millis: () => Object.fromEntries([...millis].filter(([name]) => !CONTROL.has(name)).map(([name, ms]) => [name, Math.round(ms)])),
     reset: () => {
       counts = new Map();
+      writes = new Map();
       millis = new Map();
     },
     close: async () => {
@@ -111,4 +123,40 @@ function commandName(message: Buffer): string {
     return message.toString('utf8', name, message.indexOf(0, name));
   }
   return 'unknown';
+}
+
+/** The statements a write command carries: in its body (`documents`, `updates`, `deletes`) or in document sequences (kind 1) of that name. */
+const STATEMENTS: Record<string, string> = { insert: 'documents', update: 'updates', delete: 'deletes' };
+
+function writeStatements(message: Buffer): { key: string; count: number } | null {
+  if (message.readInt32LE(12) !== OP_MSG) return null;
+  let body: Record<string, unknown> | null = null;
+  const sequences = new Map<string, number>();
+  let at = 20;
+  const end = message.readInt32LE(0) - ((message.readInt32LE(16) & 1) === 1 ? 4 : 0); // without the checksum
+  while (at < end) {
+    const kind = message.readUInt8(at);
+    if (kind === 0) {
+      const size = message.readInt32LE(at + 1);
+      body = mongoose.mongo.BSON.deserialize(message.subarray(at + 1, at + 1 + size));
+      at += 1 + size;
+    } else {
+      const size = message.readInt32LE(at + 1);
+      const identifier = message.toString('utf8', at + 5, message.indexOf(0, at + 5));
+      let doc = message.indexOf(0, at + 5) + 1;
+      let n = 0;
+      while (doc < at + 1 + size) {
+        doc += message.readInt32LE(doc);
+        n++;
+      }
+      sequences.set(identifier, n);
+      at += 1 + size;
+    }
+  }
+  if (body === null) return null;
+  const [command] = Object.keys(body);
+  const field = command === undefined ? undefined : STATEMENTS[command];
+  if (command === undefined || field === undefined) return null;
+  const inBody = body[field];
+  return { key: `${command} ${String(body[command])}`, count: Array.isArray(inBody) ? inBody.length : (sequences.get(field) ?? 0) };
 }

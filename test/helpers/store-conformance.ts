@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CurrentCustomer, PlanAction, SyncPlan } from '../../src/core/model.js';
+import type { CurrentCustomer, DirectorySnapshot, PlanAction, SyncPlan } from '../../src/core/model.js';
 import { applyPlanToCurrent, toCustomerRecord } from '../../src/core/plan-sync.js';
 import type { RunRecord, SyncStore } from '../../src/ports/store.js';
 import { DirbridgeError, isDirbridgeError } from '../../src/errors.js';
@@ -50,6 +50,18 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
     (e: unknown) => e,
   );
   expect(isDirbridgeError(error) ? error.code : error).toBe(code);
+}
+
+/** Everything the port shows of a directory's stored snapshot, in key order (with the members of a group `ghost`, which has no row). */
+export async function snapshotState(s: SyncStore, dir: string): Promise<unknown> {
+  const inc = s.incremental;
+  const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  const keys = (await inc.userKeys(dir)).sort((a, b) => byKey(a.externalId, b.externalId));
+  const rows = (await inc.users(dir, { ids: keys.map((k) => k.externalId) })).sort((a, b) => byKey(a.user.externalId, b.user.externalId));
+  const groups = (await inc.groups(dir)).sort((a, b) => byKey(a.id, b.id));
+  const groupIds = [...new Set([...groups.map((g) => g.id), ...rows.flatMap((r) => r.groups), 'ghost'])].sort(byKey);
+  const members = (await inc.groupMembers(dir, groupIds)).map((m) => ({ groupId: m.groupId, members: [...m.members].sort(byKey) })).sort((a, b) => byKey(a.groupId, b.groupId));
+  return { head: await inc.head(dir), keys, rows, groups, members };
 }
 
 /** The store conformance suite: every adapter passes it unchanged. */
@@ -315,6 +327,106 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           { groupId: 'fresh', members: ['k-new'] },
           { groupId: 'odd', members: [...odd].sort() },
         ]);
+      });
+
+      const stateOf = snapshotState;
+      const range = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `k${from + i}`);
+      /** 1,200 users (more than one chunk of stored rows is read at a time), nested groups, one very large. */
+      const before = (): DirectorySnapshot => ({
+        directoryId: 'crowd',
+        users: range(0, 1200).map((id) => user(id, `User${id.slice(1)}`)),
+        groups: [
+          { id: 'all', name: 'All', memberUserIds: range(0, 1200), memberGroupIds: ['odd'] },
+          { id: 'odd', name: 'Odd', memberUserIds: range(0, 1200).filter((_, i) => i % 2 === 1), memberGroupIds: [] },
+          { id: 'tens', name: 'Tens', memberUserIds: range(0, 1200).filter((_, i) => i % 10 === 0), memberGroupIds: ['all', 'odd'] },
+          { id: 'doomed', name: 'Doomed', memberUserIds: ['k1', 'k2', 'k3', 'k4', 'k5'], memberGroupIds: [] },
+          { id: 'renamed', name: 'Old name', memberUserIds: ['k7'], memberGroupIds: [] },
+          { id: 'kids', name: 'Kids', memberUserIds: [], memberGroupIds: ['odd'] },
+        ],
+      });
+
+      it('a replace over stored rows leaves exactly what a replace into an empty store leaves, whatever changed and whatever was stored', async () => {
+        const inc = store.incremental;
+        const other: DirectorySnapshot = { directoryId: 'other', users: [user('k1', 'elsewhere'), user('k9', 'nine')], groups: [{ id: 'all', name: 'All', memberUserIds: ['k1', 'k9'], memberGroupIds: [] }] };
+        await inc.replace('other', other, head('o1', 2, 1));
+        await inc.replace('crowd', before(), head('t1', 1200, 6));
+        // Incremental updates since: k3 left its groups, k4 is gone, a member of a group without a row, a new group.
+        await inc.apply(
+          'crowd',
+          { users: [{ user: user('k3', 'User3'), groups: [] }, { user: user('k-ghost', 'ghost'), groups: ['ghost'] }], deletedUsers: ['k4'], groups: [{ id: 'fresh', name: 'Fresh', children: [] }], deletedGroups: [] },
+          head('t2', 1200, 7),
+        );
+        const otherBefore = await stateOf(store, 'other');
+
+        const next = before();
+        const users = next.users.filter((u) => u.externalId !== 'k9').map((u) => {
+          if (u.externalId === 'k1') return { ...u, email: 'changed@example.org' };
+          if (u.externalId === 'k2') return { ...u, username: 'Renamed2' };
+          if (u.externalId === 'k5') return { ...u, disabled: true };
+          if (u.externalId === 'k6') return { ...u, location: 'uid=User6,ou=Moved' };
+          if (u.externalId === 'k8') return { ...u, displayName: null };
+          return u;
+        });
+        users.push(user('k1200', 'User1200'), user('k1201', 'User1201'));
+        const groups = next.groups
+          .filter((g) => g.id !== 'doomed')
+          .map((g) => {
+            // k3 is listed again where the incremental update had removed it (its group digests are stale).
+            if (g.id === 'all') return { ...g, memberUserIds: [...g.memberUserIds.filter((m) => m !== 'k10' && m !== 'k9'), 'k1200'] };
+            if (g.id === 'tens') return { ...g, memberUserIds: [...g.memberUserIds, 'k11', 'not-a-user'] };
+            if (g.id === 'renamed') return { ...g, name: 'New name' };
+            if (g.id === 'kids') return { ...g, memberGroupIds: ['tens', 'all'] };
+            return g;
+          });
+        groups.push({ id: 'new-group', name: 'New group', memberUserIds: ['k1201', 'k1'], memberGroupIds: ['kids'] });
+        const after: DirectorySnapshot = { directoryId: 'crowd', users, groups };
+
+        const writes = await inc.replace('crowd', after, head('t3', 1201, 6));
+        const fresh = await factory();
+        try {
+          await fresh.incremental.replace('crowd', after, head('t3', 1201, 6));
+          expect(await stateOf(store, 'crowd')).toEqual(await stateOf(fresh, 'crowd'));
+        } finally {
+          await fresh.close();
+        }
+        expect(await stateOf(store, 'other')).toEqual(otherBefore);
+        // The unchanged users were not written again.
+        expect(writes.users.written).toBeGreaterThan(0);
+        expect(writes.users.written).toBeLessThan(30);
+        expect(writes.users.deleted).toBe(2); // k9 and k-ghost
+        expect(writes.groups.deleted).toBe(2); // doomed and fresh
+      });
+
+      it('a replace by a snapshot in which every row changed leaves what a replace into an empty store leaves', async () => {
+        const renamed = (s: DirectorySnapshot): DirectorySnapshot => ({
+          directoryId: 'crowd',
+          users: s.users.map((u) => ({ ...u, externalId: `x${u.externalId}` })),
+          groups: s.groups.map((g) => ({ ...g, memberUserIds: g.memberUserIds.map((m) => `x${m}`) })),
+        });
+        await store.incremental.replace('crowd', before(), head('t1', 1200, 6));
+        const writes = await store.incremental.replace('crowd', renamed(before()), head('t2', 1200, 6));
+        expect(writes.users).toEqual({ written: 1200, deleted: 1200 });
+        const fresh = await factory();
+        try {
+          await fresh.incremental.replace('crowd', renamed(before()), head('t2', 1200, 6));
+          expect(await stateOf(store, 'crowd')).toEqual(await stateOf(fresh, 'crowd'));
+        } finally {
+          await fresh.close();
+        }
+      });
+
+      it('a replace with nothing changed writes no row, only the head; a few changed users write only those', async () => {
+        const inc = store.incremental;
+        const first = await inc.replace('crowd', before(), head('t1', 1200, 6));
+        expect(first.users.written).toBe(1200);
+        const none = { written: 0, deleted: 0 };
+        expect(await inc.replace('crowd', before(), head('t2', 1200, 6))).toEqual({ users: none, groups: none, memberships: none });
+        expect(await inc.head('crowd')).toEqual(head('t2', 1200, 6));
+        const changed = before();
+        const emails = new Set(['k17', 'k400', 'k401', 'k1000', 'k1199']);
+        const users = changed.users.map((u) => (emails.has(u.externalId) ? { ...u, email: `new-${u.externalId}@example.org` } : u));
+        expect(await inc.replace('crowd', { ...changed, users }, head('t3', 1200, 6))).toEqual({ users: { written: 5, deleted: 0 }, groups: none, memberships: none });
+        expect((await inc.users('crowd', { ids: ['k400'] }))[0]?.user.email).toBe('new-k400@example.org');
       });
 
       it('loads the compact state of the customers named by key or by username, and counts the active ones', async () => {
