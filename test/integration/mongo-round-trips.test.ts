@@ -32,6 +32,8 @@ let n = 0;
 interface Counted {
   readonly commands: number;
   readonly counts: Record<string, number>;
+  /** Write statements by command and collection (`insert snapshot_users`: documents inserted). */
+  readonly writes: Record<string, number>;
   readonly written: number;
   readonly actions: number;
 }
@@ -51,7 +53,7 @@ async function countingSetup(counter: CommandCounter, directory: string): Promis
     sync: async (options = {}) => {
       counter.reset();
       const result = await runSync({ loaded, store, logger, openConnector: (d: DirectoryConfig) => openConnector(d, { logger, baseDir: dir }) }, { allowDeactivations: USERS, ...options });
-      return { commands: counter.dataCommands(), counts: counter.counts(), written: result.written, actions: result.plan.actions.length };
+      return { commands: counter.dataCommands(), counts: counter.counts(), writes: counter.writes(), written: result.written, actions: result.plan.actions.length };
     },
     close: () => store.close(),
   };
@@ -123,6 +125,34 @@ describe('MongoDB store round trips on FerretDB/PostgreSQL', () => {
       const updateCommands = (k: number): number => 2 * Math.ceil(k / FERRETDB_UPDATE_CHUNK);
       expect(many.commands - few.commands, `commands by name: 200 changed ${JSON.stringify(many.counts)}, 10 changed ${JSON.stringify(few.counts)}`).toBe(updateCommands(200) - updateCommands(10));
     } finally {
+      await counter.close();
+    }
+  }, 120_000);
+});
+
+describe('MongoDB store on FerretDB/PostgreSQL: the snapshot a full read keeps', () => {
+  const server = useMongoServer({ backend: 'postgresql' });
+
+  it('a full resync that changed nothing writes the snapshot head alone; one of 10 changed users writes their 10 documents', async () => {
+    const counter = await startCommandCounter(server().address ?? { host: '127.0.0.1', port: 0 });
+    const users = Array.from({ length: USERS }, (_, i) => ({ name: `c${i}`, key: `1:c${i}`, email: `c${i}@example.org`, displayName: `C ${i}` }));
+    const crowd: CrowdFixture = await startCrowdFixture({ users, groups: [{ name: 'customers', users: users.map((u) => u.name), groups: [] }, { name: 'others', users: ['c1', 'c2'], groups: [] }] });
+    const setup = await countingSetup(counter, `{ id: crowd, type: crowd, url: "${crowd.url}", application: { name: ${APP_NAME}, password: "${APP_PASSWORD}" } }`);
+    const snapshotWrites = (counted: Counted): Record<string, number> => Object.fromEntries(Object.entries(counted.writes).filter(([key]) => key.includes(' snapshot_')));
+    try {
+      expect(snapshotWrites(await setup.sync())).toEqual({ 'delete snapshot_heads': 1, 'insert snapshot_groups': 2, 'insert snapshot_users': USERS, 'update snapshot_heads': 1 });
+      expect(snapshotWrites(await setup.sync())).toEqual({ 'update snapshot_heads': 1 });
+      for (let i = 0; i < 10; i++) crowd.change.updateUser(`c${i * 30}`, { email: `changed${i}@example.org` });
+      crowd.change.removeMember('others', 'c2');
+      const changed = await setup.sync();
+      expect(changed.written).toBe(10);
+      // A changed document is deleted (one statement naming them by `$in`) and inserted again, under the
+      // removed head: the 10 users and c2, whose groups changed.
+      expect(snapshotWrites(changed)).toEqual({ 'delete snapshot_heads': 1, 'delete snapshot_users': 1, 'insert snapshot_users': 11, 'update snapshot_heads': 1 });
+      expect((await setup.sync({ mode: 'incremental' })).actions).toBe(0);
+    } finally {
+      await setup.close();
+      await crowd.close();
       await counter.close();
     }
   }, 120_000);
