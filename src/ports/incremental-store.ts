@@ -9,7 +9,9 @@ import type { CurrentCustomer, DirectorySnapshot, DirectoryUser } from '../core/
  *
  * Crash safety without transactions: `replace` and `apply` first take the head away, write rows, then
  * put the new head; a run interrupted in between leaves no head, and the next incremental run reads
- * the directory whole. Rows are only trusted under a head.
+ * the directory whole. Rows are only trusted under a head. (A store with transactions writes each
+ * save in one.) `replace` writes only the rows that differ from the stored ones, and when none do,
+ * the head alone; what it leaves is the same as replacing the rows whole, whatever was stored.
  */
 export interface IncrementalStore {
   /** The head of a directory's stored snapshot, or null (never saved, or a save was interrupted). */

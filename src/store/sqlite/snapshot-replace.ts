@@ -23,9 +23,11 @@ const MEMBERS_PER_READ = 3000;
 /**
  * Past this many row writes (a share of the snapshot's rows, at least MIN_BUDGET) the difference is
  * dropped and the snapshot is written whole, in key order with the secondary indexes built after it:
- * random writes into indexes far larger than the page cache cost ten times as much a row.
+ * random writes into indexes far larger than the page cache cost about ten times as much a row, so
+ * past a tenth of the rows writing the difference would cost more than writing everything (and the
+ * writes made before the budget ran out cost at most about as much again).
  */
-const BULK_SHARE = 0.25;
+const BULK_SHARE = 0.1;
 const MIN_BUDGET = 5000;
 
 /** A user row's fields, positionally (a million rows: no key names repeated in each). */
