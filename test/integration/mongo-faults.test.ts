@@ -255,7 +255,9 @@ for (const target of mongoTargets()) {
       if (address === null) return void expect(server().kind).toBe('external'); // MONGODB_URI: no proxy in between
       const proxy = await startFaultProxy(address);
       const s = await setup(server(), 20);
-      const viaProxy = await openMongoStore({ url: `mongodb://127.0.0.1:${proxy.port}/${new URL(s.url).pathname.slice(1)}`, licensedGroups: s.loaded.config.licensing.licensedGroups });
+      // The default detection (10 s heartbeats and timeouts, about 30 s) shortened fivefold: the same path, sooner.
+      const detection = { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, heartbeatFrequencyMS: 2000 };
+      const viaProxy = await openMongoStore({ url: `mongodb://127.0.0.1:${proxy.port}/${new URL(s.url).pathname.slice(1)}`, licensedGroups: s.loaded.config.licensing.licensedGroups, ...detection });
       try {
         let release!: () => void;
         const released = new Promise<void>((resolve) => (release = resolve));

@@ -27,6 +27,12 @@ export interface MongoStoreOptions {
   readonly url: string;
   readonly licensedGroups: readonly string[];
   readonly serverSelectionTimeoutMS?: number;
+  /**
+   * How often the driver's monitor asks the server whether it answers, and how long a connection may
+   * take (10 s each by default: a frozen server is noticed about 30 s after it froze). Tests shorten them.
+   */
+  readonly heartbeatFrequencyMS?: number;
+  readonly connectTimeoutMS?: number;
 }
 
 interface CustomerDoc {
@@ -75,8 +81,8 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<SyncSt
         // the connect timeout; the command in flight then fails, is retried once after a new server
         // selection, and fails for good. About 30 s from the freeze (README, "The MongoDB store").
         serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
-        connectTimeoutMS: 10_000,
-        heartbeatFrequencyMS: 10_000,
+        connectTimeoutMS: options.connectTimeoutMS ?? 10_000,
+        heartbeatFrequencyMS: options.heartbeatFrequencyMS ?? 10_000,
         // One command on a live server may take long (a bulk write on FerretDB, a full scan).
         socketTimeoutMS: 120_000,
         autoIndex: false,
